@@ -1,0 +1,73 @@
+# Every target sets up what it needs, so a fresh clone only ever needs `make up` or `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+CHECKOV_VERSION := 3.3.30
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Repo-local CLIs (kubectl, hadolint, checkov, ...) win over whatever the machine has.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)/service:$(CURDIR)
+
+.PHONY: help setup system-tools up test validate lint tenant diff bump bench soak e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+$(TOOLS)/checkov/bin/checkov: $(UV)
+	# checkov pins its own boto3 and friends, so it lives in a venv of its own.
+	$(UV) venv --quiet $(TOOLS)/checkov
+	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python checkov==$(CHECKOV_VERSION)
+
+setup: $(VENV)/.synced $(TOOLS)/checkov/bin/checkov system-tools ## create .venv from uv.lock and install the checkers
+
+system-tools: ## promtool and wrk from Debian's packages, when missing
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "installing from apt:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+up: $(VENV)/.synced ## run the platform locally: MLflow + training + one service per tenant
+	$(PY) -m training up
+
+test: setup ## the whole test suite (unit, integration, manifests, lint)
+	$(PY) -m pytest
+
+validate: setup ## render and validate every kustomization offline
+	$(PY) -m gitops validate
+
+lint: setup ## ruff, hadolint, shellcheck, yamllint on their own
+	$(PY) -m pytest tests/lint -q
+
+tenant: setup ## scaffold a tenant on every cluster: make tenant NAME=tenant-c
+	$(PY) -m gitops scaffold-tenant "$(NAME)"
+
+diff: setup ## rendered manifest diff against a base ref: make diff BASE=origin/main
+	$(PY) -m gitops diff --base "$(or $(BASE),origin/main)"
+
+bump: setup ## set the service image of one cluster: make bump CLUSTER=kind IMAGE=ghcr.io/o/r@sha256:...
+	$(PY) -m gitops bump --cluster "$(CLUSTER)" --image "$(IMAGE)"
+
+e2e: ## end-to-end on a real Kind cluster (needs Docker and kind)
+	bash clusters/kind/e2e.sh
+
+clean: ## remove the local environments and run state
+	rm -rf $(VENV) $(TOOLS) .run .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Repository tooling: render, validate, diff, scaffold tenants, bump images."""

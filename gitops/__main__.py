@@ -1,0 +1,27 @@
+"""`python -m gitops <command>`: one entry point for the repository tooling."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> module whose `main(argv) -> int` implements it; imported lazily so one
+# command's dependencies never slow down or break another.
+COMMANDS = {
+    "validate": "gitops.validate",
+    "scaffold-tenant": "gitops.scaffold",
+    "diff": "gitops.diff",
+    "bump": "gitops.bump",
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m gitops {{{','.join(COMMANDS)}}} [options]", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]])
+    return int(module.main(argv[1:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
