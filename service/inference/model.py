@@ -1,0 +1,142 @@
+"""One loaded model version: the estimator, its input schema, and how to call it fast.
+
+How to feed the estimator is decided once, at load, by trying the input example: a plain
+float array when it gives the same answers as a DataFrame (no per-call DataFrame cost), and
+one probability call instead of predict + predict_proba when argmax agrees with predict.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference.schema import InputSchema
+
+# Fitted on a DataFrame, scikit-learn warns on every array call; the array path is only
+# chosen after checking it gives identical answers, so the warning carries no information.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+class ModelCheckError(RuntimeError):
+    """A version failed its self-check on its own input example; it is never served."""
+
+
+@dataclass
+class Prediction:
+    labels: list[Any]
+    probabilities: list[list[float]] | None
+
+
+@dataclass
+class ServedModel:
+    name: str
+    version: str
+    alias: str | None
+    estimator: Any
+    schema: InputSchema
+    input_example: list[list[Any]]
+    run_id: str | None = None
+    loaded_at: float = field(default_factory=time.time)
+    classes: list[Any] | None = None
+    _to_input: Callable[[list[list[Any]]], Any] | None = field(default=None, repr=False)
+    _proba_only: bool = field(default=False, repr=False)
+
+    @property
+    def has_proba(self) -> bool:
+        return self.classes is not None
+
+    # -- input building -----------------------------------------------------------------------
+
+    def _as_frame(self, rows: list[list[Any]]) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=self.schema.names)
+
+    def _as_array(self, rows: list[list[Any]]) -> Any:
+        return np.array(rows, dtype=np.float64)
+
+    def to_input(self, rows: list[list[Any]]) -> Any:
+        assert self._to_input is not None, "prepare() must run before predict()"
+        return self._to_input(rows)
+
+    # -- calling ------------------------------------------------------------------------------
+
+    def predict(self, rows: list[list[Any]]) -> Prediction:
+        features = self.to_input(rows)
+        if self.classes is None:
+            return Prediction(np.asarray(self.estimator.predict(features)).tolist(), None)
+        proba = np.asarray(self.estimator.predict_proba(features))
+        if self._proba_only:
+            labels = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)].tolist()
+        else:
+            labels = np.asarray(self.estimator.predict(features)).tolist()
+        return Prediction(labels, proba.tolist())
+
+    # -- load-time self-check ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Run the input example, pick the fastest input path that agrees, probe NaN/inf."""
+        if not self.input_example:
+            raise ModelCheckError(f"{self.name} v{self.version} has no input example")
+        example = self.input_example
+        self._to_input = self._as_frame
+        try:
+            reference = self.estimator.predict(self._as_frame(example))
+        except Exception as exc:
+            raise ModelCheckError(f"predict failed on the input example: {exc}") from exc
+        if len(reference) != len(example):
+            raise ModelCheckError(
+                f"predict returned {len(reference)} results for {len(example)} example rows"
+            )
+        if hasattr(self.estimator, "predict_proba"):
+            try:
+                proba = np.asarray(self.estimator.predict_proba(self._as_frame(example)))
+                self.classes = np.asarray(self.estimator.classes_).tolist()
+            except Exception:
+                self.classes = None  # e.g. a pipeline whose last step has no probabilities
+            else:
+                argmax = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+                self._proba_only = bool(np.array_equal(argmax, np.asarray(reference, dtype=object)))
+        if self.schema.all_numeric and self._agrees(self._as_array, reference):
+            self._to_input = self._as_array
+        self.schema.allow_nan = self._accepts(float("nan"))
+        self.schema.allow_inf = self._accepts(float("inf"))
+
+    def _agrees(self, to_input: Callable[[list[list[Any]]], Any], reference: Any) -> bool:
+        try:
+            candidate = self.estimator.predict(to_input(self.input_example))
+        except Exception:
+            return False
+        return bool(np.array_equal(np.asarray(candidate), np.asarray(reference)))
+
+    def _accepts(self, special: float) -> bool:
+        numeric = [i for i, c in enumerate(self.schema.columns) if c.type in ("double", "float")]
+        if not numeric:
+            return False
+        row = list(self.input_example[0])
+        row[numeric[0]] = special
+        try:
+            self.estimator.predict(self.to_input([row]))
+        except Exception:
+            return False
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "run_id": self.run_id,
+            "loaded_at": self.loaded_at,
+            "classes": self.classes,
+            "inputs": [
+                {"name": c.name, "type": c.type, "required": c.required}
+                for c in self.schema.columns
+            ],
+            "input_example": self.input_example[:5],
+        }

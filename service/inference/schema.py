@@ -1,0 +1,265 @@
+"""The request schema, derived from the model's MLflow signature.
+
+Validation works on plain JSON values and produces rows in signature order; building the
+model's input (array or DataFrame) happens once per model call, not per request.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+# MLflow column types -> the JSON type a client must send and the OpenAPI type shown in /docs.
+_NUMERIC_TYPES = {"double", "float"}
+_INTEGER_TYPES = {"long", "integer"}
+_OPENAPI_TYPES = {
+    "double": {"type": "number", "format": "double"},
+    "float": {"type": "number", "format": "float"},
+    "long": {"type": "integer", "format": "int64"},
+    "integer": {"type": "integer", "format": "int32"},
+    "boolean": {"type": "boolean"},
+    "string": {"type": "string"},
+}
+SUPPORTED_TYPES = frozenset(_OPENAPI_TYPES)
+MAX_REPORTED_ERRORS = 10
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with the input: where it is and what was expected there."""
+
+    field: str
+    message: str
+    expected: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "expected": self.expected}
+
+
+class InputError(Exception):
+    """The client sent something the model cannot take; maps to a 4xx response."""
+
+    def __init__(self, errors: list[FieldError], status_code: int = 422) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = True
+
+    @property
+    def expected(self) -> str:
+        if self.type in _NUMERIC_TYPES:
+            return f"number ({self.type})"
+        if self.type in _INTEGER_TYPES:
+            return f"integer ({self.type})"
+        return self.type
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@dataclass
+class InputSchema:
+    """Column-based input schema of one model version."""
+
+    columns: tuple[Column, ...]
+    allow_nan: bool = False
+    allow_inf: bool = False
+    _index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = {c.name: i for i, c in enumerate(self.columns)}
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def all_numeric(self) -> bool:
+        return all(c.type in _NUMERIC_TYPES | _INTEGER_TYPES for c in self.columns)
+
+    @classmethod
+    def from_signature_inputs(cls, inputs: list[dict[str, Any]]) -> InputSchema:
+        """Build from the `inputs` list of an MLflow signature (its to_dict() form, parsed)."""
+        columns = []
+        for spec in inputs:
+            if "name" not in spec or spec.get("type") not in SUPPORTED_TYPES:
+                raise ValueError(
+                    "the model's signature must be column-based with named columns of types "
+                    f"{sorted(SUPPORTED_TYPES)}; got {spec}"
+                )
+            columns.append(Column(spec["name"], spec["type"], spec.get("required", True)))
+        if not columns:
+            raise ValueError("the model's signature has no input columns")
+        return cls(tuple(columns))
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def check_value(self, column: Column, value: Any, where: str) -> FieldError | None:
+        """Return a FieldError if `value` can't go into `column`, else None."""
+        kind = column.type
+        if value is None:
+            if column.required:
+                return FieldError(where, "value is null", column.expected)
+            return None
+        if kind in _NUMERIC_TYPES:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return FieldError(where, f"got {_json_type(value)}", column.expected)
+            if isinstance(value, float) and not math.isfinite(value):
+                if math.isnan(value) and not self.allow_nan:
+                    return FieldError(where, "NaN is not accepted by this model", "finite number")
+                if math.isinf(value) and not self.allow_inf:
+                    return FieldError(where, "infinity is not accepted", "finite number")
+            return None
+        if kind in _INTEGER_TYPES:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return FieldError(where, f"got {_json_type(value)}", column.expected)
+            return None
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                return FieldError(where, f"got {_json_type(value)}", "boolean")
+            return None
+        if not isinstance(value, str):
+            return FieldError(where, f"got {_json_type(value)}", "string")
+        return None
+
+    def rows_from_records(self, records: list[Any], where: str) -> list[list[Any]]:
+        """Objects keyed by feature name -> rows in signature order."""
+        errors: list[FieldError] = []
+        rows: list[list[Any]] = []
+        columns = self.columns
+        for i, record in enumerate(records):
+            at = f"{where}[{i}]"
+            if not isinstance(record, dict):
+                errors.append(
+                    FieldError(at, f"got {_json_type(record)}", "object keyed by feature name")
+                )
+                continue
+            for key in record:
+                if key not in self._index:
+                    errors.append(
+                        FieldError(f"{at}.{key}", "unknown feature", f"one of {self.names}")
+                    )
+            row = []
+            for column in columns:
+                if column.name not in record:
+                    if column.required:
+                        errors.append(
+                            FieldError(f"{at}.{column.name}", "missing feature", column.expected)
+                        )
+                    row.append(None)
+                    continue
+                value = record[column.name]
+                problem = self.check_value(column, value, f"{at}.{column.name}")
+                if problem:
+                    errors.append(problem)
+                row.append(value)
+            rows.append(row)
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+        if errors:
+            raise InputError(errors[:MAX_REPORTED_ERRORS])
+        return rows
+
+    def rows_from_lists(
+        self, rows: list[Any], where: str, columns: list[str] | None = None
+    ) -> list[list[Any]]:
+        """Rows given positionally (signature order, or the order of `columns`) -> rows."""
+        if columns is not None:
+            return self._rows_from_named_columns(rows, where, columns)
+        errors: list[FieldError] = []
+        width = len(self.columns)
+        for i, row in enumerate(rows):
+            at = f"{where}[{i}]"
+            if not isinstance(row, list):
+                errors.append(
+                    FieldError(
+                        at, f"got {_json_type(row)}", f"array of {width} values {self.names}"
+                    )
+                )
+            elif len(row) != width:
+                errors.append(
+                    FieldError(
+                        at, f"got {len(row)} values", f"{width} values in order {self.names}"
+                    )
+                )
+            else:
+                for column, value in zip(self.columns, row, strict=True):
+                    problem = self.check_value(column, value, f"{at}.{column.name}")
+                    if problem:
+                        errors.append(problem)
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+        if errors:
+            raise InputError(errors[:MAX_REPORTED_ERRORS])
+        return rows
+
+    def _rows_from_named_columns(
+        self, rows: list[Any], where: str, columns: list[str]
+    ) -> list[list[Any]]:
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise InputError([FieldError(f"{where}.columns", "invalid", "array of column names")])
+        unknown = [c for c in columns if c not in self._index]
+        missing = [c.name for c in self.columns if c.required and c.name not in columns]
+        errors = [
+            FieldError(f"{where}.columns", f"unknown feature {c!r}", f"one of {self.names}")
+            for c in unknown
+        ] + [
+            FieldError(f"{where}.columns", f"missing feature {c!r}", f"all of {self.names}")
+            for c in missing
+        ]
+        if len(set(columns)) != len(columns):
+            errors.append(FieldError(f"{where}.columns", "duplicate names", "unique column names"))
+        if errors:
+            raise InputError(errors[:MAX_REPORTED_ERRORS])
+        records = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise InputError(
+                    [
+                        FieldError(
+                            f"{where}.data[{i}]",
+                            f"got {_json_type(row)}",
+                            f"array of {len(columns)} values in the order of columns",
+                        )
+                    ]
+                )
+            records.append(dict(zip(columns, row, strict=True)))
+        return self.rows_from_records(records, f"{where}.data")
+
+    # -- documentation ------------------------------------------------------------------------
+
+    def openapi_record(self) -> dict[str, Any]:
+        """JSON schema of one record, for the OpenAPI document."""
+        return {
+            "type": "object",
+            "properties": {c.name: dict(_OPENAPI_TYPES[c.type]) for c in self.columns},
+            "required": [c.name for c in self.columns if c.required],
+            "additionalProperties": False,
+        }
+
+    def openapi_row(self) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "description": f"values in signature order: {self.names}",
+            "prefixItems": [dict(_OPENAPI_TYPES[c.type]) for c in self.columns],
+            "minItems": len(self.columns),
+            "maxItems": len(self.columns),
+        }

@@ -1,0 +1,151 @@
+"""Every setting of the service, read from environment variables in one place.
+
+A missing or malformed value stops the start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_MODEL_URI = re.compile(
+    r"^models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>[1-9][0-9]*))$"
+)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What the tenant asked to serve: a registered model and an alias or a fixed version."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    @property
+    def uri(self) -> str:
+        suffix = f"@{self.alias}" if self.alias else f"/{self.version}"
+        return f"models:/{self.name}{suffix}"
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelRef:
+        match = _MODEL_URI.match(uri.strip())
+        if match is None:
+            raise ValueError(
+                f"expected models:/<name>@<alias> or models:/<name>/<version>, got {uri!r}"
+            )
+        return cls(match["name"], alias=match["alias"], version=match["version"])
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: ModelRef
+    tracking_uri: str
+    tracking_username: str | None
+    tracking_password: str | None
+    reload_interval_seconds: float
+    tenant: str
+    model_cache_dir: Path
+    max_rows_per_request: int
+    max_body_bytes: int
+    log_level: str
+    shutdown_grace_seconds: float
+    batch_enabled: bool
+    batch_max_rows: int
+    batch_max_wait_seconds: float
+    queue_max_requests: int
+    host: str
+    port: int
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise SettingsError(f"{name} is required but not set")
+        return default
+
+    def optional(self, name: str) -> str | None:
+        return self.env.get(name, "").strip() or None
+
+    def number(self, name: str, default: float, *, minimum: float, kind: type = float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            expected = "an integer" if kind is int else "a number"
+            raise SettingsError(f"{name} must be {expected}, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    read = _Reader(os.environ if env is None else env)
+
+    model_uri = read.text("MODEL_URI")
+    try:
+        model = ModelRef.parse(model_uri)
+    except ValueError as exc:
+        raise SettingsError(f"MODEL_URI: {exc}") from None
+
+    tracking_uri = read.text("MLFLOW_TRACKING_URI")
+    if not re.match(r"^(https?|file|sqlite|databricks)[:+]", tracking_uri):
+        raise SettingsError(
+            "MLFLOW_TRACKING_URI must be the http(s):// URL of an MLflow server, "
+            f"got {tracking_uri!r}"
+        )
+    username = read.optional("MLFLOW_TRACKING_USERNAME")
+    password = read.optional("MLFLOW_TRACKING_PASSWORD")
+    if (username is None) != (password is None):
+        raise SettingsError(
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD must be set together"
+        )
+
+    log_level = read.text("LOG_LEVEL", "INFO").upper()
+    if log_level not in _LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
+
+    return Settings(
+        model=model,
+        tracking_uri=tracking_uri,
+        tracking_username=username,
+        tracking_password=password,
+        reload_interval_seconds=read.number("RELOAD_INTERVAL_SECONDS", 30.0, minimum=0),
+        tenant=read.text("TENANT", "default"),
+        model_cache_dir=Path(read.text("MODEL_CACHE_DIR", "/var/cache/inference")),
+        max_rows_per_request=int(read.number("MAX_ROWS_PER_REQUEST", 1000, minimum=1, kind=int)),
+        max_body_bytes=int(read.number("MAX_BODY_BYTES", 1_048_576, minimum=1024, kind=int)),
+        log_level=log_level,
+        shutdown_grace_seconds=read.number("SHUTDOWN_GRACE_SECONDS", 20.0, minimum=0),
+        batch_enabled=read.flag("BATCH_ENABLED", True),
+        batch_max_rows=int(read.number("BATCH_MAX_ROWS", 128, minimum=1, kind=int)),
+        batch_max_wait_seconds=read.number("BATCH_MAX_WAIT_MS", 2.0, minimum=0) / 1000.0,
+        queue_max_requests=int(read.number("QUEUE_MAX_REQUESTS", 512, minimum=1, kind=int)),
+        host=read.text("HOST", "0.0.0.0"),
+        port=int(read.number("PORT", 8080, minimum=1, kind=int)),
+    )
