@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Create the Kind cluster and hand it to Argo CD.
+#
+#   clusters/kind/bootstrap.sh
+#   REPO_URL=https://github.com/you/fork.git REVISION=my-branch clusters/kind/bootstrap.sh
+#
+# Needs docker, kind and kubectl. Safe to run again: every step checks what exists first.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CLUSTER_NAME="${CLUSTER_NAME:-ml-platform}"
+ARGOCD_VERSION="${ARGOCD_VERSION:-v3.2.0}"
+DEFAULT_REPO_URL="https://github.com/example-org/ml-inference-platform.git"
+REPO_URL="${REPO_URL:-$DEFAULT_REPO_URL}"
+REVISION="${REVISION:-main}"
+KUBECTL=(kubectl --context "kind-${CLUSTER_NAME}")
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+need() {
+  command -v "$1" >/dev/null || { echo "error: $1 is required but not on PATH" >&2; exit 2; }
+}
+
+random_secret() {
+  # 32 hex characters: no characters that would need escaping in a URL (mc's MC_HOST_*).
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+ensure_namespace() {
+  "${KUBECTL[@]}" create namespace "$1" --dry-run=client -o yaml | "${KUBECTL[@]}" apply -f - >/dev/null
+}
+
+# Creates the Secret only when it is missing, so a re-run never rotates live credentials.
+ensure_secret() {
+  local namespace="$1" name="$2"
+  shift 2
+  if "${KUBECTL[@]}" -n "$namespace" get secret "$name" >/dev/null 2>&1; then
+    log "secret $namespace/$name exists, kept"
+    return
+  fi
+  "${KUBECTL[@]}" -n "$namespace" create secret generic "$name" "$@" >/dev/null
+  log "secret $namespace/$name created"
+}
+
+need docker
+need kind
+need kubectl
+
+if kind get clusters | grep -qx "$CLUSTER_NAME"; then
+  log "kind cluster $CLUSTER_NAME exists"
+else
+  log "creating kind cluster $CLUSTER_NAME"
+  kind create cluster --name "$CLUSTER_NAME" --config "$REPO_ROOT/clusters/kind/kind-config.yaml"
+fi
+
+log "building the MLflow server image and loading it into the nodes"
+mlflow_image="$(kubectl kustomize "$REPO_ROOT/overlays/kind/mlflow" | sed -n 's/^ *image: //p' | head -n 1)"
+if ! docker image inspect "$mlflow_image" >/dev/null 2>&1; then
+  docker pull "$mlflow_image" >/dev/null 2>&1 \
+    || docker build -t "$mlflow_image" "$REPO_ROOT/base/mlflow/image"
+fi
+kind load docker-image "$mlflow_image" --name "$CLUSTER_NAME"
+
+log "installing Argo CD $ARGOCD_VERSION"
+ensure_namespace argocd
+"${KUBECTL[@]}" apply -n argocd --server-side --force-conflicts \
+  -f "https://raw.githubusercontent.com/argoproj/argo-cd/${ARGOCD_VERSION}/manifests/install.yaml" >/dev/null
+# Sync waves only order Applications if Argo CD reports a child Application's health
+# (it stopped doing so by default in 1.8).
+"${KUBECTL[@]}" -n argocd patch configmap argocd-cm --type merge --patch-file /dev/stdin <<'PATCH' >/dev/null
+data:
+  resource.customizations.health.argoproj.io_Application: |
+    hs = {status = "Progressing", message = ""}
+    if obj.status ~= nil and obj.status.health ~= nil then
+      hs.status = obj.status.health.status
+      hs.message = obj.status.health.message or ""
+    end
+    return hs
+PATCH
+"${KUBECTL[@]}" -n argocd rollout restart statefulset/argocd-application-controller >/dev/null
+"${KUBECTL[@]}" -n argocd rollout status deployment/argocd-server --timeout=300s
+"${KUBECTL[@]}" -n argocd rollout status deployment/argocd-repo-server --timeout=300s
+"${KUBECTL[@]}" -n argocd rollout status deployment/argocd-applicationset-controller --timeout=300s
+"${KUBECTL[@]}" -n argocd rollout status statefulset/argocd-application-controller --timeout=300s
+
+log "creating local credentials (random, never committed)"
+# Namespaces first, so the Secrets exist before the pods that mount them; Argo CD adopts
+# the namespaces and adds their labels when it syncs.
+minio_access_key="platform-$(random_secret | cut -c1-8)"
+minio_secret_key="$(random_secret)"
+for namespace in minio mlflow; do
+  ensure_namespace "$namespace"
+  ensure_secret "$namespace" minio-credentials \
+    --from-literal=access-key="$minio_access_key" \
+    --from-literal=secret-key="$minio_secret_key"
+done
+for tenant_dir in "$REPO_ROOT"/overlays/kind/tenants/*/; do
+  [[ -f "$tenant_dir/kustomization.yaml" ]] || continue
+  tenant="$(basename "$tenant_dir")"
+  ensure_namespace "$tenant"
+  ensure_secret "$tenant" mlflow-credentials \
+    --from-literal=username="$tenant" \
+    --from-literal=password="$(random_secret)"
+done
+
+log "applying the root Application ($REPO_URL @ $REVISION)"
+if [[ "$REPO_URL" == "$DEFAULT_REPO_URL" && "$REVISION" == "main" ]]; then
+  "${KUBECTL[@]}" apply -k "$REPO_ROOT/clusters/kind"
+else
+  # Point the root and, through Argo CD's kustomize patches, every Application and
+  # ApplicationSet it renders from this repo at REPO_URL/REVISION (e.g. a PR's commit).
+  # Helm-chart Applications keep their chart repository and version.
+  # Inside the repo because kustomize only accepts relative paths to other kustomizations.
+  overlay="$(mktemp -d "$REPO_ROOT/.bootstrap-override.XXXXXX")"
+  trap 'rm -rf "$overlay"' EXIT
+  cat >"$overlay/kustomization.yaml" <<KUSTOMIZATION
+resources:
+  - ../clusters/kind
+patches:
+  - target: {kind: AppProject, name: bootstrap}
+    patch: |-
+      - {op: add, path: /spec/sourceRepos/-, value: "$REPO_URL"}
+  - target: {kind: Application, name: root}
+    patch: |-
+      - {op: replace, path: /spec/source/repoURL, value: "$REPO_URL"}
+      - {op: replace, path: /spec/source/targetRevision, value: "$REVISION"}
+      - op: add
+        path: /spec/source/kustomize
+        value:
+          patches:
+            - target: {kind: AppProject}
+              patch: '[{"op": "add", "path": "/spec/sourceRepos/-", "value": "$REPO_URL"}]'
+            - target: {kind: Application, name: "minio|mlflow|monitoring"}
+              patch: '[{"op": "replace", "path": "/spec/source/repoURL", "value": "$REPO_URL"}, {"op": "replace", "path": "/spec/source/targetRevision", "value": "$REVISION"}]'
+            - target: {kind: ApplicationSet}
+              patch: '[{"op": "replace", "path": "/spec/generators/0/git/repoURL", "value": "$REPO_URL"}, {"op": "replace", "path": "/spec/generators/0/git/revision", "value": "$REVISION"}, {"op": "replace", "path": "/spec/template/spec/source/repoURL", "value": "$REPO_URL"}, {"op": "replace", "path": "/spec/template/spec/source/targetRevision", "value": "$REVISION"}]'
+KUSTOMIZATION
+  "${KUBECTL[@]}" apply -k "$overlay"
+fi
+
+cat >&2 <<EOT
+
+Argo CD now syncs the platform from $REPO_URL @ $REVISION (watch: kubectl -n argocd get applications).
+Open the UI:
+  kubectl --context kind-${CLUSTER_NAME} -n argocd port-forward svc/argocd-server 8080:443
+  https://localhost:8080  user: admin
+  password: kubectl --context kind-${CLUSTER_NAME} -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d; echo
+EOT
