@@ -1,0 +1,161 @@
+"""The Grafana dashboard: structure, datasource handling, PromQL validity, provisioning."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gitops.render import kustomize_build
+
+from .dashboard_queries import (
+    DASHBOARDS_DIR,
+    UnknownVariableError,
+    dashboard_files,
+    expressions,
+    load,
+    substitute_variables,
+    variable_names,
+)
+from .promql_names import metric_names
+
+PROMTOOL = shutil.which("promtool")
+DASHBOARD = DASHBOARDS_DIR / "inference-service.json"
+DATASOURCE_REF = "${datasource}"
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict[str, Any]:
+    return load(DASHBOARD)
+
+
+def _datasource_uids(node: Any) -> list[str]:
+    """Every datasource uid anywhere in the dashboard JSON."""
+    uids = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "datasource" and isinstance(value, dict):
+                uids.append(value.get("uid"))
+            elif key == "datasource" and isinstance(value, str):
+                uids.append(value)
+            else:
+                uids += _datasource_uids(value)
+    elif isinstance(node, list):
+        for item in node:
+            uids += _datasource_uids(item)
+    return uids
+
+
+def test_dashboard_has_a_stable_identity(dashboard: dict[str, Any]) -> None:
+    assert dashboard["uid"] == "ml-inference-service"
+    assert dashboard["schemaVersion"] >= 39
+    # The sidecar provisions it; an "id" would clash with Grafana's own database ids.
+    assert "id" not in dashboard or dashboard["id"] is None
+
+
+def test_no_datasource_uid_is_hard_coded(dashboard: dict[str, Any]) -> None:
+    uids = _datasource_uids(dashboard)
+
+    assert uids, "panels should name their datasource"
+    assert set(uids) <= {DATASOURCE_REF, "-- Grafana --"}, set(uids)
+
+
+def test_template_variables(dashboard: dict[str, Any]) -> None:
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    tenant = variables["tenant"]
+    query = tenant["query"]["query"] if isinstance(tenant["query"], dict) else tenant["query"]
+    assert query == "label_values(inference_http_requests_total, tenant)"
+    assert tenant["multi"] is True
+    assert tenant["includeAll"] is True
+
+
+def test_every_query_is_scoped_to_the_selected_tenants(dashboard: dict[str, Any]) -> None:
+    unscoped = [
+        where
+        for where, expr in expressions(dashboard)
+        if not where.startswith("variable") and '=~"$tenant"' not in expr
+    ]
+
+    assert unscoped == []
+
+
+def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
+    ids = [panel["id"] for panel in dashboard["panels"]]
+
+    assert len(ids) == len(set(ids))
+
+
+def test_dashboard_shows_what_the_platform_needs(dashboard: dict[str, Any]) -> None:
+    used = set().union(*(metric_names(expr) for _, expr in expressions(dashboard)))
+
+    assert {
+        "inference_http_requests_total",
+        "inference_http_request_duration_seconds_bucket",
+        "inference_model_prediction_duration_seconds_bucket",
+        "inference_batch_rows_bucket",
+        "inference_model_info",
+        "inference_model_reloads_total",
+        "kube_deployment_status_replicas_available",
+        "kube_deployment_spec_replicas",
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+        "kube_horizontalpodautoscaler_spec_max_replicas",
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+        "kube_pod_container_resource_limits",
+    } <= used
+    annotation_names = {a["name"] for a in dashboard["annotations"]["list"]}
+    assert "Model version change" in annotation_names
+
+
+def test_unknown_grafana_variables_are_rejected() -> None:
+    assert substitute_variables('rate(x{a=~"$tenant"}[$__rate_interval])', {"tenant"}) == (
+        'rate(x{a=~"placeholder"}[5m])'
+    )
+    with pytest.raises(UnknownVariableError, match=r"\$tenat"):
+        substitute_variables('x{a=~"$tenat"}', {"tenant"})
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: `make setup` installs it")
+@pytest.mark.parametrize("path", dashboard_files(), ids=lambda p: p.name)
+def test_every_dashboard_query_parses_as_promql(path: Path, tmp_path: Path) -> None:
+    board = load(path)
+    defined = variable_names(board)
+    queries = expressions(board)
+    # promtool has no "parse this expression" command; a recording rule per query makes
+    # `check rules` parse every one of them offline.
+    rules = [
+        {"record": f"dashboard:query_{index}", "expr": substitute_variables(expr, defined)}
+        for index, (_, expr) in enumerate(queries)
+    ]
+    rule_file = tmp_path / "dashboard-queries.rules.yaml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": path.stem, "rules": rules}]}))
+
+    result = subprocess.run(
+        [PROMTOOL, "check", "rules", str(rule_file)], capture_output=True, text=True, check=False
+    )
+
+    assert queries
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_sidecar_provisions_the_dashboard() -> None:
+    objects = list(yaml.safe_load_all(kustomize_build(DASHBOARDS_DIR)))
+    config_maps = {o["metadata"]["name"]: o for o in objects if o and o["kind"] == "ConfigMap"}
+
+    config_map = config_maps["grafana-dashboard-inference-service"]
+    assert config_map["metadata"]["namespace"] == "monitoring"
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config_map["data"][DASHBOARD.name]) == load(DASHBOARD)
+    # Every dashboard in the folder is provisioned, not only the one above.
+    provisioned = {key for o in config_maps.values() for key in o.get("data", {})}
+    assert provisioned == {path.name for path in dashboard_files()}

@@ -1,0 +1,103 @@
+"""Every metric the dashboards and alerts query exists: the service's own ones in a real
+scrape of the service, the platform's ones in an explicit allowlist."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from .alert_rules import alerting_rules, load_prometheus_rule
+from .dashboard_queries import dashboard_files, expressions, load
+from .metrics_contract import is_service_metric, missing_service_metrics, platform_allowlist
+from .promql_names import metric_names
+
+
+def used_metrics() -> set[str]:
+    exprs = [rule["expr"] for rule in alerting_rules(load_prometheus_rule())]
+    for path in dashboard_files():
+        exprs += [expr for _, expr in expressions(load(path))]
+    return set().union(*(metric_names(expr) for expr in exprs))
+
+
+def _exposition_with(names: set[str]) -> str:
+    """A scrape of a registry that exports exactly the series `names`."""
+    registry = CollectorRegistry()
+    for name in sorted(names):
+        if name.endswith(("_bucket", "_sum", "_count")):
+            base = name.rsplit("_", 1)[0]
+            if (
+                base not in registry._names_to_collectors
+            ):  # one Histogram per _bucket/_sum/_count trio
+                Histogram(base, "test", registry=registry)
+        elif name.endswith("_total"):
+            Counter(name, "test", registry=registry)
+        else:
+            Gauge(name, "test", registry=registry)
+    return generate_latest(registry).decode()
+
+
+def test_the_queries_use_service_metrics_at_all() -> None:
+    assert {name for name in used_metrics() if is_service_metric(name)}
+
+
+def test_platform_metrics_are_exactly_the_allowlist() -> None:
+    platform = {name for name in used_metrics() if not is_service_metric(name)}
+    allowlist = platform_allowlist()
+
+    assert sorted(platform - allowlist) == [], "queried but not allowlisted"
+    assert sorted(allowlist - platform) == [], "allowlisted but no query uses it"
+
+
+def test_checker_accepts_an_exposition_with_every_name() -> None:
+    used = {name for name in used_metrics() if is_service_metric(name)}
+
+    assert missing_service_metrics(used, _exposition_with(used)) == []
+
+
+def test_checker_reports_a_renamed_metric() -> None:
+    used = {name for name in used_metrics() if is_service_metric(name)}
+    renamed = {name for name in used if name.startswith("inference_batch_rows")}
+    exposition = _exposition_with(used).replace("inference_batch_rows", "inference_batch_size")
+
+    assert renamed
+    assert missing_service_metrics(used, exposition) == sorted(renamed)
+
+
+@pytest.mark.integration
+def test_service_exports_every_metric_the_queries_use(scraped_metrics: str) -> None:
+    used = used_metrics()
+
+    assert missing_service_metrics(used, scraped_metrics) == []
+
+
+@pytest.mark.integration
+def test_checker_reports_a_rename_in_the_real_scrape(scraped_metrics: str) -> None:
+    renamed = scraped_metrics.replace("inference_model_info", "inference_model_information")
+
+    assert missing_service_metrics(used_metrics(), renamed) == ["inference_model_info"]
+
+
+@pytest.mark.integration
+def test_label_values_the_queries_select_are_exported(scraped_metrics: str) -> None:
+    samples = [
+        sample
+        for family in text_string_to_metric_families(scraped_metrics)
+        for sample in family.samples
+    ]
+
+    def has(name: str, **labels: str) -> bool:
+        return any(
+            s.name == name and all(s.labels.get(k) == v for k, v in labels.items()) for s in samples
+        )
+
+    # The alerts and panels filter on these; a relabelled route or result would
+    # silently turn them into queries that never match.
+    assert has("inference_http_requests_total", route="/predict", method="POST", status="200")
+    assert has("inference_http_request_duration_seconds_bucket", route="/predict")
+    # Present at zero before any reload: increase() misses a counter's first increment.
+    assert has("inference_model_reloads_total", result="failure")
+    assert has("inference_model_reloads_total", result="success")
+    assert has("inference_model_info", model="tenant-a-iris", version="1", alias="staging")
+    # `tenant` comes from the ServiceMonitor; a service-side label would clash with it.
+    assert not [s for s in samples if "tenant" in s.labels or "namespace" in s.labels]
