@@ -1,0 +1,202 @@
+"""Custom resources against the openAPIV3Schema of their pinned upstream CRD.
+
+The structural schema is turned into a strict JSON Schema: objects that list `properties`
+reject unknown fields unless they say `x-kubernetes-preserve-unknown-fields`, `nullable`
+admits null, `x-kubernetes-int-or-string` admits both, and Go RE2 `pattern`s are translated
+(see go_regex). CRDs are large (ApplicationSet is 1.4 MB), so each directory is loaded and
+converted once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gitops.findings import Finding, obj_ref
+from gitops.go_regex import translate
+
+CHECK = "crd-schemas"
+MAX_ERRORS_PER_OBJECT = 5
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class Crd:
+    group: str
+    kind: str
+    scope: str
+    source: Path
+    # version name -> (served, storage, raw openAPIV3Schema)
+    versions: dict[str, tuple[bool, bool, dict[str, Any]]] = field(default_factory=dict)
+    _validators: dict[str, jsonschema.protocols.Validator] = field(default_factory=dict)
+
+    def validator(self, version: str) -> jsonschema.protocols.Validator:
+        if version not in self._validators:
+            schema = to_json_schema(self.versions[version][2], top_level=True)
+            self._validators[version] = jsonschema.Draft7Validator(schema)
+        return self._validators[version]
+
+
+class CrdSet:
+    """The pinned CRDs, keyed by (group, kind)."""
+
+    def __init__(self, crds: list[Crd]) -> None:
+        self.by_kind = {(c.group, c.kind): c for c in crds}
+        self.groups = {c.group for c in crds}
+
+    def find(self, obj: dict[str, Any]) -> Crd | None:
+        group, _version = split_api_version(str(obj.get("apiVersion", "")))
+        return self.by_kind.get((group, str(obj.get("kind", ""))))
+
+    def knows_group(self, obj: dict[str, Any]) -> bool:
+        return split_api_version(str(obj.get("apiVersion", "")))[0] in self.groups
+
+    def scope(self, obj: dict[str, Any]) -> str | None:
+        crd = self.find(obj)
+        return crd.scope if crd else None
+
+    def validate(self, objects: list[dict[str, Any]], where: str) -> list[Finding]:
+        findings = []
+        for obj in objects:
+            if not isinstance(obj, dict) or not self.knows_group(obj):
+                continue
+            findings.extend(self._validate_one(obj, where))
+        return findings
+
+    def _validate_one(self, obj: dict[str, Any], where: str) -> list[Finding]:
+        ref = obj_ref(obj)
+        group, version = split_api_version(str(obj["apiVersion"]))
+        crd = self.find(obj)
+        if crd is None:
+            kinds = sorted(k for g, k in self.by_kind if g == group)
+            return [
+                Finding(
+                    CHECK,
+                    where,
+                    ref,
+                    f"unknown kind {obj['kind']} in group {group}",
+                    f"one of {', '.join(kinds)} (the pinned CRDs)",
+                )
+            ]
+        served = sorted(v for v, (is_served, _, _) in crd.versions.items() if is_served)
+        if version not in served:
+            return [
+                Finding(
+                    CHECK,
+                    where,
+                    ref,
+                    f"apiVersion {obj['apiVersion']} is not served by the CRD",
+                    f"{group}/{' or '.join(served)} ({crd.source.name})",
+                )
+            ]
+        errors = sorted(crd.validator(version).iter_errors(obj), key=lambda e: list(e.path))
+        return [
+            Finding(
+                CHECK,
+                where,
+                ref,
+                f"{'.'.join(str(p) for p in err.path) or '<root>'}: {err.message}",
+                f"{crd.kind} {version} schema from {crd.source.name}",
+            )
+            for err in errors[:MAX_ERRORS_PER_OBJECT]
+        ]
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+@functools.cache
+def load_crds(crds_dir: Path) -> CrdSet:
+    crds = []
+    for path in sorted(crds_dir.rglob("*.y*ml")):
+        for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader):
+            if not doc or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc["spec"]
+            crd = Crd(spec["group"], spec["names"]["kind"], spec.get("scope", "Namespaced"), path)
+            for version in spec["versions"]:
+                schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+                crd.versions[version["name"]] = (
+                    bool(version.get("served")),
+                    bool(version.get("storage")),
+                    schema,
+                )
+            crds.append(crd)
+    return CrdSet(crds)
+
+
+_DROP_KEYS = {
+    "description",
+    "example",
+    "externalDocs",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+}
+
+
+def to_json_schema(node: Any, top_level: bool = False) -> Any:
+    """Strict JSON Schema (draft 7) equivalent of an OpenAPI v3 structural schema node."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP_KEYS or key == "format":
+            # `format` is advisory in CRDs (int32, date-time...): the API server ignores most
+            continue
+        if key == "properties":
+            out[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "not"):
+            out[key] = to_json_schema(value) if isinstance(value, dict) else value
+        elif key in ("allOf", "anyOf", "oneOf"):
+            # In structural schemas these only add constraints; their branches never declare
+            # all fields, so they must not reject unknown ones on their own.
+            out[key] = [_constraints_only(to_json_schema(v)) for v in value]
+        elif key == "pattern":
+            translated = translate(value)
+            if translated is not None:
+                out[key] = translated
+        elif key.startswith("x-kubernetes-"):
+            continue
+        else:
+            out[key] = value
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if node.get("x-kubernetes-embedded-resource") and "properties" in out:
+        for name in ("apiVersion", "kind", "metadata"):
+            out["properties"].setdefault(name, {} if name == "metadata" else {"type": "string"})
+    if top_level:
+        out.setdefault("properties", {})
+        for name in ("apiVersion", "kind"):
+            out["properties"].setdefault(name, {"type": "string"})
+        out["properties"].setdefault("metadata", {"type": "object"})
+    if "properties" in out and "additionalProperties" not in out and not preserve:
+        out["additionalProperties"] = False
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out.pop("anyOf", None)
+        out["type"] = ["integer", "string"]
+    if node.get("nullable") is True:
+        out.pop("nullable", None)
+        if "type" in out:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*types, "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    else:
+        out.pop("nullable", None)
+    return out
+
+
+def _constraints_only(schema: Any) -> Any:
+    if isinstance(schema, dict) and schema.get("additionalProperties") is False:
+        schema = dict(schema)
+        del schema["additionalProperties"]
+    return schema

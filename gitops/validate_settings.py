@@ -1,0 +1,45 @@
+"""Settings of `python -m gitops validate`, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops import paths
+
+# Argo CD's repoURL for this repository (see the cluster contract in the README).
+REPO_URL = "https://github.com/example-org/ml-inference-platform.git"
+# The Kubernetes minor the schemas are checked against: the pinned kubectl is 1.37.
+KUBERNETES_VERSION = "1.37"
+# Namespaces whose workloads come from upstream charts/manifests and are not held
+# to Pod Security "restricted" here.
+UPSTREAM_NAMESPACES = frozenset({"kube-system", "argocd", "monitoring"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo_root: Path
+    crds_dir: Path
+    checkov: str | None
+    promtool: str | None
+
+
+def load(repo_root: Path | None = None) -> Settings:
+    root = (repo_root or paths.REPO_ROOT).resolve()
+    crds = os.environ.get("CRDS_DIR")
+    return Settings(
+        repo_root=root,
+        crds_dir=Path(crds).resolve() if crds else paths.crds_dir(paths.REPO_ROOT),
+        checkov=os.environ.get("CHECKOV") or _checkov(),
+        promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
+    )
+
+
+def _checkov() -> str | None:
+    found = shutil.which("checkov")
+    if found:
+        return found
+    local = paths.REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov"
+    return str(local) if local.exists() else None

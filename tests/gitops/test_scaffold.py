@@ -1,0 +1,102 @@
+"""`python -m gitops scaffold-tenant`: a new tenant on every cluster, validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import copy_real_tree
+
+from gitops import paths
+from gitops.app_tree import TreeBuilder
+from gitops.crd_schemas import load_crds
+from gitops.kustomizations import discover, render_all
+from gitops.scaffold import main
+from gitops.schemas import is_namespaced
+from gitops.validate import CHECKS, validate_repo
+from gitops.validate_settings import REPO_URL
+from gitops.validate_settings import load as load_settings
+
+NO_CHECKOV = [c for c in CHECKS if c != "checkov"]
+
+
+def generated_tenant_apps(repo: Path, cluster: str) -> dict[str, str]:
+    """Application name -> destination namespace, for Applications deploying tenant folders."""
+    crds = load_crds(load_settings(repo).crds_dir)
+    rendered = render_all(discover(repo), repo)
+    tree = TreeBuilder(repo, REPO_URL, rendered, lambda o: is_namespaced(o, crds)).build(cluster)
+    prefix = f"overlays/{cluster}/tenants/"
+    return {
+        a.obj["metadata"]["name"]: a.destination_namespace
+        for a in tree.apps
+        if any(p.startswith(prefix) and p.count("/") == 3 for p in a.source_paths)
+    }
+
+
+def scaffold(repo: Path, *args: str) -> int:
+    return main(["--repo", str(repo), "--no-validate", *args])
+
+
+def test_scaffold_good_repo_validates_and_is_generated(good_repo: Path) -> None:
+    assert scaffold(good_repo, "tenant-c", "--dataset", "wine") == 0
+    folder = good_repo / "overlays/kind/tenants/tenant-c"
+    assert (folder / "model.env").read_text().strip() == "MODEL_URI=models:/tenant-c-wine@staging"
+    assert "namespace: tenant-c" in (folder / "kustomization.yaml").read_text()
+    catalog = yaml.safe_load((good_repo / "training/tenants.yaml").read_text())["tenants"]
+    assert catalog["tenant-c"] == {"dataset": "wine", "estimator": "logistic_regression"}
+    report = validate_repo(good_repo, NO_CHECKOV)
+    assert report.ok, "\n".join(map(str, report.findings))
+    assert generated_tenant_apps(good_repo, "kind") == {
+        "tenant-a": "tenant-a",
+        "tenant-c": "tenant-c",
+    }
+
+
+def test_scaffold_real_tree_on_both_clusters(tmp_path: Path) -> None:
+    repo = copy_real_tree(tmp_path / "repo")
+    assert scaffold(repo, "tenant-c") == 0
+    for cluster in paths.CLUSTERS:
+        assert (paths.tenants_dir(cluster, repo) / "tenant-c" / "kustomization.yaml").is_file()
+        assert generated_tenant_apps(repo, cluster).get("tenant-c") == "tenant-c"
+    report = validate_repo(repo, NO_CHECKOV)
+    assert report.ok, "\n".join(map(str, report.findings))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Tenant-C", "DNS-1123"),
+        ("-tenant", "DNS-1123"),
+        ("tenant-", "DNS-1123"),
+        ("tenant_c", "DNS-1123"),
+        ("t" * 41, "at most 40"),
+        ("default", "reserved"),
+        ("kube-tenant", "reserved"),
+        ("tenant-a", "already exists"),
+    ],
+)
+def test_bad_names_are_refused_with_exit_2(
+    good_repo: Path, name: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(p.relative_to(good_repo) for p in good_repo.rglob("*"))
+    assert scaffold(good_repo, "--", name) == 2  # `--`: a name may start with "-"
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert sorted(p.relative_to(good_repo) for p in good_repo.rglob("*")) == before
+
+
+def test_missing_tenants_catalog_is_a_clear_error(
+    good_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (good_repo / "training/tenants.yaml").unlink()
+    assert scaffold(good_repo, "tenant-c") == 2
+    assert "training/tenants.yaml is missing" in capsys.readouterr().err
+    assert not (good_repo / "overlays/kind/tenants/tenant-c").exists()
+
+
+def test_bad_dataset_is_refused(good_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert scaffold(good_repo, "tenant-c", "--dataset", "Iris; rm") == 2
+    assert "--dataset" in capsys.readouterr().err
