@@ -86,7 +86,7 @@ class MetricsMiddleware:
             )
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
+async def read_json_body(request: Request, max_bytes: int, timeout_seconds: float) -> Any:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -99,11 +99,20 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise InputError([too_big], status_code=413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise InputError([too_big], status_code=413)
-        chunks.append(chunk)
+    # uvicorn (h11) has no body read timeout: a client trickling bytes would hold its
+    # connection and request slot forever.
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InputError([too_big], status_code=413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise InputError(
+            [FieldError("body", "not received in time", f"within {timeout_seconds:g} seconds")],
+            status_code=408,
+        ) from None
     return parse_json(b"".join(chunks))
 
 
@@ -171,7 +180,9 @@ def create_app(
         if model is None:
             return not_ready()
         try:
-            payload = await read_json_body(request, settings.max_body_bytes)
+            payload = await read_json_body(
+                request, settings.max_body_bytes, settings.request_body_timeout_seconds
+            )
             rows = to_rows(payload, model.schema, settings.max_rows_per_request)
         except InputError as exc:
             message = "invalid request" if exc.status_code == 422 else exc.errors[0].message

@@ -55,6 +55,7 @@ class Settings:
     model_cache_dir: Path
     max_rows_per_request: int
     max_body_bytes: int
+    request_body_timeout_seconds: float
     log_level: str
     shutdown_grace_seconds: float
     batch_enabled: bool
@@ -140,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_cache_dir=Path(read.text("MODEL_CACHE_DIR", "/var/cache/inference")),
         max_rows_per_request=int(read.number("MAX_ROWS_PER_REQUEST", 1000, minimum=1, kind=int)),
         max_body_bytes=int(read.number("MAX_BODY_BYTES", 1_048_576, minimum=1024, kind=int)),
+        request_body_timeout_seconds=read.number("REQUEST_BODY_TIMEOUT_SECONDS", 30.0, minimum=1),
         log_level=log_level,
         shutdown_grace_seconds=read.number("SHUTDOWN_GRACE_SECONDS", 20.0, minimum=0),
         batch_enabled=read.flag("BATCH_ENABLED", True),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from inference.loader import load_version, prune_cache
 from inference.metrics import Metrics
-from inference.model import ServedModel
+from inference.model import ModelCheckError, ServedModel
 from inference.registry import Registry
 from inference.settings import Settings
 
@@ -103,15 +103,33 @@ class Reloader:
         log.info(
             "loading %s v%s (serving %s)", ref.name, version, current and f"v{current.version}"
         )
-        model = load_version(
-            self._registry, ref.name, version, ref.alias, run_id, self._settings.model_cache_dir
-        )
+        cache_dir = self._settings.model_cache_dir
+        model = load_version(self._registry, ref.name, version, ref.alias, run_id, cache_dir)
+        if current is not None and model.schema.columns != current.schema.columns:
+            # Clients of this tenant send the served schema; a new one needs a new model name.
+            prune_cache(cache_dir, ref.name, keep={current.version})
+            raise ModelCheckError(
+                f"v{version} changes the signature ({describe_change(current, model)}); "
+                f"still serving v{current.version}"
+            )
         self._holder.current = model
         self._holder.last_error = None
         self._failures = 0
         self._metrics.served(ref.name, version, ref.alias)
         self._metrics.reloads.labels(result="success").inc()
         self._metrics.last_load.set(model.loaded_at)
-        prune_cache(self._settings.model_cache_dir, ref.name, keep={version})
+        prune_cache(cache_dir, ref.name, keep={version})
         log.info("serving %s v%s", ref.name, version)
         return True
+
+
+def describe_change(old: ServedModel, new: ServedModel) -> str:
+    before = {c.name: c.type for c in old.schema.columns}
+    after = {c.name: c.type for c in new.schema.columns}
+    parts = [f"-{n}" for n in before if n not in after] + [
+        f"+{n}" for n in after if n not in before
+    ]
+    parts += [
+        f"{n}: {before[n]}->{after[n]}" for n in before if n in after and before[n] != after[n]
+    ]
+    return ", ".join(parts) or "column order"

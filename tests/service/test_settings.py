@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+
+from inference.settings import ModelRef, SettingsError, load_settings
+
+BASE = {"MODEL_URI": "models:/tenant-a-iris@staging", "MLFLOW_TRACKING_URI": "http://mlflow:5000"}
+
+
+def test_defaults() -> None:
+    settings = load_settings(BASE)
+    assert settings.model == ModelRef("tenant-a-iris", alias="staging")
+    assert settings.reload_interval_seconds == 30
+    assert settings.max_rows_per_request == 1000
+    assert settings.request_body_timeout_seconds == 30
+    assert settings.model_cache_dir == Path("/var/cache/inference")
+    assert settings.batch_enabled is True
+    assert settings.port == 8080
+
+
+def test_pinned_version() -> None:
+    settings = load_settings({**BASE, "MODEL_URI": "models:/tenant-a-iris/7"})
+    assert settings.model == ModelRef("tenant-a-iris", version="7")
+    assert settings.model.uri == "models:/tenant-a-iris/7"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"MLFLOW_TRACKING_URI": "http://x"}, "MODEL_URI"),
+        ({"MODEL_URI": "models:/m@staging"}, "MLFLOW_TRACKING_URI"),
+        ({**BASE, "MODEL_URI": "runs:/abc/model"}, "MODEL_URI"),
+        ({**BASE, "MODEL_URI": "models:/m/latest"}, "MODEL_URI"),
+        ({**BASE, "MLFLOW_TRACKING_URI": "mlflow:5000"}, "MLFLOW_TRACKING_URI"),
+        ({**BASE, "RELOAD_INTERVAL_SECONDS": "soon"}, "RELOAD_INTERVAL_SECONDS"),
+        ({**BASE, "RELOAD_INTERVAL_SECONDS": "-1"}, "RELOAD_INTERVAL_SECONDS"),
+        ({**BASE, "MAX_ROWS_PER_REQUEST": "1.5"}, "MAX_ROWS_PER_REQUEST"),
+        ({**BASE, "MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"),
+        ({**BASE, "REQUEST_BODY_TIMEOUT_SECONDS": "0"}, "REQUEST_BODY_TIMEOUT_SECONDS"),
+        ({**BASE, "BATCH_ENABLED": "maybe"}, "BATCH_ENABLED"),
+        ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({**BASE, "MLFLOW_TRACKING_USERNAME": "tenant-a"}, "MLFLOW_TRACKING_PASSWORD"),
+    ],
+)
+def test_bad_setting_names_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(env)
+
+
+def test_reload_interval_zero_means_never() -> None:
+    assert load_settings({**BASE, "RELOAD_INTERVAL_SECONDS": "0"}).reload_interval_seconds == 0

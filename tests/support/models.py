@@ -1,0 +1,112 @@
+"""Models registered in a real MLflow registry for tests: iris, a text pipeline, broken ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def iris_frame() -> tuple[Any, Any]:
+    from sklearn.datasets import load_iris
+
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    features.columns = IRIS_COLUMNS
+    return features, target
+
+
+def log_and_register(
+    tracking_uri: str,
+    name: str,
+    estimator: Any,
+    features: Any,
+    *,
+    alias: str | None = None,
+    experiment: str = "service-tests",
+    with_signature: bool = True,
+) -> str:
+    """Log `estimator` (fitted) with signature and input example; return the new version."""
+    import mlflow
+    import mlflow.sklearn
+    import sklearn
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            estimator,
+            name="model",
+            registered_model_name=name,
+            serialization_format="cloudpickle",
+            signature=infer_signature(features, estimator.predict(features))
+            if with_signature
+            else None,
+            input_example=features.head(3),
+            # Explicit requirements: inferring them costs 10-15 s per model on a small machine.
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
+    version = str(info.registered_model_version)
+    if alias:
+        set_alias(tracking_uri, name, alias, version)
+    return version
+
+
+def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, alias, version)
+
+
+def iris_logistic() -> tuple[Any, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features, target = iris_frame()
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+        features, target
+    ), features
+
+
+def iris_forest() -> tuple[Any, Any]:
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, target = iris_frame()
+    return RandomForestClassifier(n_estimators=20, random_state=0).fit(features, target), features
+
+
+def iris_two_features() -> tuple[Any, Any]:
+    """Same model name, different signature: must never replace the served version."""
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = iris_frame()
+    narrow = features[["petal_length", "petal_width"]]
+    return LogisticRegression(max_iter=500).fit(narrow, target), narrow
+
+
+def text_pipeline() -> tuple[Any, Any]:
+    """One string column -> tf-idf -> classifier: the schema is a single text field."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = pd.DataFrame(
+        {
+            "review": [
+                "great product, works well",
+                "awful, broke after a day",
+                "love it, would buy again",
+                "terrible quality, do not buy",
+                "very good value",
+                "bad support and bad build",
+            ]
+        }
+    )
+    labels = ["positive", "negative", "positive", "negative", "positive", "negative"]
+    pipeline = make_pipeline(
+        ColumnTransformer([("tfidf", TfidfVectorizer(), "review")]), LogisticRegression()
+    )
+    return pipeline.fit(texts, labels), texts

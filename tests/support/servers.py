@@ -1,0 +1,82 @@
+"""Real processes on 127.0.0.1 for tests: the S3 endpoint, MLflow, the inference service."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from training import processes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_s3(log_dir: Path) -> tuple[dict[str, str], processes.Child]:
+    """moto's S3 server: stands in for MinIO, whose server isn't installable here."""
+    port = free_port()
+    child = processes.start(
+        "moto s3",
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        os.environ,
+        log_dir / "moto.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    processes.wait_until(child, lambda: processes.http_ok(f"{url}/moto-api/"), 60)
+    return {"MLFLOW_S3_ENDPOINT_URL": url, **S3_CREDENTIALS}, child
+
+
+@dataclass
+class Service:
+    url: str
+    child: processes.Child
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, path: str, body: object, **kwargs: object) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", json=body, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> int | None:
+        return self.child.stop()
+
+
+def start_service(
+    settings: Mapping[str, str], log_dir: Path, *, wait_ready: bool = True, timeout: float = 180
+) -> Service:
+    """`python -m inference` in its own process group, as the container runs it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "service"), str(REPO_ROOT)]),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MODEL_CACHE_DIR": str(log_dir / f"cache-{port}"),
+        **settings,
+    }
+    child = processes.start(
+        "inference service", [sys.executable, "-m", "inference"], env, log_dir / f"svc-{port}.log"
+    )
+    service = Service(f"http://127.0.0.1:{port}", child)
+    path = "/ready" if wait_ready else "/health"
+    try:
+        processes.wait_until(child, lambda: processes.http_ok(f"{service.url}{path}"), timeout)
+    except BaseException:
+        child.stop()
+        raise
+    return service
