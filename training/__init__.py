@@ -1,0 +1,1 @@
+"""Train, evaluate, register, promote and roll back the tenants' models (MLflow registry)."""

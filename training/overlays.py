@@ -1,0 +1,100 @@
+"""Tenant overlays: overlays/<cluster>/tenants/<tenant>/ with a kustomization.yaml and model.env."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.errors import UsageError
+from training.settings import REPO_ROOT
+
+MODEL_URI_KEY = "MODEL_URI"
+_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    name: str
+    alias: str | None
+    version: str | None
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelUri:
+        match = _URI.match(uri.strip())
+        if not match:
+            raise UsageError(
+                f"MODEL_URI {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>"
+            )
+        return cls(match["name"], match["alias"], match["version"])
+
+    def __str__(self) -> str:
+        return (
+            f"models:/{self.name}@{self.alias}"
+            if self.alias
+            else f"models:/{self.name}/{self.version}"
+        )
+
+
+@dataclass(frozen=True)
+class TenantOverlay:
+    path: Path
+
+    @property
+    def tenant(self) -> str:
+        return self.path.name
+
+    @property
+    def model_env(self) -> Path:
+        return self.path / "model.env"
+
+    def env(self) -> dict[str, str]:
+        values = {}
+        for line in self.model_env.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+        return values
+
+    def model_uri(self) -> ModelUri:
+        env = self.env()
+        if MODEL_URI_KEY not in env:
+            raise UsageError(f"{self.model_env}: no {MODEL_URI_KEY}= line")
+        return ModelUri.parse(env[MODEL_URI_KEY])
+
+    def with_model_uri(self, uri: ModelUri) -> str:
+        """model.env's text with only the MODEL_URI line replaced (comments and order kept)."""
+        lines = self.model_env.read_text().splitlines(keepends=True)
+        for index, line in enumerate(lines):
+            if line.split("=", 1)[0].strip() == MODEL_URI_KEY:
+                ending = "\n" if line.endswith("\n") else ""
+                lines[index] = f"{MODEL_URI_KEY}={uri}{ending}"
+                return "".join(lines)
+        raise UsageError(f"{self.model_env}: no {MODEL_URI_KEY}= line")
+
+
+def tenant_overlay(path: Path) -> TenantOverlay:
+    """The overlay at `path`, refusing anything that is not a tenant folder."""
+    path = path.resolve()
+    if not path.is_dir():
+        raise UsageError(f"--overlay {path}: not a directory")
+    if path.parent.name != "tenants":
+        raise UsageError(
+            f"--overlay {path}: expected a tenant folder overlays/<cluster>/tenants/<tenant>"
+        )
+    missing = [n for n in ("kustomization.yaml", "model.env") if not (path / n).is_file()]
+    if missing:
+        raise UsageError(f"--overlay {path}: not a tenant overlay, missing {', '.join(missing)}")
+    return TenantOverlay(path)
+
+
+def cluster_tenants(cluster: str, root: Path = REPO_ROOT) -> list[TenantOverlay]:
+    """Every tenant overlay of a cluster, as tools discover them: folders with a kustomization."""
+    tenants = root / "overlays" / cluster / "tenants"
+    if not tenants.is_dir():
+        return []
+    return [
+        TenantOverlay(folder)
+        for folder in sorted(tenants.iterdir())
+        if (folder / "kustomization.yaml").is_file() and (folder / "model.env").is_file()
+    ]

@@ -1,0 +1,101 @@
+"""Every setting of the training tools, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.errors import UsageError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r}: expected a number") from None
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r}: expected an integer") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    tracking_uri: str
+    experiment_name: str
+    # Largest drop in accuracy or macro F1 (absolute, 0..1) the gate accepts.
+    tolerance: float
+    split_seed: int
+    test_size: float
+    # Entries kept per alias in the registered model's `alias_history.<alias>` tag.
+    history_limit: int
+    # Seconds to wait for the tracking server before calling it unreachable.
+    connect_timeout: float
+    tenants_file: Path
+    # Aliases `promote` may move; `staging` is what Kind serves, `production` what EKS serves.
+    aliases: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        tolerance = _float("TRAINING_TOLERANCE", 0.01)
+        test_size = _float("TRAINING_TEST_SIZE", 0.25)
+        if not 0 <= tolerance < 1:
+            raise UsageError(f"TRAINING_TOLERANCE={tolerance}: expected 0 <= value < 1")
+        if not 0 < test_size < 1:
+            raise UsageError(f"TRAINING_TEST_SIZE={test_size}: expected 0 < value < 1")
+        return cls(
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
+            experiment_name=os.environ.get("TRAINING_EXPERIMENT", "tenant-models"),
+            tolerance=tolerance,
+            split_seed=_int("TRAINING_SPLIT_SEED", 42),
+            test_size=test_size,
+            history_limit=_int("TRAINING_HISTORY_LIMIT", 20),
+            connect_timeout=_float("TRAINING_CONNECT_TIMEOUT", 3.0),
+            tenants_file=Path(
+                os.environ.get("TRAINING_TENANTS_FILE", REPO_ROOT / "training" / "tenants.yaml")
+            ),
+            aliases=tuple(
+                a.strip()
+                for a in os.environ.get("TRAINING_ALIASES", "staging,production").split(",")
+                if a.strip()
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class LocalPlatformSettings:
+    """The `up` command: where the local registry and services run."""
+
+    run_dir: Path
+    mlflow_port: int
+    base_port: int
+    reload_interval_seconds: int
+    cluster: str
+    # s3://bucket/prefix when MLFLOW_S3_ENDPOINT_URL is set; a local folder otherwise.
+    artifacts_destination: str | None
+    ready_timeout: float
+
+    @classmethod
+    def from_env(cls) -> LocalPlatformSettings:
+        return cls(
+            run_dir=Path(os.environ.get("UP_RUN_DIR", REPO_ROOT / ".run" / "local")),
+            mlflow_port=_int("UP_MLFLOW_PORT", 5000),
+            base_port=_int("UP_BASE_PORT", 8081),
+            reload_interval_seconds=_int("UP_RELOAD_INTERVAL_SECONDS", 5),
+            cluster=os.environ.get("UP_CLUSTER", "kind"),
+            artifacts_destination=os.environ.get("MLFLOW_ARTIFACTS_DESTINATION") or None,
+            ready_timeout=_float("UP_READY_TIMEOUT", 180.0),
+        )
