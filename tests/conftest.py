@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.servers import free_port, start_s3
+from tests.support.servers import free_port, start_s3, stop_survivors
 from training import registry_server
 
 
@@ -38,3 +38,7 @@ def registry(
         yield server
     finally:
         server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_survivors()

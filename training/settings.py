@@ -35,7 +35,9 @@ def _int(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Settings:
     tracking_uri: str
-    experiment_name: str
+    # Each tenant trains into `<prefix>/<tenant>`: MLflow authorizes artifact reads per
+    # experiment, so a shared experiment would let one tenant read another's models.
+    experiment_prefix: str
     # Largest drop in accuracy or macro F1 (absolute, 0..1) the gate accepts.
     tolerance: float
     split_seed: int
@@ -58,7 +60,7 @@ class Settings:
             raise UsageError(f"TRAINING_TEST_SIZE={test_size}: expected 0 < value < 1")
         return cls(
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
-            experiment_name=os.environ.get("TRAINING_EXPERIMENT", "tenant-models"),
+            experiment_prefix=os.environ.get("TRAINING_EXPERIMENT_PREFIX", "tenant-models"),
             tolerance=tolerance,
             split_seed=_int("TRAINING_SPLIT_SEED", 42),
             test_size=test_size,

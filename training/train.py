@@ -7,6 +7,7 @@ import hashlib
 import inspect
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
         "trained_by": provenance.actor(by),
     }
 
-    mlflow.set_experiment(settings.experiment_name)
+    mlflow.set_experiment(f"{settings.experiment_prefix}/{entry.tenant}")
     with mlflow.start_run(run_name=f"{entry.model_name}-{entry.estimator}") as run:
         mlflow.log_params(
             {
@@ -118,6 +119,24 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
     client = MlflowClient()
     for key, value in tags.items():
         client.set_model_version_tag(entry.model_name, version, key, value)
+    grant_tenant_read(settings, entry)
     return TrainResult(
         entry.model_name, version, run.info.run_id, metrics, entry.estimator, entry.dataset
+    )
+
+
+def grant_tenant_read(settings: Settings, entry: TenantModel) -> None:
+    """With the registry's basic-auth on, let the tenant's own user read what was just trained.
+
+    The creator of the model and the experiment holds MANAGE on them, so the training user can
+    grant READ itself. Without credentials (a local registry with no auth) there is nothing to do.
+    """
+    username = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if not (username and password):
+        return
+    from training.registry_access import RegistryAccess
+
+    RegistryAccess(settings.tracking_uri, username, password).grant_model_read(
+        entry.tenant, entry.model_name
     )

@@ -4,7 +4,7 @@
 #   clusters/kind/bootstrap.sh
 #   REPO_URL=https://github.com/you/fork.git REVISION=my-branch clusters/kind/bootstrap.sh
 #
-# Needs docker, kind and kubectl. Safe to run again: every step checks what exists first.
+# Needs docker, kind, kubectl and python3. Safe to run again: every step checks what exists first.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -42,9 +42,62 @@ ensure_secret() {
   log "secret $namespace/$name created"
 }
 
+# Value of one key of a Secret, decoded.
+secret_value() {
+  "${KUBECTL[@]}" -n "$1" get secret "$2" -o "jsonpath={.data.$3}" | base64 -d
+}
+
+PORT_FORWARD_PID=""
+BOOTSTRAP_OVERLAY=""
+cleanup() {
+  [[ -n "$PORT_FORWARD_PID" ]] && kill "$PORT_FORWARD_PID" 2>/dev/null
+  [[ -n "$BOOTSTRAP_OVERLAY" ]] && rm -rf "$BOOTSTRAP_OVERLAY"
+  return 0
+}
+trap cleanup EXIT
+
+# MLflow runs with basic auth and grants nothing by default: create the trainer user and one
+# user per tenant (its Secret's password), each allowed to READ only its own registered model.
+provision_registry_users() {
+  log "waiting for Argo CD to deploy MLflow"
+  local deadline=$((SECONDS + 900))
+  until "${KUBECTL[@]}" -n mlflow get deployment/mlflow >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "error: deployment mlflow/mlflow not created by Argo CD" >&2; exit 1; }
+    sleep 10
+  done
+  "${KUBECTL[@]}" -n mlflow rollout status deployment/mlflow --timeout=600s
+  local port=15000
+  "${KUBECTL[@]}" -n mlflow port-forward svc/mlflow "$port:5000" >/dev/null 2>&1 &
+  PORT_FORWARD_PID=$!
+  export MLFLOW_TRACKING_URI="http://127.0.0.1:$port"
+  until curl -fsS "$MLFLOW_TRACKING_URI/health" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "error: MLflow not reachable through the port-forward" >&2; exit 1; }
+    sleep 2
+  done
+  export MLFLOW_TRACKING_USERNAME=admin
+  MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)"
+  export MLFLOW_TRACKING_PASSWORD
+  local access=(python3 -m training.registry_access)
+  (cd "$REPO_ROOT" && REGISTRY_USER_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
+    "${access[@]}" ensure-user --username trainer)
+  for tenant_dir in "$REPO_ROOT"/overlays/kind/tenants/*/; do
+    [[ -f "$tenant_dir/kustomization.yaml" ]] || continue
+    local tenant model
+    tenant="$(basename "$tenant_dir")"
+    model="$(sed -n 's|^MODEL_URI=models:/\([^/@]*\).*|\1|p' "$tenant_dir/model.env")"
+    (cd "$REPO_ROOT" && REGISTRY_USER_PASSWORD="$(secret_value "$tenant" mlflow-credentials password)" \
+      "${access[@]}" ensure-user --username "$tenant")
+    (cd "$REPO_ROOT" && "${access[@]}" grant-read --username "$tenant" --model "$model")
+  done
+  kill "$PORT_FORWARD_PID" 2>/dev/null || true
+  PORT_FORWARD_PID=""
+}
+
 need docker
 need kind
 need kubectl
+need python3
+need curl
 
 if kind get clusters | grep -qx "$CLUSTER_NAME"; then
   log "kind cluster $CLUSTER_NAME exists"
@@ -94,6 +147,13 @@ for namespace in minio mlflow; do
     --from-literal=access-key="$minio_access_key" \
     --from-literal=secret-key="$minio_secret_key"
 done
+# The MLflow admin (creates users, nothing else) and the user training logs in as.
+ensure_secret mlflow mlflow-auth \
+  --from-literal=admin-password="$(random_secret)" \
+  --from-literal=flask-secret-key="$(random_secret)"
+ensure_secret mlflow mlflow-trainer-credentials \
+  --from-literal=username=trainer \
+  --from-literal=password="$(random_secret)"
 for tenant_dir in "$REPO_ROOT"/overlays/kind/tenants/*/; do
   [[ -f "$tenant_dir/kustomization.yaml" ]] || continue
   tenant="$(basename "$tenant_dir")"
@@ -112,7 +172,7 @@ else
   # Helm-chart Applications keep their chart repository and version.
   # Inside the repo because kustomize only accepts relative paths to other kustomizations.
   overlay="$(mktemp -d "$REPO_ROOT/.bootstrap-override.XXXXXX")"
-  trap 'rm -rf "$overlay"' EXIT
+  BOOTSTRAP_OVERLAY="$overlay"
   cat >"$overlay/kustomization.yaml" <<KUSTOMIZATION
 resources:
   - ../clusters/kind
@@ -138,7 +198,14 @@ KUSTOMIZATION
   "${KUBECTL[@]}" apply -k "$overlay"
 fi
 
+provision_registry_users
+
 cat >&2 <<EOT
+
+MLflow users: trainer (kubectl -n mlflow get secret mlflow-trainer-credentials) and one per
+tenant. After training a tenant's first version, let the tenant read its experiment too:
+  MLFLOW_TRACKING_USERNAME=trainer MLFLOW_TRACKING_PASSWORD=... \\
+    python3 -m training.registry_access grant-read --username tenant-a --model tenant-a-iris
 
 Argo CD now syncs the platform from $REPO_URL @ $REVISION (watch: kubectl -n argocd get applications).
 Open the UI:

@@ -16,7 +16,7 @@
 #   SYNC_TIMEOUT   seconds to wait for Synced/Healthy (default: 900)
 #   MODEL_TIMEOUT  seconds to wait for a service to serve the new version (default: 300)
 #   KEEP_CLUSTER   1 to leave the cluster running afterwards (default: delete it)
-#   MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD  if the in-cluster MLflow wants them
+#   MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD  default: the trainer user bootstrap created
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -180,6 +180,14 @@ train_and_promote() {
   log "training every tenant against the in-cluster MLflow"
   port_forward mlflow svc/mlflow "$MLFLOW_LOCAL_PORT" 5000
   export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_LOCAL_PORT"
+  # MLflow runs with basic auth: train as the trainer user bootstrap created, which also
+  # grants each tenant's user READ on what it trains.
+  export MLFLOW_TRACKING_USERNAME="${MLFLOW_TRACKING_USERNAME:-trainer}"
+  if [[ -z "${MLFLOW_TRACKING_PASSWORD:-}" ]]; then
+    MLFLOW_TRACKING_PASSWORD=$(kubectl -n mlflow get secret mlflow-trainer-credentials \
+      -o jsonpath='{.data.password}' | base64 -d)
+    export MLFLOW_TRACKING_PASSWORD
+  fi
   for tenant in $(tenants); do
     uri=$(model_uri "$tenant")
     [[ "$uri" =~ ^models:/([^@/]+)@([A-Za-z0-9_-]+)$ ]] ||

@@ -22,6 +22,16 @@ _OPENAPI_TYPES = {
     "string": {"type": "string"},
 }
 SUPPORTED_TYPES = frozenset(_OPENAPI_TYPES)
+# Python types a JSON value may have to be plainly valid for a column (bool is not int here:
+# the check is on exact types). Anything else, like nulls and NaN, gets the full check.
+_PLAIN_TYPES: dict[str, frozenset[type]] = {
+    "double": frozenset({float, int}),
+    "float": frozenset({float, int}),
+    "long": frozenset({int}),
+    "integer": frozenset({int}),
+    "boolean": frozenset({bool}),
+    "string": frozenset({str}),
+}
 MAX_REPORTED_ERRORS = 10
 
 
@@ -83,9 +93,21 @@ class InputSchema:
     allow_nan: bool = False
     allow_inf: bool = False
     _index: dict[str, int] = field(init=False, repr=False)
+    _plain: tuple[frozenset[type], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {c.name: i for i, c in enumerate(self.columns)}
+        self._plain = tuple(_PLAIN_TYPES[c.type] for c in self.columns)
+
+    def _plainly_valid(self, row: list[Any]) -> bool:
+        """True when every value is of a plain accepted type and finite: the usual request.
+        False only means "check each value", which builds the error messages."""
+        isfinite = math.isfinite
+        for value, accepted in zip(row, self._plain, strict=True):
+            kind = type(value)
+            if kind not in accepted or (kind is float and not isfinite(value)):
+                return False
+        return True
 
     @property
     def names(self) -> list[str]:
@@ -200,7 +222,7 @@ class InputSchema:
                         at, f"got {len(row)} values", f"{width} values in order {self.names}"
                     )
                 )
-            else:
+            elif not self._plainly_valid(row):
                 for column, value in zip(self.columns, row, strict=True):
                     problem = self.check_value(column, value, f"{at}.{column.name}")
                     if problem:
@@ -229,7 +251,6 @@ class InputSchema:
             errors.append(FieldError(f"{where}.columns", "duplicate names", "unique column names"))
         if errors:
             raise InputError(errors[:MAX_REPORTED_ERRORS])
-        records = []
         for i, row in enumerate(rows):
             if not isinstance(row, list) or len(row) != len(columns):
                 raise InputError(
@@ -241,8 +262,13 @@ class InputSchema:
                         )
                     ]
                 )
-            records.append(dict(zip(columns, row, strict=True)))
-        return self.rows_from_records(records, f"{where}.data")
+        # Reordered into signature order (absent optional columns as null), the rows get the
+        # positional checks, which name fields exactly as the record checks would.
+        if columns != self.names:
+            position = {name: i for i, name in enumerate(columns)}
+            picks = [position.get(c.name) for c in self.columns]
+            rows = [[None if p is None else row[p] for p in picks] for row in rows]
+        return self.rows_from_lists(rows, f"{where}.data")
 
     # -- documentation ------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ import httpx
 from training import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Every child a test starts; the session stops survivors, so a test that fails between
+# starting a server and its try/finally leaves no orphan behind.
+STARTED: list[processes.Child] = []
 S3_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -36,6 +39,7 @@ def start_s3(log_dir: Path) -> tuple[dict[str, str], processes.Child]:
         os.environ,
         log_dir / "moto.log",
     )
+    STARTED.append(child)
     url = f"http://127.0.0.1:{port}"
     processes.wait_until(child, lambda: processes.http_ok(f"{url}/moto-api/"), 60)
     return {"MLFLOW_S3_ENDPOINT_URL": url, **S3_CREDENTIALS}, child
@@ -72,6 +76,7 @@ def start_service(
     child = processes.start(
         "inference service", [sys.executable, "-m", "inference"], env, log_dir / f"svc-{port}.log"
     )
+    STARTED.append(child)
     service = Service(f"http://127.0.0.1:{port}", child)
     path = "/ready" if wait_ready else "/health"
     try:
@@ -80,3 +85,9 @@ def start_service(
         child.stop()
         raise
     return service
+
+
+def stop_survivors() -> None:
+    for child in STARTED:
+        child.stop(grace_seconds=5)
+    STARTED.clear()
