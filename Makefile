@@ -71,6 +71,12 @@ diff: setup ## rendered manifest diff against a base ref: make diff BASE=origin/
 bump: setup ## set the service image of one cluster: make bump CLUSTER=kind IMAGE=ghcr.io/o/r@sha256:...
 	$(PY) -m gitops bump --cluster "$(CLUSTER)" --image "$(IMAGE)"
 
+soak: $(VENV)/.synced ## swap soak: 8 clients while the alias moves every 1-3 s (SOAK_SWAPS=60)
+	SOAK_SWAPS=$(or $(SOAK_SWAPS),60) $(PY) -m pytest tests/reliability/test_soak.py -q -s -p no:cacheprovider
+
+bench: setup ## this service vs mlflow models serve in one run (< 5 min); writes BENCHMARKS.md
+	$(PY) -m tests.benchmarks
+
 e2e: ## end-to-end on a real Kind cluster (needs Docker and kind)
 	bash clusters/kind/e2e.sh
 

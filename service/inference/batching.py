@@ -17,6 +17,11 @@ from typing import Any, Protocol
 from inference.metrics import Metrics
 from inference.model import Prediction, ServedModel
 
+# Waiting for company pays only while the wait is small next to the model call it saves:
+# measured here, a 2 ms wait cut a RandomForest's (12 ms calls) CPU per request by ~40%, but
+# cost a LogisticRegression (0.5 ms calls) a third of its throughput.
+WAIT_SHARE_OF_CALL = 0.25
+
 
 class Overloaded(Exception):
     """The queue is full: the client should retry later (503 + Retry-After)."""
@@ -78,6 +83,7 @@ class BatchingPredictor:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self._worker: asyncio.Task[None] | None = None
         self._last_batch_requests = 1
+        self._call_seconds = 0.0  # moving average of recent model calls
 
     async def start(self) -> None:
         self._worker = asyncio.create_task(self._run(), name="batcher")
@@ -120,9 +126,10 @@ class BatchingPredictor:
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            if self._max_wait > 0 and self._last_batch_requests > 1:
-                # Under concurrency, give the oldest request's peers up to max_wait to join.
-                deadline = self._queue[0].enqueued + self._max_wait
+            wait = min(self._max_wait, self._call_seconds * WAIT_SHARE_OF_CALL)
+            if wait > 0 and self._last_batch_requests > 1:
+                # Under concurrency, give the oldest request's peers up to `wait` to join.
+                deadline = self._queue[0].enqueued + wait
                 pending_rows = sum(len(w.rows) for w in self._queue)
                 while (
                     pending_rows < self._max_rows and (delay := deadline - time.perf_counter()) > 0
@@ -152,7 +159,11 @@ class BatchingPredictor:
                 await self._call_alone(loop, waiting)
             return
         finally:
-            self._metrics.prediction_duration.observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._metrics.prediction_duration.observe(elapsed)
+            self._call_seconds = (
+                elapsed if not self._call_seconds else 0.8 * self._call_seconds + 0.2 * elapsed
+            )
         offset = 0
         for waiting in batch:
             end = offset + len(waiting.rows)

@@ -1,0 +1,63 @@
+"""What this service says about a load point through its own /metrics: model calls, batch
+sizes and queue waits, taken as the difference of two scrapes around the point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+_WANTED = {
+    "inference_model_prediction_duration_seconds": "model",
+    "inference_batch_rows": "batch",
+    "inference_batch_queue_wait_seconds": "wait",
+    "inference_requests_rejected_total": "rejected",
+}
+
+
+def parse_counters(text: str) -> dict[str, float]:
+    """Sum and count of the histograms above, plus the rejected counter, from exposition text."""
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            for name, short in _WANTED.items():
+                if sample.name == f"{name}_sum":
+                    values[f"{short}_sum"] = sample.value
+                elif sample.name == f"{name}_count":
+                    values[f"{short}_count"] = sample.value
+                elif sample.name == name:
+                    values[short] = values.get(short, 0.0) + sample.value
+    return values
+
+
+def scrape(url: str) -> dict[str, float]:
+    return parse_counters(httpx.get(f"{url}/metrics", timeout=10).text)
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    model_calls: int
+    model_seconds: float
+    rows_per_call: float
+    queue_wait_ms: float
+    rejected: int
+
+    def model_ms_per_call(self) -> float:
+        return self.model_seconds / self.model_calls * 1000 if self.model_calls else 0.0
+
+
+def difference(before: dict[str, float], after: dict[str, float]) -> ServiceStats:
+    def delta(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    calls = int(delta("model_count"))
+    batches = delta("batch_count")
+    waits = delta("wait_count")
+    return ServiceStats(
+        model_calls=calls,
+        model_seconds=delta("model_sum"),
+        rows_per_call=delta("batch_sum") / batches if batches else 0.0,
+        queue_wait_ms=delta("wait_sum") / waits * 1000 if waits else 0.0,
+        rejected=int(delta("rejected")),
+    )

@@ -1,0 +1,102 @@
+"""Settings of the benchmark run, read from BENCH_* environment variables in one place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODELS = ("logistic_regression", "random_forest")
+LOAD_TOOLS = ("auto", "wrk", "python")
+
+
+class BenchSettingsError(ValueError):
+    """A BENCH_* variable is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    duration_seconds: float
+    warmup_seconds: float
+    comparison_concurrency: tuple[int, ...]
+    sweep_concurrency: tuple[int, ...]
+    payload_rows: tuple[int, ...]
+    models: tuple[str, ...]
+    load_tool: str
+    budget_seconds: float
+    output: Path
+
+    @property
+    def use_wrk(self) -> bool:
+        if self.load_tool == "auto":
+            return shutil.which("wrk") is not None
+        return self.load_tool == "wrk"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BenchSettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < minimum:
+        raise BenchSettingsError(f"{name} must be >= {minimum}, got {raw!r}")
+    return value
+
+
+def _integers(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise BenchSettingsError(
+            f"{name} must be comma-separated positive integers, got {raw!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise BenchSettingsError(f"{name} must be comma-separated positive integers, got {raw!r}")
+    return values
+
+
+def _choices(
+    env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    values = tuple(part.strip() for part in raw.split(","))
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise BenchSettingsError(f"{name}: unknown {unknown}, expected some of {list(allowed)}")
+    return values
+
+
+def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
+    env = os.environ if env is None else env
+    tool = env.get("BENCH_LOAD_TOOL", "auto").strip() or "auto"
+    if tool not in LOAD_TOOLS:
+        raise BenchSettingsError(f"BENCH_LOAD_TOOL must be one of {list(LOAD_TOOLS)}, got {tool!r}")
+    if tool == "wrk" and shutil.which("wrk") is None:
+        raise BenchSettingsError("BENCH_LOAD_TOOL=wrk but wrk is not on PATH (make system-tools)")
+    output = Path(env.get("BENCH_OUTPUT", "").strip() or REPO_ROOT / "BENCHMARKS.md")
+    return BenchSettings(
+        # 25 points of 4 s, a 1 s warm-up per server and body, and 8 server starts keep the
+        # whole run under 5 minutes on 2 cores.
+        duration_seconds=_number(env, "BENCH_DURATION", 4.0, minimum=1.0),
+        warmup_seconds=_number(env, "BENCH_WARMUP", 1.0, minimum=0.0),
+        comparison_concurrency=_integers(env, "BENCH_CONCURRENCY", (1, 16)),
+        sweep_concurrency=_integers(env, "BENCH_SWEEP", (1, 4, 16, 32, 64)),
+        payload_rows=_integers(env, "BENCH_ROWS", (1, 100)),
+        models=_choices(env, "BENCH_MODELS", MODELS, MODELS),
+        load_tool=tool,
+        # Points that would end past this are skipped (and listed): `make bench` stays < 5 min
+        # even when the machine is slow to start servers.
+        budget_seconds=_number(env, "BENCH_BUDGET", 255.0, minimum=10.0),
+        output=output,
+    )
