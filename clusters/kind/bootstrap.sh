@@ -8,8 +8,9 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=clusters/install-argocd.sh
+source "$REPO_ROOT/clusters/install-argocd.sh"
 CLUSTER_NAME="${CLUSTER_NAME:-ml-platform}"
-ARGOCD_VERSION="${ARGOCD_VERSION:-v3.2.0}"
 DEFAULT_REPO_URL="https://github.com/example-org/ml-inference-platform.git"
 REPO_URL="${REPO_URL:-$DEFAULT_REPO_URL}"
 REVISION="${REVISION:-main}"
@@ -115,26 +116,7 @@ fi
 kind load docker-image "$mlflow_image" --name "$CLUSTER_NAME"
 
 log "installing Argo CD $ARGOCD_VERSION"
-ensure_namespace argocd
-"${KUBECTL[@]}" apply -n argocd --server-side --force-conflicts \
-  -f "https://raw.githubusercontent.com/argoproj/argo-cd/${ARGOCD_VERSION}/manifests/install.yaml" >/dev/null
-# Sync waves only order Applications if Argo CD reports a child Application's health
-# (it stopped doing so by default in 1.8).
-"${KUBECTL[@]}" -n argocd patch configmap argocd-cm --type merge --patch-file /dev/stdin <<'PATCH' >/dev/null
-data:
-  resource.customizations.health.argoproj.io_Application: |
-    hs = {status = "Progressing", message = ""}
-    if obj.status ~= nil and obj.status.health ~= nil then
-      hs.status = obj.status.health.status
-      hs.message = obj.status.health.message or ""
-    end
-    return hs
-PATCH
-"${KUBECTL[@]}" -n argocd rollout restart statefulset/argocd-application-controller >/dev/null
-"${KUBECTL[@]}" -n argocd rollout status deployment/argocd-server --timeout=300s
-"${KUBECTL[@]}" -n argocd rollout status deployment/argocd-repo-server --timeout=300s
-"${KUBECTL[@]}" -n argocd rollout status deployment/argocd-applicationset-controller --timeout=300s
-"${KUBECTL[@]}" -n argocd rollout status statefulset/argocd-application-controller --timeout=300s
+install_argocd "${KUBECTL[@]}"
 
 log "creating local credentials (random, never committed)"
 # Namespaces first, so the Secrets exist before the pods that mount them; Argo CD adopts

@@ -8,6 +8,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 # Names the inference service itself must export: its own metrics and the
 # prometheus_client process/platform collectors.
+# The model the contract test serves and scrapes (tests/monitoring/conftest.py).
+MODEL_NAME = "monitoring-iris"
+ALIAS = "staging"
+
 SERVICE_PREFIXES = ("inference_", "process_", "python_")
 PLATFORM_ALLOWLIST = Path(__file__).resolve().parent / "platform_metrics.txt"
 

@@ -9,7 +9,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .alert_rules import alerting_rules, load_prometheus_rule
 from .dashboard_queries import dashboard_files, expressions, load
-from .metrics_contract import is_service_metric, missing_service_metrics, platform_allowlist
+from .metrics_contract import (
+    ALIAS,
+    MODEL_NAME,
+    is_service_metric,
+    missing_service_metrics,
+    platform_allowlist,
+)
 from .promql_names import metric_names
 
 
@@ -98,6 +104,6 @@ def test_label_values_the_queries_select_are_exported(scraped_metrics: str) -> N
     # Present at zero before any reload: increase() misses a counter's first increment.
     assert has("inference_model_reloads_total", result="failure")
     assert has("inference_model_reloads_total", result="success")
-    assert has("inference_model_info", model="tenant-a-iris", version="1", alias="staging")
+    assert has("inference_model_info", model=MODEL_NAME, version="1", alias=ALIAS)
     # `tenant` comes from the ServiceMonitor; a service-side label would clash with it.
     assert not [s for s in samples if "tenant" in s.labels or "namespace" in s.labels]

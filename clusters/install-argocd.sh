@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# Sourced by clusters/<cluster>/bootstrap.sh: installs the pinned Argo CD both clusters run.
+# Usage: install_argocd kubectl [--context NAME]
+
+ARGOCD_VERSION="${ARGOCD_VERSION:-v3.2.0}"
+
+install_argocd() {
+  local -a kube=("$@")
+  "${kube[@]}" create namespace argocd --dry-run=client -o yaml | "${kube[@]}" apply -f - >/dev/null
+  "${kube[@]}" apply -n argocd --server-side --force-conflicts \
+    -f "https://raw.githubusercontent.com/argoproj/argo-cd/${ARGOCD_VERSION}/manifests/install.yaml" >/dev/null
+  # Sync waves only order Applications if Argo CD reports a child Application's health
+  # (it stopped doing so by default in 1.8).
+  "${kube[@]}" -n argocd patch configmap argocd-cm --type merge --patch-file /dev/stdin <<'PATCH' >/dev/null
+data:
+  resource.customizations.health.argoproj.io_Application: |
+    hs = {status = "Progressing", message = ""}
+    if obj.status ~= nil and obj.status.health ~= nil then
+      hs.status = obj.status.health.status
+      hs.message = obj.status.health.message or ""
+    end
+    return hs
+PATCH
+  "${kube[@]}" -n argocd rollout restart statefulset/argocd-application-controller >/dev/null
+  local workload
+  for workload in deployment/argocd-server deployment/argocd-repo-server \
+    deployment/argocd-applicationset-controller statefulset/argocd-application-controller; do
+    "${kube[@]}" -n argocd rollout status "$workload" --timeout=300s
+  done
+}
