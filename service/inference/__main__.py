@@ -33,8 +33,8 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    # The reloader retries with its own backoff; MLflow's defaults (7 retries, 120 s timeout)
-    # would stall a poll for minutes while the registry is down.
+    # Inherited by the download child (inference.fetch). The reloader retries with its own
+    # backoff; MLflow's defaults (7 retries, 120 s timeout) would stall it for minutes.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
 

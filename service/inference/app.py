@@ -138,8 +138,13 @@ async def read_json_body(request: Request, max_bytes: int, timeout_seconds: floa
 
 
 def create_app(
-    settings: Settings, registry_factory: Callable[[str], Registry] = Registry
+    settings: Settings, registry_factory: Callable[[str], Registry] | None = None
 ) -> FastAPI:
+    if registry_factory is None:
+
+        def registry_factory(uri: str) -> Registry:
+            return Registry(uri, settings.tracking_username, settings.tracking_password)
+
     metrics = Metrics()
     holder = ModelHolder()
     reloader = Reloader(settings, metrics, holder, registry_factory)

@@ -2,6 +2,8 @@
 
 Downloads land in a temporary folder and are renamed into the cache only once the version
 has loaded and passed its check, so a half-downloaded or broken version is never reused.
+The download runs in a child process; scikit-learn is imported here meanwhile, so the two
+largest start-up costs overlap.
 """
 
 from __future__ import annotations
@@ -9,44 +11,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from inference.model import ModelCheckError, ServedModel
+from inference.model_folder import import_sklearn, read_model_dir
 from inference.registry import Registry
-from inference.schema import InputSchema
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python values, so rows look like what a JSON client sends."""
-    return value.item() if hasattr(value, "item") else value
-
-
-def read_model_dir(path: Path) -> tuple[Any, InputSchema, list[list[Any]]]:
-    """Load estimator, input schema and input example from a downloaded MLflow model folder."""
-    import mlflow.sklearn
-    from mlflow.models import Model
-
-    meta = Model.load(str(path / "MLmodel"))
-    if "sklearn" not in meta.flavors:
-        raise ModelCheckError(f"not a scikit-learn model (flavors: {sorted(meta.flavors)})")
-    if meta.signature is None:
-        raise ModelCheckError("the model has no signature: log it with one")
-    try:
-        schema = InputSchema.from_signature_inputs(meta.signature.inputs.to_dict())
-    except ValueError as exc:
-        raise ModelCheckError(str(exc)) from exc
-    example = meta.load_input_example(str(path))
-    if example is None:
-        raise ModelCheckError("the model has no input example: log it with one")
-    if hasattr(example, "columns"):  # a DataFrame, the usual case for column signatures
-        missing = [n for n in schema.names if n not in example.columns]
-        if missing:
-            raise ModelCheckError(f"input example lacks signature columns {missing}")
-        rows = [[_plain(v) for v in row] for row in example[schema.names].itertuples(index=False)]
-    else:
-        rows = [[_plain(v) for v in row] for row in example]
-    estimator = mlflow.sklearn.load_model(str(path))
-    return estimator, schema, rows
 
 
 def load_version(
@@ -63,7 +31,16 @@ def load_version(
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
         try:
-            registry.download(name, version, staging)
+            if hasattr(registry, "start_download"):
+                pending = registry.start_download(name, version, staging)
+                try:
+                    import_sklearn()
+                except BaseException:
+                    pending.cancel()
+                    raise
+                pending.wait()
+            else:
+                registry.download(name, version, staging)
             model = _build(staging, name, version, alias, run_id)
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)

@@ -1,8 +1,10 @@
 """One loaded model version: the estimator, its input schema, and how to call it fast.
 
 How to feed the estimator is decided once, at load, by trying the input example: a plain
-float array when it gives the same answers as a DataFrame (no per-call DataFrame cost), and
-one probability call instead of predict + predict_proba when argmax agrees with predict.
+float array for a numeric schema whose columns the estimator was fitted on in the same order
+(no per-call DataFrame cost, and pandas is never imported), else a DataFrame, or an array
+when it gives the same answers; one probability call instead of predict + predict_proba when
+argmax agrees with predict.
 """
 
 from __future__ import annotations
@@ -84,28 +86,51 @@ class ServedModel:
         if not self.input_example:
             raise ModelCheckError(f"{self.name} v{self.version} has no input example")
         example = self.input_example
-        self._to_input = self._as_frame
-        try:
-            reference = self.estimator.predict(self._as_frame(example))
-        except Exception as exc:
-            raise ModelCheckError(f"predict failed on the input example: {exc}") from exc
+        reference = self._array_reference() if self._array_is_equivalent() else None
+        if reference is not None:
+            self._to_input = self._as_array
+        else:
+            self._to_input = self._as_frame
+            try:
+                reference = self.estimator.predict(self._as_frame(example))
+            except Exception as exc:
+                raise ModelCheckError(f"predict failed on the input example: {exc}") from exc
         if len(reference) != len(example):
             raise ModelCheckError(
                 f"predict returned {len(reference)} results for {len(example)} example rows"
             )
         if hasattr(self.estimator, "predict_proba"):
             try:
-                proba = np.asarray(self.estimator.predict_proba(self._as_frame(example)))
+                proba = np.asarray(self.estimator.predict_proba(self.to_input(example)))
                 self.classes = np.asarray(self.estimator.classes_).tolist()
             except Exception:
                 self.classes = None  # e.g. a pipeline whose last step has no probabilities
             else:
                 argmax = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
                 self._proba_only = bool(np.array_equal(argmax, np.asarray(reference, dtype=object)))
-        if self.schema.all_numeric and self._agrees(self._as_array, reference):
+        if (
+            self._to_input == self._as_frame
+            and self.schema.all_numeric
+            and self._agrees(self._as_array, reference)
+        ):
             self._to_input = self._as_array
         self.schema.allow_nan = self._accepts(float("nan"))
         self.schema.allow_inf = self._accepts(float("inf"))
+
+    def _array_is_equivalent(self) -> bool:
+        """A float array is what scikit-learn makes of a numeric DataFrame anyway, once it has
+        checked the column names: the same answers by construction, and no pandas needed."""
+        if not self.schema.all_numeric:
+            return False
+        fitted_names = getattr(self.estimator, "feature_names_in_", None)
+        return fitted_names is None or [str(n) for n in fitted_names] == self.schema.names
+
+    def _array_reference(self) -> Any:
+        """predict() on the example as an array, or None to fall back to a DataFrame."""
+        try:
+            return self.estimator.predict(self._as_array(self.input_example))
+        except Exception:
+            return None
 
     def _agrees(self, to_input: Callable[[list[list[Any]]], Any], reference: Any) -> bool:
         try:

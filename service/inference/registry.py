@@ -1,51 +1,180 @@
-"""The MLflow registry as the service sees it: resolve a reference, download a version."""
+"""The MLflow registry as the service sees it: resolve a reference, download a version.
+
+Neither needs mlflow in the serving process. Resolving (every poll) is one call to MLflow's
+REST API. Downloading (once per new version) runs `python -m inference.fetch`, a short-lived
+child that uses MLflow's client, which knows whether artifacts come through the server's proxy
+or straight from S3/MinIO; its imports and memory end with it.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from inference.settings import ModelRef
+
+log = logging.getLogger("inference.registry")
+
+# Same bound as the MLFLOW_HTTP_REQUEST_TIMEOUT default __main__ gives MLflow's client.
+REQUEST_TIMEOUT_SECONDS = 15.0
+# A download that takes longer than this is stuck; the reloader retries with backoff.
+DOWNLOAD_TIMEOUT_SECONDS = 600.0
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class RegistryError(RuntimeError):
     """The registry could not answer (unreachable, unknown model or alias, no permission)."""
 
 
-class Registry:
-    def __init__(self, tracking_uri: str) -> None:
-        # Imported here so that importing the service (tests, /health) stays cheap.
-        from mlflow import MlflowClient
+class PendingDownload:
+    """A download running in a child process; `wait()` returns the local folder."""
 
-        self.tracking_uri = tracking_uri
-        self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    def __init__(self, process: subprocess.Popen[str], what: str) -> None:
+        self._process = process
+        self._what = what
+
+    def wait(self) -> Path:
+        try:
+            out, err = self._process.communicate(timeout=DOWNLOAD_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise RegistryError(
+                f"cannot download {self._what}: no result after {DOWNLOAD_TIMEOUT_SECONDS:g} s"
+            ) from None
+        if err.strip():
+            log.debug("fetch child for %s said: %s", self._what, err.strip())
+        if self._process.returncode != 0:
+            raise RegistryError(
+                _last_line(err)
+                or f"cannot download {self._what}: exit code {self._process.returncode}"
+            )
+        try:
+            return Path(json.loads(out)["path"])
+        except (ValueError, KeyError, TypeError):
+            raise RegistryError(
+                f"cannot download {self._what}: unreadable result {out!r:.200}"
+            ) from None
+
+    def cancel(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
+class Registry:
+    def __init__(
+        self, tracking_uri: str, username: str | None = None, password: str | None = None
+    ) -> None:
+        self.tracking_uri = tracking_uri.rstrip("/")
+        self._headers = {"Accept": "application/json"}
+        if username is not None and password is not None:
+            token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
+
+    @property
+    def _speaks_rest(self) -> bool:
+        return self.tracking_uri.startswith(("http://", "https://"))
 
     def resolve(self, ref: ModelRef) -> tuple[str, str | None]:
         """Return (version, run_id) that `ref` points at right now."""
+        if not self._speaks_rest:  # file:/sqlite: stores: only MLflow's client reads them
+            found = self._run_fetch([ref.uri]).wait_json()
+            return str(found["version"]), found.get("run_id")
+        if ref.alias:
+            query = {"name": ref.name, "alias": ref.alias}
+            endpoint = "registered-models/alias"
+        else:
+            query = {"name": ref.name, "version": str(ref.version)}
+            endpoint = "model-versions/get"
+        url = f"{self.tracking_uri}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(query)}"
         try:
-            if ref.alias:
-                found = self._client.get_model_version_by_alias(ref.name, ref.alias)
-            else:
-                found = self._client.get_model_version(ref.name, str(ref.version))
-        except Exception as exc:
-            raise RegistryError(f"cannot resolve {ref.uri}: {_one_line(exc)}") from exc
-        return str(found.version), found.run_id
+            found = self._get_json(url)["model_version"]
+            return str(found["version"]), found.get("run_id") or None
+        except RegistryError as exc:
+            raise RegistryError(f"cannot resolve {ref.uri}: {exc}") from None
+        except (KeyError, TypeError):
+            raise RegistryError(f"cannot resolve {ref.uri}: unexpected answer from {url}") from None
+
+    def start_download(self, name: str, version: str, destination: Path) -> PendingDownload:
+        """Start downloading the version's artifacts; the caller may work meanwhile."""
+        return self._run_fetch([f"models:/{name}/{version}", str(destination)])
 
     def download(self, name: str, version: str, destination: Path) -> Path:
         """Download the version's artifacts (through the server's proxy or straight from S3)."""
-        import mlflow.artifacts
+        return self.start_download(name, version, destination).wait()
 
+    def _run_fetch(self, arguments: list[str]) -> _FetchChild:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        env.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "inference.fetch",
+                "--tracking-uri",
+                self.tracking_uri,
+                *arguments,
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return _FetchChild(process, " ".join(arguments[:1]).removeprefix("models:/"))
+
+    def _get_json(self, url: str) -> dict:
+        # Only http(s) tracking URIs get here (see _speaks_rest).
+        request = urllib.request.Request(url, headers=self._headers)  # noqa: S310
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}",
-                dst_path=str(destination),
-                tracking_uri=self.tracking_uri,
-                registry_uri=self.tracking_uri,
-            )
-        except Exception as exc:
-            raise RegistryError(f"cannot download {name} v{version}: {_one_line(exc)}") from exc
-        return Path(local)
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise RegistryError(_http_error(exc)) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RegistryError(f"{self.tracking_uri} unreachable: {reason}") from None
+        except ValueError as exc:
+            raise RegistryError(f"not JSON from {url}: {exc}") from None
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+class _FetchChild(PendingDownload):
+    def wait_json(self) -> dict:
+        try:
+            out, err = self._process.communicate(timeout=DOWNLOAD_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise RegistryError(f"cannot resolve models:/{self._what}: no answer") from None
+        if self._process.returncode != 0:
+            raise RegistryError(_last_line(err) or f"cannot resolve models:/{self._what}")
+        return json.loads(out)
+
+
+def _http_error(exc: urllib.error.HTTPError) -> str:
+    """'HTTP 403 PERMISSION_DENIED: <MLflow's message>' from an error answer."""
+    detail = ""
+    try:
+        body = json.loads(exc.read() or b"{}")
+        parts = [str(body[k]) for k in ("error_code", "message") if body.get(k)]
+        detail = ": ".join(parts)
+    except (ValueError, AttributeError, OSError):
+        pass
+    detail = detail or str(exc.reason)
+    return f"HTTP {exc.code} {detail}".splitlines()[0][:300]
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("cannot "):
+            return line
+    return lines[-1][:300] if lines else ""

@@ -114,7 +114,7 @@ class Reloader:
                 f"still serving v{current.version}"
             )
         self._holder.current = model
-        # A full collection walks every object of sklearn, pandas and mlflow (~0.15 s on 2
+        # A full collection walks every object of sklearn and scipy (~0.15 s on 2
         # cores, seen as p99 spikes under load); what exists once a model is loaded is
         # long-lived, so keep it out of later collections (refcounting still frees it).
         gc.freeze()

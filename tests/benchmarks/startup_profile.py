@@ -7,12 +7,16 @@ import json
 import subprocess
 import sys
 
-SKLEARN = "scikit-learn (with scipy)"
-MLFLOW_CLIENT = "mlflow client"
+SKLEARN = "scikit-learn (with scipy and pandas, which it imports)"
+MLFLOW_CLIENT = "mlflow client (download child only)"
 # In the order the service needs them; each step's cost is on top of the steps before.
+# mlflow's client is imported only by the short-lived download child (inference.fetch).
 STEPS = {
     "fastapi + uvicorn": "import fastapi, uvicorn",
-    SKLEARN: "import sklearn.ensemble, sklearn.linear_model, sklearn.pipeline",
+    SKLEARN: (
+        "from inference.model_folder import import_sklearn; import_sklearn(); "
+        "import sklearn.ensemble, sklearn.linear_model, sklearn.pipeline"
+    ),
     MLFLOW_CLIENT: "from mlflow import MlflowClient",
 }
 _PROGRAM = """
