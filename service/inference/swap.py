@@ -52,6 +52,12 @@ class Reloader:
         self._registry_factory = registry_factory
         self._registry: Registry | None = None
         self._failures = 0
+        self._previous_version: str | None = None
+
+    def _cached_versions(self) -> set[str]:
+        """What the model cache keeps: the served version and the one it replaced."""
+        current = self._holder.current
+        return {v for v in (current and current.version, self._previous_version) if v}
 
     @property
     def polls(self) -> bool:
@@ -108,7 +114,7 @@ class Reloader:
         model = load_version(self._registry, ref.name, version, ref.alias, run_id, cache_dir)
         if current is not None and model.schema.columns != current.schema.columns:
             # Clients of this tenant send the served schema; a new one needs a new model name.
-            prune_cache(cache_dir, ref.name, keep={current.version})
+            prune_cache(cache_dir, ref.name, keep=self._cached_versions())
             raise ModelCheckError(
                 f"v{version} changes the signature ({describe_change(current, model)}); "
                 f"still serving v{current.version}"
@@ -123,7 +129,10 @@ class Reloader:
         self._metrics.served(ref.name, version, ref.alias)
         self._metrics.reloads.labels(result="success").inc()
         self._metrics.last_load.set(model.loaded_at)
-        prune_cache(cache_dir, ref.name, keep={version})
+        # Keep the version just replaced too: moving the alias back (a rollback) then
+        # needs no download.
+        self._previous_version = current.version if current is not None else None
+        prune_cache(cache_dir, ref.name, keep=self._cached_versions())
         log.info("serving %s v%s", ref.name, version)
         return True
 
