@@ -21,7 +21,7 @@ import pytest
 from tests.reliability.scrape import sample
 from tests.reliability.stack import Stack, copy_version, start_stack, wait_for
 from tests.support.models import iris_forest, iris_frame, iris_logistic, log_and_register, set_alias
-from tests.support.servers import Service, start_service
+from tests.support.servers import Service, s3_client, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -166,17 +166,8 @@ def test_corrupt_artifact_never_served_over_many_cycles(
     alias_on_v1: Registered, tmp_path: Path
 ) -> None:
     """The registry entry is fine, the stored pickle is garbage: every cycle fails, cleanly."""
-    import boto3
-
     reg = alias_on_v1
-    env = reg.stack.s3_env
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["MLFLOW_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
-    )
+    s3 = s3_client(reg.stack.s3_env)
     key = _pickle_key(s3, reg, reg.v1)  # the candidate shares v1's stored artifacts
     original = s3.get_object(Bucket="mlflow", Key=key)["Body"].read()
     service = start_service(settings(reg), tmp_path)

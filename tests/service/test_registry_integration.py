@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -22,7 +21,7 @@ from tests.support.models import (
     set_alias,
     text_pipeline,
 )
-from tests.support.servers import Service, start_service
+from tests.support.servers import Service, s3_client, start_service
 from training.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
@@ -262,13 +261,7 @@ def test_broken_versions_never_replace_the_served_one(
         # 1. A corrupt artifact: the pickle in S3 overwritten with junk.
         corrupt = log_and_register(registry.url, "svc-guard", estimator, features)
         bucket, key = s3_key_of_model_file(registry.url, "svc-guard", corrupt)
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=s3_env["MLFLOW_S3_ENDPOINT_URL"],
-            aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-            region_name=s3_env["AWS_DEFAULT_REGION"],
-        )
+        s3 = s3_client(s3_env)
         s3.head_object(Bucket=bucket, Key=key)  # the file we corrupt really is the model
         s3.put_object(Bucket=bucket, Key=key, Body=b"not a pickle")
         failures_before = metric(service, "inference_model_reloads_total", result="failure")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,6 +44,19 @@ def start_s3(log_dir: Path) -> tuple[dict[str, str], processes.Child]:
     url = f"http://127.0.0.1:{port}"
     processes.wait_until(child, lambda: processes.http_ok(f"{url}/moto-api/"), 60)
     return {"MLFLOW_S3_ENDPOINT_URL": url, **S3_CREDENTIALS}, child
+
+
+def s3_client(env: Mapping[str, str]) -> Any:
+    """boto3 S3 client for the endpoint and credentials in `env` (as start_s3 returns them)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["MLFLOW_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
 
 
 @dataclass
