@@ -31,16 +31,13 @@ def load_version(
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
         try:
-            if hasattr(registry, "start_download"):
-                pending = registry.start_download(name, version, staging)
-                try:
-                    import_sklearn()
-                except BaseException:
-                    pending.cancel()
-                    raise
-                pending.wait()
-            else:
-                registry.download(name, version, staging)
+            pending = registry.start_download(name, version, staging)
+            try:
+                import_sklearn()
+            except BaseException:
+                pending.cancel()
+                raise
+            pending.wait()
             model = _build(staging, name, version, alias, run_id)
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)

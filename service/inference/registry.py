@@ -107,10 +107,6 @@ class Registry:
         """Start downloading the version's artifacts; the caller may work meanwhile."""
         return self._run_fetch([f"models:/{name}/{version}", str(destination)])
 
-    def download(self, name: str, version: str, destination: Path) -> Path:
-        """Download the version's artifacts (through the server's proxy or straight from S3)."""
-        return self.start_download(name, version, destination).wait()
-
     def _run_fetch(self, arguments: list[str]) -> _FetchChild:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
