@@ -2,7 +2,7 @@
 # Sourced by clusters/<cluster>/bootstrap.sh: installs the pinned Argo CD both clusters run.
 # Usage: install_argocd kubectl [--context NAME]
 
-ARGOCD_VERSION="${ARGOCD_VERSION:-v3.2.0}"
+ARGOCD_VERSION="${ARGOCD_VERSION:-v3.5.1}"
 
 install_argocd() {
   local -a kube=("$@")

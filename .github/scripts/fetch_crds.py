@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     failures = 0
     for crd in config["crds"]:
         release = config["releases"][crd["release"]]
-        url = release["url"].format(version=release["version"]) + "/" + crd["path"]
+        url = f"https://raw.githubusercontent.com/{release['repo']}/{release['tag']}/{crd['path']}"
         target = dest / crd["file"]
         if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == crd["sha256"]:
             continue  # already in the cache
