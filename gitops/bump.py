@@ -1,7 +1,10 @@
-"""`python -m gitops bump`: pin the inference-service image of one cluster's tenants.
+"""`python -m gitops bump`: pin one image CI builds (inference-service, mlflow-server) in
+every overlay of one cluster that runs it.
 
-Edits the kustomize `images:` entry like `kustomize edit set image` would, then renders
-every tenant overlay of that cluster to prove they build and run exactly that image.
+The image's last path component names the kustomize `images:` entry (the placeholder the
+bases use). Edits that entry like `kustomize edit set image` would, then renders every
+kustomization of the cluster's overlays to prove each container of that image runs exactly
+the new reference; on any problem the tree is left as it was.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from gitops.kustomization_images import ImageChange, KustomizationEditError, set
 from gitops.paths import CLUSTERS, REPO_ROOT, overlays_dir, tenants_dir
 from gitops.render import RenderError, render
 
-IMAGE_NAME = "inference-service"
+# Placeholder name in the bases -> the overlays to fall back to when no overlay pins it yet.
+IMAGES = {"inference-service": "tenants", "mlflow-server": "mlflow"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 
 
@@ -29,13 +33,14 @@ class BumpError(RuntimeError):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gitops bump",
-        description="Set the inference-service image in every tenant overlay of one cluster.",
+        description="Pin an image CI builds in every overlay of one cluster that runs it.",
     )
     parser.add_argument("--cluster", required=True, help=f"one of: {', '.join(CLUSTERS)}")
     parser.add_argument(
         "--image",
         required=True,
-        help="NAME@sha256:<digest> (preferred), NAME:TAG or NAME:TAG@sha256:<digest>",
+        help="NAME:TAG@sha256:<digest> (EKS), NAME:TAG (Kind, which loads images by tag) or "
+        "NAME@sha256:<digest>; NAME ends in one of: " + ", ".join(IMAGES),
     )
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     return parser
@@ -46,20 +51,37 @@ def tenant_overlays(cluster: str, root: Path) -> list[Path]:
     return sorted(p.parent for p in base.glob("*/kustomization.yaml"))
 
 
-def _declares_image(path: Path) -> bool:
+def placeholder(ref: ImageReference) -> str:
+    """The bases' name for the image: the last path component of its repository."""
+    name = ref.name.rsplit("/", 1)[-1]
+    if name not in IMAGES:
+        raise BumpError(
+            f"{ref.name} is not an image CI builds: expected a name ending in one of "
+            f"{', '.join(IMAGES)}"
+        )
+    return name
+
+
+def _declares_image(path: Path, image: str) -> bool:
     data = yaml.safe_load(path.read_text()) or {}
     images = data.get("images") if isinstance(data, dict) else None
-    return any(isinstance(i, dict) and i.get("name") == IMAGE_NAME for i in images or [])
+    return any(isinstance(i, dict) and i.get("name") == image for i in images or [])
 
 
-def files_to_edit(cluster: str, root: Path) -> list[Path]:
-    """Wherever the cluster already sets the image; otherwise every tenant overlay."""
+def files_to_edit(cluster: str, root: Path, image: str) -> list[Path]:
+    """Wherever the cluster already sets the image; otherwise where it runs (every tenant
+    overlay for the service, the registry overlay for MLflow)."""
     declared = sorted(
-        p for p in (overlays_dir(root) / cluster).rglob("kustomization.yaml") if _declares_image(p)
+        p
+        for p in (overlays_dir(root) / cluster).rglob("kustomization.yaml")
+        if _declares_image(p, image)
     )
     if declared:
         return declared
-    return [overlay / "kustomization.yaml" for overlay in tenant_overlays(cluster, root)]
+    if IMAGES[image] == "tenants":
+        return [overlay / "kustomization.yaml" for overlay in tenant_overlays(cluster, root)]
+    fallback = overlays_dir(root) / cluster / IMAGES[image] / "kustomization.yaml"
+    return [fallback] if fallback.is_file() else []
 
 
 def _image_name(image: str) -> str:
@@ -69,8 +91,8 @@ def _image_name(image: str) -> str:
     return without_digest[:colon] if colon > last_slash else without_digest
 
 
-def service_images(objects: list[dict[str, Any]], ref: ImageReference) -> list[str]:
-    """Images of every container that runs the service (by placeholder or real name)."""
+def images_of(objects: list[dict[str, Any]], ref: ImageReference, image: str) -> list[str]:
+    """Images of every container that runs `image` (by placeholder or real name)."""
     found: list[str] = []
     for obj in objects:
         if obj.get("kind") not in WORKLOAD_KINDS:
@@ -82,25 +104,27 @@ def service_images(objects: list[dict[str, Any]], ref: ImageReference) -> list[s
         for key in ("containers", "initContainers"):
             for container in pod.get(key) or []:
                 image = str(container.get("image", ""))
-                if _image_name(image) in {IMAGE_NAME, ref.name}:
-                    found.append(image)
+                if _image_name(str(container.get("image", ""))) in {image, ref.name}:
+                    found.append(str(container.get("image", "")))
     return found
 
 
-def verify(cluster: str, root: Path, ref: ImageReference) -> list[str]:
-    """Render each tenant overlay; return one problem per tenant that is not pinned to `ref`."""
+def verify(cluster: str, root: Path, ref: ImageReference, image: str) -> list[str]:
+    """Render every overlay of the cluster: each container of `image` must run `ref`, and
+    where the image runs by default (tenants, the registry) it must run at all."""
     problems = []
-    overlays = tenant_overlays(cluster, root)
-    if not overlays:
-        problems.append(
-            f"no tenant overlays found in {tenants_dir(cluster, root).relative_to(root)}"
-        )
-    for overlay in overlays:
-        images = service_images(render(overlay), ref)
-        if not images:
-            problems.append(f"{overlay.relative_to(root)}: renders no {IMAGE_NAME} container")
-        elif any(image != str(ref) for image in images):
-            problems.append(f"{overlay.relative_to(root)}: renders {sorted(set(images))}")
+    required = {p.parent for p in files_to_edit(cluster, root, image)}
+    if IMAGES[image] == "tenants":
+        required |= set(tenant_overlays(cluster, root))
+    if not required:
+        problems.append(f"no overlay of {cluster} runs {image}")
+    for kustomization in sorted((overlays_dir(root) / cluster).rglob("kustomization.yaml")):
+        folder = kustomization.parent
+        images = images_of(render(folder), ref, image)
+        if folder in required and not images:
+            problems.append(f"{folder.relative_to(root)}: renders no {image} container")
+        elif any(found != str(ref) for found in images):
+            problems.append(f"{folder.relative_to(root)}: renders {sorted(set(images))}")
     return problems
 
 
@@ -116,17 +140,21 @@ def _describe(entry: dict[str, Any] | None) -> str:
 
 
 def bump(cluster: str, ref: ImageReference, root: Path) -> list[tuple[Path, ImageChange]]:
-    targets = files_to_edit(cluster, root)
+    image = placeholder(ref)
+    targets = files_to_edit(cluster, root, image)
     if not targets:
-        raise BumpError(f"no tenant overlays in {tenants_dir(cluster, root).relative_to(root)}")
+        raise BumpError(
+            f"no overlay of {cluster} runs {image} (looked in "
+            f"{(overlays_dir(root) / cluster).relative_to(root)})"
+        )
     originals = {path: path.read_text() for path in targets}
     changes = []
     try:
         for path in targets:
-            new_text, change = set_image(originals[path], IMAGE_NAME, ref)
+            new_text, change = set_image(originals[path], image, ref)
             path.write_text(new_text)
             changes.append((path, change))
-        problems = verify(cluster, root, ref)
+        problems = verify(cluster, root, ref, image)
     except (RenderError, KustomizationEditError) as error:
         problems = [str(error)]
     if problems:
@@ -152,6 +180,11 @@ def main(argv: list[str]) -> int:
         return 2
     root = args.root.resolve()
     try:
+        image = placeholder(ref)
+    except BumpError as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
         changes = bump(args.cluster, ref, root)
     except BumpError as error:
         print(f"bump failed: {error}", file=sys.stderr)
@@ -159,9 +192,8 @@ def main(argv: list[str]) -> int:
     for path, change in changes:
         before, after = _describe(change.before), _describe(change.after)
         status = "unchanged" if before == after else f"{before} -> {after}"
-        print(f"{path.relative_to(root)}: {IMAGE_NAME} {status}")
-    tenants = len(tenant_overlays(args.cluster, root))
-    print(f"rendered {tenants} tenant overlay(s) of {args.cluster}: every {IMAGE_NAME} runs {ref}")
+        print(f"{path.relative_to(root)}: {image} {status}")
+    print(f"rendered the overlays of {args.cluster}: every {image} container runs {ref}")
     return 0
 
 

@@ -177,11 +177,12 @@ def test_bump_on_a_copy_of_the_real_overlays(tmp_path, cluster):
     tenants = sorted((REPO_ROOT / "overlays" / cluster / "tenants").glob("*/kustomization.yaml"))
     if not tenants:
         pytest.skip(f"the repository has no overlays/{cluster}/tenants yet")
-    for top in ("base", "overlays"):
+    for top in ("base", "overlays", "clusters"):
         shutil.copytree(REPO_ROOT / top, tmp_path / top)
     other = "eks" if cluster == "kind" else "kind"
     other_before = tree(tmp_path, other)
     ref = f"{IMAGE}@{DIGEST}"
+    mlflow_before = render(tmp_path / "overlays" / cluster / "mlflow")
 
     assert bump.main(["--cluster", cluster, "--image", ref, "--root", str(tmp_path)]) == 0
 
@@ -189,3 +190,44 @@ def test_bump_on_a_copy_of_the_real_overlays(tmp_path, cluster):
     assert sorted(images) == sorted(p.parent.name for p in tenants)
     assert all(found == [ref] * len(found) and found for found in images.values())
     assert tree(tmp_path, other) == other_before
+    # The service's pin moved, nothing else: the registry still runs its own image.
+    assert render(tmp_path / "overlays" / cluster / "mlflow") == mlflow_before
+
+
+@pytest.mark.parametrize("cluster", ["kind", "eks"])
+def test_bump_of_the_mlflow_server_image(tmp_path, cluster):
+    for top in ("base", "overlays", "clusters"):
+        shutil.copytree(REPO_ROOT / top, tmp_path / top)
+    tenants_before = rendered_images(tmp_path, cluster)
+    ref = f"{IMAGE.replace('inference-service', 'mlflow-server')}:{'a' * 40}@{DIGEST}"
+
+    assert bump.main(["--cluster", cluster, "--image", ref, "--root", str(tmp_path)]) == 0
+
+    deployment = next(
+        o for o in render(tmp_path / "overlays" / cluster / "mlflow") if o["kind"] == "Deployment"
+    )
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == ref
+    assert rendered_images(tmp_path, cluster) == tenants_before
+
+
+def test_an_image_ci_does_not_build_is_refused(mini_repo):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gitops",
+            "bump",
+            "--cluster",
+            "kind",
+            "--root",
+            str(mini_repo),
+            "--image",
+            "ghcr.io/example-org/other/thing:1.0",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "is not an image CI builds" in result.stderr
+    assert "inference-service, mlflow-server" in result.stderr

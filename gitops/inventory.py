@@ -1,0 +1,132 @@
+"""`python -m gitops inventory --cluster C ...`: what the tree deploys on one cluster, for the
+bootstrap scripts, so they never keep a second list of tenants, Applications or images.
+
+  --tenants        the tenant namespaces (folders of overlays/<cluster>/tenants/)
+  --apps LAYER     Application names: `platform` (every Application below the root that is
+                   not a tenant workload) or `tenants` (the tenant workloads)
+  --images-built   `<image reference> <build context>` for every image the cluster runs
+                   that CI builds (.github/workflows/image.yaml), with the tag it pins
+  --build-context IMAGE   the folder CI builds IMAGE (e.g. mlflow-server) from
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops import paths, tenancy, validate_settings
+from gitops.app_tree import App, ClusterTree, TreeBuilder
+from gitops.crd_schemas import CrdSet
+from gitops.kustomizations import discover, render_all
+from gitops.schemas import is_namespaced
+from gitops.selectors import pod_template
+
+LAYER_LABEL = "ml-platform.example.com/layer"
+TENANT_LAYER = "tenants"
+IMAGE_WORKFLOW = Path(".github/workflows/image.yaml")
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """One entry of the image workflow's build matrix."""
+
+    name: str  # the last component of the published repository, e.g. inference-service
+    context: str  # the docker build context, relative to the repository
+
+
+def cluster_tree(root: Path, cluster: str) -> ClusterTree:
+    """The cluster's Application tree; only the entry point is rendered up front, every
+    Application's source on demand."""
+    entry = [p for p in discover(root) if p.is_relative_to(root / "clusters" / cluster)]
+    builder = TreeBuilder(
+        root,
+        validate_settings.REPO_URL,
+        render_all(entry, root),
+        lambda obj: is_namespaced(obj, CrdSet([])),
+    )
+    return builder.build(cluster)
+
+
+def layer_of(app: App) -> str:
+    labels = (app.obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(LAYER_LABEL, ""))
+
+
+def applications(tree: ClusterTree, layer: str) -> list[str]:
+    """Names of the Applications below the root: the tenant workloads, or everything else."""
+    below_root = [a for a in tree.apps if not a.parent.startswith("clusters/")]
+    wanted = [a for a in below_root if (layer_of(a) == TENANT_LAYER) == (layer == TENANT_LAYER)]
+    return sorted({str(a.obj["metadata"]["name"]) for a in wanted})
+
+
+def built_images(root: Path) -> list[BuiltImage]:
+    """The image workflow's build matrix: what CI builds, scans and publishes."""
+    workflow = yaml.safe_load((root / IMAGE_WORKFLOW).read_text(encoding="utf-8")) or {}
+    matrix = (((workflow.get("jobs") or {}).get("build") or {}).get("strategy") or {}).get(
+        "matrix"
+    ) or {}
+    return [BuiltImage(str(e["image"]), str(e["context"])) for e in matrix.get("include") or []]
+
+
+def container_images(objects: list[dict[str, Any]]) -> list[str]:
+    images = []
+    for obj in objects:
+        template = pod_template(obj) or {}
+        spec = template.get("spec") or {}
+        for key in ("initContainers", "containers"):
+            images += [str(c.get("image", "")) for c in spec.get(key) or []]
+    return images
+
+
+def images_built_here(tree: ClusterTree, built: list[BuiltImage]) -> list[tuple[str, str]]:
+    """(reference, build context) of each image the cluster runs that CI builds."""
+    contexts = {b.name: b.context for b in built}
+    found: dict[str, str] = {}
+    for image in container_images(tree.all_objects()):
+        repository = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image
+        name = repository.rsplit("/", 1)[-1]
+        if name in contexts:
+            found[image] = contexts[name]
+    return sorted(found.items())
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gitops inventory", description=__doc__)
+    parser.add_argument("--cluster", required=True, choices=paths.CLUSTERS)
+    parser.add_argument("--repo", type=Path, default=paths.REPO_ROOT, help=argparse.SUPPRESS)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--tenants", action="store_true")
+    what.add_argument("--apps", choices=("platform", TENANT_LAYER))
+    what.add_argument("--images-built", action="store_true")
+    what.add_argument("--build-context", metavar="IMAGE")
+    args = parser.parse_args(argv)
+    root = args.repo.resolve()
+    if args.tenants:
+        lines = sorted(tenancy.tenant_namespaces(root, args.cluster))
+    elif args.build_context:
+        contexts = {b.name: b.context for b in built_images(root)}
+        if args.build_context not in contexts:
+            print(
+                f"error: CI builds no image {args.build_context!r}; it builds "
+                f"{', '.join(contexts)}",
+                file=sys.stderr,
+            )
+            return 2
+        lines = [contexts[args.build_context]]
+    else:
+        tree = cluster_tree(root, args.cluster)
+        if tree.findings:
+            for finding in tree.findings:
+                print(f"error: {finding}", file=sys.stderr)
+            return 1
+        if args.apps:
+            lines = applications(tree, args.apps)
+        else:
+            lines = [f"{r} {c}" for r, c in images_built_here(tree, built_images(root))]
+    print("\n".join(lines))
+    return 0
