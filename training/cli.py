@@ -1,4 +1,4 @@
-"""Command line: `python -m training {train,promote,rollback,pin,unpin,status,up}`.
+"""Command line: `python -m training {train,promote,rollback,pin,unpin,status,seed,up}`.
 
 Exit codes: 0 ok, 1 refused or failed (quality gate, nothing to roll back, MLflow unreachable),
 2 bad input (unknown tenant/model/version/alias/overlay, port in use, bad option)."""
@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     unpin.add_argument("--alias", required=True)
 
     commands.add_parser("status", help="every tenant model: aliases, versions, metrics")
+
+    seed = commands.add_parser(
+        "seed", help="first version of every tenant of a cluster whose served alias is unset"
+    )
+    seed.add_argument(
+        "--cluster", required=True, help="whose overlays name the tenants (kind, eks)"
+    )
+    seed.add_argument("--by", help="who seeds (default: git user.name, then $USER)")
 
     up = commands.add_parser("up", help="local platform: MLflow, models, one service per tenant")
     up.add_argument("--once", action="store_true", help="exit after the table instead of serving")
@@ -188,6 +196,17 @@ def _run(args: argparse.Namespace) -> int:
             [[output.shown_path(change.overlay), change.before, change.after]],
         )
         return 0
+    if args.command == "seed":
+        from training.seed import seed
+
+        rows = seed(client, settings, args.cluster, by=args.by)
+        output.table(
+            f"first models for {args.cluster}",
+            ["tenant", "model", "serves", "version", "action"],
+            [[r.tenant, r.model, r.served, r.version or "-", r.action] for r in rows],
+        )
+        missing = [r for r in rows if r.action == "pinned version missing"]
+        return 1 if missing else 0
     if args.command == "status":
         from training.status import collect
 

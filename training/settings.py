@@ -47,6 +47,8 @@ class Settings:
     # Seconds to wait for the tracking server before calling it unreachable.
     connect_timeout: float
     tenants_file: Path
+    # Where overlays/<cluster>/tenants/ is read from (`seed`); the repository by default.
+    overlays_root: Path
     # Aliases `promote` may move; `staging` is what Kind serves, `production` what EKS serves.
     aliases: tuple[str, ...]
 
@@ -69,6 +71,7 @@ class Settings:
             tenants_file=Path(
                 os.environ.get("TRAINING_TENANTS_FILE", REPO_ROOT / "training" / "tenants.yaml")
             ),
+            overlays_root=Path(os.environ.get("TRAINING_OVERLAYS_ROOT", REPO_ROOT)),
             aliases=tuple(
                 a.strip()
                 for a in os.environ.get("TRAINING_ALIASES", "staging,production").split(",")

@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Create the Kind cluster and hand it to Argo CD.
+# Create the Kind cluster, hand it to Argo CD and seed the first models, in an order in which
+# every wait can end:
+#   1. the Kind cluster CLUSTER_NAME; every kubectl call names its context, kind-CLUSTER_NAME
+#   2. the images CI builds that the Kind tree runs, each loaded into the nodes under the tag
+#      the overlays pin (pulled when published, otherwise built from this checkout)
+#   3. Argo CD (pinned), local credentials (random, never committed), the root Application
+#   4. wait until the platform Applications are Synced and Healthy (addons, MinIO, MLflow,
+#      monitoring, tenant kits)
+#   5. MLflow users and grants, then each tenant's first model version (trained and promoted
+#      to the alias its overlay serves) where that alias is not set yet
+#   6. wait until the tenant Applications are Healthy: a tenant's pods are ready only once a
+#      model is loaded, so this wait comes after 5
 #
 #   clusters/kind/bootstrap.sh
 #   REPO_URL=https://github.com/you/fork.git REVISION=my-branch clusters/kind/bootstrap.sh
 #
-# Needs docker, kind, kubectl and python3. Safe to run again: every step checks what exists first.
+# Needs docker, kind, kubectl, curl, make and python3 (the repository's .venv is created when
+# missing). Safe to run again: every step checks what exists first.
+# Environment: CLUSTER_NAME (ml-platform), REPO_URL, REVISION (main), PLATFORM_TIMEOUT (900 s),
+# TENANT_TIMEOUT (600 s), IMAGE_SOURCE (build: always build the images from this checkout),
+# PYTHON_IMAGE and PIP_CA (base image and CA bundle for local builds).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,9 +29,17 @@ CLUSTER_NAME="${CLUSTER_NAME:-ml-platform}"
 DEFAULT_REPO_URL="https://github.com/example-org/ml-inference-platform.git"
 REPO_URL="${REPO_URL:-$DEFAULT_REPO_URL}"
 REVISION="${REVISION:-main}"
+PLATFORM_TIMEOUT="${PLATFORM_TIMEOUT:-900}"
+TENANT_TIMEOUT="${TENANT_TIMEOUT:-600}"
+PY="${PY:-$REPO_ROOT/.venv/bin/python}"
 KUBECTL=(kubectl --context "kind-${CLUSTER_NAME}")
+MLFLOW_LOCAL_PORT="${MLFLOW_LOCAL_PORT:-15000}"
 
 log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'bootstrap: %s\n' "$*" >&2
+  exit 1
+}
 
 need() {
   command -v "$1" >/dev/null || { echo "error: $1 is required but not on PATH" >&2; exit 2; }
@@ -32,6 +55,8 @@ ensure_namespace() {
 }
 
 # Creates the Secret only when it is missing, so a re-run never rotates live credentials.
+# Validation (the `ordering` check) reads the ensure_secret calls of this script: every Secret
+# a pod of the Kind tree needs and no Application creates must be created by one of them.
 ensure_secret() {
   local namespace="$1" name="$2"
   shift 2
@@ -57,63 +82,116 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# MLflow runs with basic auth and grants nothing by default: create the trainer user and one
-# user per tenant (its Secret's password), each allowed to READ only its own registered model.
-provision_registry_users() {
-  log "waiting for Argo CD to deploy MLflow"
-  local deadline=$((SECONDS + 900))
-  until "${KUBECTL[@]}" -n mlflow get deployment/mlflow >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "error: deployment mlflow/mlflow not created by Argo CD" >&2; exit 1; }
+# What the tree says about this cluster (Applications, images, Secrets), rendered offline.
+inventory() {
+  (cd "$REPO_ROOT" && PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m gitops inventory --cluster kind "$@")
+}
+
+build_image() {
+  local ref="$1" context="$2" args=()
+  [[ -n "${PYTHON_IMAGE:-}" ]] && args+=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+  [[ -n "${PIP_CA:-}" ]] && args+=(--secret "id=pip-ca,src=$PIP_CA")
+  DOCKER_BUILDKIT=1 docker build "${args[@]}" --tag "$ref" "$REPO_ROOT/$context"
+}
+
+# Every image CI builds that the Kind tree runs, under the exact tag the overlays pin.
+# IMAGE_SOURCE=build builds each from this checkout even when it is published (e2e does, to
+# test the commit under review); the default uses a local or published image first.
+load_images() {
+  local ref context
+  while read -r ref context; do
+    if [[ "${IMAGE_SOURCE:-}" == build ]]; then
+      log "image $ref: building it from $context"
+      build_image "$ref" "$context"
+    elif docker image inspect "$ref" >/dev/null 2>&1; then
+      log "image $ref is here"
+    elif docker pull "$ref" >/dev/null 2>&1; then
+      log "image $ref pulled"
+    else
+      log "image $ref is not published (or not readable): building it from $context"
+      build_image "$ref" "$context"
+    fi
+    kind load docker-image "$ref" --name "$CLUSTER_NAME"
+  done < <(inventory --images-built)
+}
+
+# wait_for_applications WHAT TIMEOUT NAME...: every named Application Synced and Healthy.
+wait_for_applications() {
+  local what="$1" timeout="$2" deadline lagging name sync health
+  shift 2
+  deadline=$((SECONDS + timeout))
+  log "waiting up to ${timeout}s for the $what Applications: $*"
+  while :; do
+    lagging=()
+    for name in "$@"; do
+      sync="$("${KUBECTL[@]}" -n argocd get application "$name" -o 'jsonpath={.status.sync.status}' 2>/dev/null || true)"
+      health="$("${KUBECTL[@]}" -n argocd get application "$name" -o 'jsonpath={.status.health.status}' 2>/dev/null || true)"
+      [[ "$sync/$health" == "Synced/Healthy" ]] || lagging+=("$name ${sync:-?}/${health:-?}")
+    done
+    [[ ${#lagging[@]} -eq 0 ]] && return 0
+    if ((SECONDS >= deadline)); then
+      "${KUBECTL[@]}" -n argocd get applications -o wide >&2 || true
+      die "the $what Applications are not Synced/Healthy after ${timeout}s: ${lagging[*]}"
+    fi
     sleep 10
   done
-  "${KUBECTL[@]}" -n mlflow rollout status deployment/mlflow --timeout=600s
-  local port=15000
-  "${KUBECTL[@]}" -n mlflow port-forward svc/mlflow "$port:5000" >/dev/null 2>&1 &
+}
+
+start_port_forward() {
+  "${KUBECTL[@]}" -n mlflow port-forward svc/mlflow "$MLFLOW_LOCAL_PORT:5000" >/dev/null 2>&1 &
   PORT_FORWARD_PID=$!
-  export MLFLOW_TRACKING_URI="http://127.0.0.1:$port"
+  export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_LOCAL_PORT"
+  local deadline=$((SECONDS + 120))
   until curl -fsS "$MLFLOW_TRACKING_URI/health" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "error: MLflow not reachable through the port-forward" >&2; exit 1; }
+    ((SECONDS < deadline)) || die "MLflow not reachable through the port-forward"
     sleep 2
   done
-  export MLFLOW_TRACKING_USERNAME=admin
-  MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)"
-  export MLFLOW_TRACKING_PASSWORD
-  local access=(python3 -m training.registry_access)
-  (cd "$REPO_ROOT" && REGISTRY_USER_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
+}
+
+# MLflow runs with basic auth and grants nothing by default: create the trainer user and one
+# user per tenant (its Secret's password); training grants each tenant READ on what it trains.
+provision_registry_users() {
+  local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) tenant
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
+    REGISTRY_USER_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
     "${access[@]}" ensure-user --username trainer)
-  for tenant_dir in "$REPO_ROOT"/overlays/kind/tenants/*/; do
-    [[ -f "$tenant_dir/kustomization.yaml" ]] || continue
-    local tenant model
-    tenant="$(basename "$tenant_dir")"
-    model="$(sed -n 's|^MODEL_URI=models:/\([^/@]*\).*|\1|p' "$tenant_dir/model.env")"
-    (cd "$REPO_ROOT" && REGISTRY_USER_PASSWORD="$(secret_value "$tenant" mlflow-credentials password)" \
+  for tenant in $(inventory --tenants); do
+    (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+      MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
+      REGISTRY_USER_PASSWORD="$(secret_value "$tenant" mlflow-credentials password)" \
       "${access[@]}" ensure-user --username "$tenant")
-    (cd "$REPO_ROOT" && "${access[@]}" grant-read --username "$tenant" --model "$model")
   done
-  kill "$PORT_FORWARD_PID" 2>/dev/null || true
-  PORT_FORWARD_PID=""
+}
+
+# The first version of every tenant's model, promoted to the alias its overlay serves, where
+# that alias is not set yet (training grants the tenant READ on it). Never touches an alias
+# that is set: later versions go through `python -m training promote` and its gate.
+seed_models() {
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=trainer \
+    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
+    PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training seed --cluster kind)
 }
 
 need docker
 need kind
 need kubectl
-need python3
 need curl
+need make
+if [[ ! -x "$PY" ]]; then
+  log "creating the repository's Python environment (.venv)"
+  make -C "$REPO_ROOT" venv >&2
+fi
 
-if kind get clusters | grep -qx "$CLUSTER_NAME"; then
+if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
   log "kind cluster $CLUSTER_NAME exists"
 else
   log "creating kind cluster $CLUSTER_NAME"
-  kind create cluster --name "$CLUSTER_NAME" --config "$REPO_ROOT/clusters/kind/kind-config.yaml"
+  kind create cluster --name "$CLUSTER_NAME" --config "$REPO_ROOT/clusters/kind/kind-config.yaml" --wait 120s
 fi
 
-log "building the MLflow server image and loading it into the nodes"
-mlflow_image="$(kubectl kustomize "$REPO_ROOT/overlays/kind/mlflow" | sed -n 's/^ *image: //p' | head -n 1)"
-if ! docker image inspect "$mlflow_image" >/dev/null 2>&1; then
-  docker pull "$mlflow_image" >/dev/null 2>&1 \
-    || docker build -t "$mlflow_image" "$REPO_ROOT/base/mlflow/image"
-fi
-kind load docker-image "$mlflow_image" --name "$CLUSTER_NAME"
+log "loading the images the Kind tree runs into the nodes"
+load_images
 
 log "installing Argo CD $ARGOCD_VERSION"
 install_argocd "${KUBECTL[@]}"
@@ -136,9 +214,7 @@ ensure_secret mlflow mlflow-auth \
 ensure_secret mlflow mlflow-trainer-credentials \
   --from-literal=username=trainer \
   --from-literal=password="$(random_secret)"
-for tenant_dir in "$REPO_ROOT"/overlays/kind/tenants/*/; do
-  [[ -f "$tenant_dir/kustomization.yaml" ]] || continue
-  tenant="$(basename "$tenant_dir")"
+for tenant in $(inventory --tenants); do
   ensure_namespace "$tenant"
   ensure_secret "$tenant" mlflow-credentials \
     --from-literal=username="$tenant" \
@@ -180,17 +256,26 @@ KUSTOMIZATION
   "${KUBECTL[@]}" apply -k "$overlay"
 fi
 
+mapfile -t platform_apps < <(inventory --apps platform)
+mapfile -t tenant_apps < <(inventory --apps tenants)
+wait_for_applications platform "$PLATFORM_TIMEOUT" "${platform_apps[@]}"
+
+log "MLflow users, and the first model of every tenant whose alias is not set yet"
+start_port_forward
 provision_registry_users
+seed_models
+kill "$PORT_FORWARD_PID" 2>/dev/null || true
+PORT_FORWARD_PID=""
+
+wait_for_applications tenant "$TENANT_TIMEOUT" "${tenant_apps[@]}"
 
 cat >&2 <<EOT
 
-MLflow users: trainer (kubectl -n mlflow get secret mlflow-trainer-credentials) and one per
-tenant. After training a tenant's first version, let the tenant read its experiment too:
-  MLFLOW_TRACKING_USERNAME=trainer MLFLOW_TRACKING_PASSWORD=... \\
-    python3 -m training.registry_access grant-read --username tenant-a --model tenant-a-iris
-
-Argo CD now syncs the platform from $REPO_URL @ $REVISION (watch: kubectl -n argocd get applications).
-Open the UI:
+The platform runs on kind-${CLUSTER_NAME}, synced by Argo CD from $REPO_URL @ $REVISION.
+Train and promote through the in-cluster MLflow (user trainer, password in
+kubectl -n mlflow get secret mlflow-trainer-credentials):
+  kubectl --context kind-${CLUSTER_NAME} -n mlflow port-forward svc/mlflow 5000:5000
+Open the Argo CD UI:
   kubectl --context kind-${CLUSTER_NAME} -n argocd port-forward svc/argocd-server 8080:443
   https://localhost:8080  user: admin
   password: kubectl --context kind-${CLUSTER_NAME} -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d; echo
