@@ -26,6 +26,7 @@ from gitops import (
     validate_settings,
 )
 from gitops.app_tree import ClusterTree, TreeBuilder
+from gitops.checks import REGISTRY, Context, load_all
 from gitops.crd_schemas import CrdSet, load_crds
 from gitops.findings import Finding
 from gitops.go_regex import dropped_patterns
@@ -35,7 +36,8 @@ from gitops.paths import CLUSTERS
 # name -> what a passing check proves (printed in the summary and the README)
 CHECKS = {
     "render": "every kustomization builds with the pinned kubectl",
-    "schemas": "core objects match the Kubernetes 1.37 schemas (strict, no unknown kinds)",
+    "schemas": f"core objects match the Kubernetes {validate_settings.KUBERNETES_VERSION} schemas "
+    "(strict, no unknown kinds)",
     "crd-schemas": "custom resources match their pinned CRD (strict, served versions)",
     "crossrefs": "Services, HPAs, PDBs and ServiceMonitors point at things that exist",
     "argo": "every Application source exists and renders; external sources pinned",
@@ -47,6 +49,8 @@ CHECKS = {
     "checkov-skips": "every checkov skip annotation names a check and gives a reason",
     "promtool": "every PrometheusRule passes promtool check rules",
 }
+# Checks in gitops/checks/ register themselves; they run after the ones above.
+CHECKS.update({name: check.proves for name, check in load_all().items()})
 SLOW_CHECKS = frozenset({"checkov"})
 
 
@@ -91,7 +95,11 @@ class _Run:
             )
 
 
-def validate_repo(repo_root: Path, checks: Iterable[str] | None = None) -> Report:
+def validate_repo(
+    repo_root: Path, checks: Iterable[str] | None = None, allow_examples: bool | None = None
+) -> Report:
+    """`allow_examples`: accept the example cluster settings the tree ships with (default:
+    the GITOPS_ALLOW_EXAMPLES environment variable, see validate_settings)."""
     run = _Run(repo_root, CHECKS if checks is None else checks)
     unknown = set(checks or ()) - set(CHECKS)
     if unknown:
@@ -195,6 +203,17 @@ def validate_repo(repo_root: Path, checks: Iterable[str] | None = None) -> Repor
         groups = _checkov_groups(root, ok, trees)
         report.stats["checkov_inputs"] = len(groups)
         run.add(run.timed("checkov", lambda: checkov_scan.scan(groups, settings.checkov)))
+    context = Context(
+        root=root,
+        rendered=rendered,
+        trees=trees,
+        tenants=tenants,
+        crds=crds,
+        allow_examples=settings.allow_examples if allow_examples is None else allow_examples,
+    )
+    for name, check in REGISTRY.items():
+        if name in run.checks:
+            run.add(run.timed(name, lambda c=check: list(c.run(context))))
     dropped = dropped_patterns()
     if dropped:
         report.stats["crd_patterns_dropped"] = dropped

@@ -11,6 +11,11 @@ import pytest
 from tests.support.servers import free_port, start_s3, stop_survivors
 from training import registry_server
 
+# The suite validates the tree as published, whose EKS settings and image pins are examples
+# (clusters/eks/settings/settings.env); `make validate` without this fails until a platform
+# team has replaced them.
+os.environ.setdefault("GITOPS_ALLOW_EXAMPLES", "1")
+
 
 @pytest.fixture(scope="session")
 def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:

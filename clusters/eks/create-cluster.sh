@@ -23,6 +23,7 @@ render() {
     [[ -n "$value" ]] || { echo "error: $name is not set in $SETTINGS" >&2; exit 2; }
     text="${text//\$\{$name\}/$value}"
   done
+  # shellcheck disable=SC2016 # a literal dollar-brace: a variable left unreplaced
   if [[ "$text" == *'${'* ]]; then
     echo "error: cluster.yaml uses a variable that is not one of: ${VARIABLES[*]}" >&2
     exit 2

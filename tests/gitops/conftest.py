@@ -11,10 +11,16 @@ import pytest
 import yaml
 
 from gitops import paths
-from gitops.validate import Report, validate_repo
+from gitops.checks import REGISTRY
+from gitops.validate import CHECKS, Report, validate_repo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD_REPO = FIXTURES / "good-repo"
+# The checks that hold for any Argo CD + Kustomize tree, which the small fixtures/good-repo
+# exercises. The registered checks (gitops/checks/) model this platform itself (its network
+# paths, charts, bootstrap scripts, images), so their faults are planted in copies of the
+# real tree instead.
+GENERIC_CHECKS = tuple(c for c in CHECKS if c not in REGISTRY)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,15 +44,31 @@ def good_repo(tmp_path: Path) -> Path:
     return target
 
 
+# What validation reads besides the manifests: the CI image matrix and workflows, the pins
+# the `images` check compares, the tenants catalog.
+REAL_TREE_FILES = (
+    ".github",
+    "Makefile",
+    "pyproject.toml",
+    "renovate.json5",
+    "service/Dockerfile",
+    "service/requirements.txt",
+    "training/tenants.yaml",
+)
+
+
 def copy_real_tree(target: Path) -> Path:
-    """The manifest folders of this repository (plus training/tenants.yaml) in `target`."""
+    """The manifest folders of this repository and the files validation reads, in `target`."""
     for top in ("base", "overlays", "apps", "clusters"):
         if (paths.REPO_ROOT / top).is_dir():
             shutil.copytree(paths.REPO_ROOT / top, target / top)
-    tenants = paths.REPO_ROOT / "training" / "tenants.yaml"
-    if tenants.is_file():
-        (target / "training").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(tenants, target / "training" / "tenants.yaml")
+    for rel in REAL_TREE_FILES:
+        source = paths.REPO_ROOT / rel
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target / rel)
+        elif source.is_file():
+            shutil.copy2(source, target / rel)
     return target
 
 
@@ -67,4 +89,4 @@ def real_tree_report() -> Report:
     return validate_repo(paths.REPO_ROOT)
 
 
-__all__ = ["copy_real_tree", "edit_yaml", "problems", "validate_repo"]
+__all__ = ["GENERIC_CHECKS", "copy_real_tree", "edit_yaml", "problems", "validate_repo"]
