@@ -1,5 +1,5 @@
-"""Render every kustomization of the repository into OUT/ (one file per kustomization) and
-the spec of every PrometheusRule into OUT/rules/, for kubeconform and promtool in CI.
+"""Render every kustomization of the repository into OUT/ (one file per kustomization), for
+kubeconform in CI.
 
 Usage: python .github/scripts/render_manifests.py OUT
 """
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
         print("usage: render_manifests.py OUT", file=sys.stderr)
         return 2
     out = Path(argv[0])
-    (out / "rules").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     rendered = render_all(discover(REPO_ROOT), REPO_ROOT)
     failed = [r for r in rendered.values() if r.error]
     for result in failed:
@@ -28,10 +28,6 @@ def main(argv: list[str]) -> int:
     for result in rendered.values():
         name = result.rel.replace("/", "__")
         (out / f"{name}.yaml").write_text(yaml.safe_dump_all(result.objects, sort_keys=False))
-        for obj in result.objects:
-            if obj.get("kind") == "PrometheusRule":
-                rule = f"{name}__{obj['metadata']['name']}.yaml"
-                (out / "rules" / rule).write_text(yaml.safe_dump(obj.get("spec") or {}))
     print(f"rendered {len(rendered)} kustomizations into {out}")
     return 1 if failed else 0
 
