@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_real_tree
+from conftest import GENERIC_CHECKS, copy_real_tree
 
 from gitops import paths
 from gitops.app_tree import TreeBuilder
@@ -19,6 +19,7 @@ from gitops.validate_settings import REPO_URL
 from gitops.validate_settings import load as load_settings
 
 NO_CHECKOV = [c for c in CHECKS if c != "checkov"]
+GENERIC_NO_CHECKOV = [c for c in GENERIC_CHECKS if c != "checkov"]
 
 
 def generated_tenant_apps(repo: Path, cluster: str) -> dict[str, str]:
@@ -45,7 +46,7 @@ def test_scaffold_good_repo_validates_and_is_generated(good_repo: Path) -> None:
     assert "namespace: tenant-c" in (folder / "kustomization.yaml").read_text()
     catalog = yaml.safe_load((good_repo / "training/tenants.yaml").read_text())["tenants"]
     assert catalog["tenant-c"] == {"dataset": "wine", "estimator": "logistic_regression"}
-    report = validate_repo(good_repo, NO_CHECKOV)
+    report = validate_repo(good_repo, GENERIC_NO_CHECKOV)
     assert report.ok, "\n".join(map(str, report.findings))
     assert generated_tenant_apps(good_repo, "kind") == {
         "tenant-a": "tenant-a",

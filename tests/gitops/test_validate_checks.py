@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import edit_yaml, problems
+from conftest import GENERIC_CHECKS, edit_yaml, problems
 
-from gitops.validate import CHECKS, validate_repo
+from gitops.validate import validate_repo
 
-FAST = [c for c in CHECKS if c != "checkov"]
+FAST = [c for c in GENERIC_CHECKS if c != "checkov"]
 TENANT = Path("overlays/kind/tenants/tenant-a")
 DEPLOYMENT = Path("base/inference/deployment.yaml")
 
@@ -25,8 +25,8 @@ def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return docs[0]["spec"]["template"]["spec"]["containers"][0]
 
 
-def test_good_repo_passes_every_check_including_checkov(good_repo: Path) -> None:
-    report = validate_repo(good_repo)
+def test_good_repo_passes_every_generic_check_including_checkov(good_repo: Path) -> None:
+    report = validate_repo(good_repo, GENERIC_CHECKS)
     assert report.ok, "\n".join(map(str, report.findings))
     assert report.stats["applications"] == {"kind": 5}
     assert report.stats["checkov_inputs"] > 0
