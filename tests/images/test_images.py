@@ -1,0 +1,233 @@
+"""The real images, built with Docker and run as the cluster runs them.
+
+The service container runs with the Deployment's restrictions (read-only root filesystem,
+UID 10001, every capability dropped, no privilege escalation, writable tmpfs only where the
+Deployment mounts emptyDirs), becomes ready against the session's real MLflow server,
+answers a prediction, and stops cleanly on SIGTERM within the grace period. The MLflow
+image starts with the auth settings the cluster gives it, answers /health and enforces
+basic auth. Built on the official Python base when it can be pulled, else on one built from
+Debian's packages (tests/images/build-base.sh). Figures go to the test output (-s).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gitops.render import render
+from tests.images import engine as docker
+from tests.support.models import iris_logistic, log_and_register, set_alias
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = docker.REPO_ROOT
+DEFAULT_BASE = "python:3.13.15-slim-trixie"  # the Dockerfiles' default PYTHON_IMAGE
+SERVICE_TAG = "inference-service:test"
+MLFLOW_TAG = "mlflow-server:test"
+FIGURES: dict[str, object] = {}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker.Engine]:
+    try:
+        found = docker.start(tmp_path_factory.mktemp("docker"))
+    except docker.Unavailable as why:
+        pytest.skip(f"Docker cannot run here: {why}")
+    yield found
+    found.stop()
+    if FIGURES:
+        print("\nimages:", json.dumps(FIGURES, indent=1))
+
+
+@pytest.fixture(scope="module")
+def base(engine: docker.Engine) -> str:
+    try:
+        return docker.python_base(engine, DEFAULT_BASE)
+    except docker.Unavailable as why:
+        pytest.skip(f"no Python base image: {why}")
+
+
+@pytest.fixture(scope="module")
+def service_image(engine: docker.Engine, base: str) -> str:
+    FIGURES["service_build_seconds"] = round(engine.build(SERVICE_TAG, REPO_ROOT / "service", base))
+    return SERVICE_TAG
+
+
+@pytest.fixture(scope="module")
+def mlflow_image(engine: docker.Engine, base: str) -> str:
+    seconds = engine.build(MLFLOW_TAG, REPO_ROOT / "base/mlflow/image", base)
+    FIGURES["mlflow_build_seconds"] = round(seconds)
+    return MLFLOW_TAG
+
+
+def deployment(folder: str, name: str) -> dict:
+    objects = render(REPO_ROOT / folder)
+    return next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
+
+
+def restricted(container: dict, pod: dict) -> list[str]:
+    """docker run options for what the pod spec asks: the user, a read-only root, no
+    capabilities, no privilege escalation, and a writable tmpfs for each emptyDir (and, in
+    place of the volume, each PersistentVolumeClaim) it mounts; nothing else is writable."""
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["allowPrivilegeEscalation"] is False
+    writable = {
+        v["name"] for v in pod["volumes"] if "emptyDir" in v or "persistentVolumeClaim" in v
+    }
+    options = [
+        "--read-only",
+        "--user",
+        f"{security['runAsUser']}:{security['runAsGroup']}",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]
+    for mount in container["volumeMounts"]:
+        if mount["name"] in writable:
+            options += ["--tmpfs", f"{mount['mountPath']}:rw,uid=10001,gid=10001"]
+    return options
+
+
+def wait_ready(url: str, container: str, engine: docker.Engine, timeout: float = 180) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        if engine.run("inspect", "-f", "{{.State.Running}}", container).strip() != "true":
+            logs = engine.run("logs", container, check=False)
+            raise AssertionError(f"container {container} exited: {logs[-3000:]}")
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/ready not 200 within {timeout} s")
+
+
+def memory_mib(engine: docker.Engine, container: str) -> float:
+    usage = engine.run("stats", "--no-stream", "--format", "{{.MemUsage}}", container)
+    amount = usage.split("/")[0].strip()
+    value, unit = float(amount[:-3]), amount[-3:]
+    return round(value * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit], 1)
+
+
+def test_service_image_runs_as_the_cluster_runs_it(
+    engine: docker.Engine, service_image: str, registry, tmp_path: Path
+) -> None:
+    pod = deployment("overlays/kind/tenants/tenant-a", "inference-service")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    name = f"image-test-{uuid.uuid4().hex[:8]}"
+    model_name = f"img-{uuid.uuid4().hex[:6]}"
+    version = log_and_register(registry.url, model_name, *iris_logistic())
+    set_alias(registry.url, model_name, "staging", version)
+    port = free_port()
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    env = {
+        "MLFLOW_TRACKING_URI": registry.url,
+        "MODEL_URI": f"models:/{model_name}@staging",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    options = restricted(container, pod["spec"])
+    env_args = [a for k, v in env.items() for a in ("--env", f"{k}={v}")]
+    # Host networking: the session's MLflow listens on 127.0.0.1 only.
+    engine.run(
+        "run", "--detach", "--name", name, "--network", "host", *options, *env_args, service_image
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        FIGURES["service_start_to_ready_seconds"] = round(wait_ready(url, name, engine), 2)
+        record = json.loads(httpx.get(f"{url}/model/info", timeout=10).text)["input_example"][0]
+        answer = httpx.post(f"{url}/predict", json=record, timeout=30).json()
+        assert answer["model"] == {"name": model_name, "version": version, "alias": "staging"}
+        FIGURES["service_memory_mib"] = memory_mib(engine, name)
+
+        start = time.monotonic()
+        engine.run("stop", "--time", str(grace), name, timeout=grace + 30)
+        stopped = time.monotonic() - start
+        FIGURES["service_stop_seconds"] = round(stopped, 2)
+        assert engine.run("inspect", "-f", "{{.State.ExitCode}}", name).strip() == "0"
+        assert stopped < grace
+    finally:
+        engine.run("rm", "--force", name, check=False)
+    size = int(engine.run("image", "inspect", "-f", "{{.Size}}", service_image))
+    FIGURES["service_image_mib"] = round(size / 2**20)
+
+
+def test_service_image_has_no_build_tools(engine: docker.Engine, service_image: str) -> None:
+    probe = (
+        "import importlib.util as u, json; "
+        "print(json.dumps({m: bool(u.find_spec(m)) for m in ('pip', 'setuptools', 'wheel')}))"
+    )
+    found = json.loads(
+        engine.run("run", "--rm", "--read-only", service_image, "python", "-c", probe)
+    )
+    assert found == {"pip": False, "setuptools": False, "wheel": False}
+
+
+def auth_config() -> str:
+    objects = render(REPO_ROOT / "overlays/kind/mlflow")
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and "basic_auth.ini" in o["data"])
+    return str(config["data"]["basic_auth.ini"])
+
+
+def test_mlflow_image_serves_and_enforces_basic_auth(
+    engine: docker.Engine, mlflow_image: str, tmp_path: Path
+) -> None:
+    spec = deployment("overlays/kind/mlflow", "mlflow")["spec"]["template"]
+    container = spec["spec"]["containers"][0]
+    settings = tmp_path / "basic_auth.ini"
+    settings.write_text(auth_config())
+    settings.chmod(0o644)
+    port, password = free_port(), uuid.uuid4().hex
+    name = f"image-test-{uuid.uuid4().hex[:8]}"
+    args = list(container["args"])
+    # The Deployment's arguments, with its environment's values and this host's port.
+    values = {
+        "$(MLFLOW_ARTIFACTS_DESTINATION)": "file:///tmp/artifacts",
+        "$(MLFLOW_BACKEND_STORE_URI)": "sqlite:////var/lib/mlflow/mlflow.db",
+        "0.0.0.0": "127.0.0.1",
+        "5000": str(port),
+    }
+    args = [values.get(a, a) for a in args]
+    engine.run(
+        "run", "--detach", "--name", name, "--network", "host",
+        *restricted(container, spec["spec"]),
+        "--volume", f"{settings}:/etc/mlflow/auth/basic_auth.ini:ro",
+        "--env", "MLFLOW_AUTH_CONFIG_PATH=/etc/mlflow/auth/basic_auth.ini",
+        "--env", f"MLFLOW_AUTH_ADMIN_PASSWORD={password}",
+        "--env", f"MLFLOW_FLASK_SERVER_SECRET_KEY={uuid.uuid4().hex}",
+        "--env", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false",
+        "--env", f"MLFLOW_SERVER_ALLOWED_HOSTS=127.0.0.1:{port}",
+        mlflow_image, *args,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        start = time.monotonic()
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() - start < 240, engine.run("logs", name, check=False)[-3000:]
+            time.sleep(1)
+        FIGURES["mlflow_start_to_health_seconds"] = round(time.monotonic() - start, 1)
+        search = f"{url}/api/2.0/mlflow/registered-models/search"
+        assert httpx.get(search, timeout=10).status_code == 401
+        assert httpx.get(search, auth=("admin", "wrong"), timeout=10).status_code == 401
+        assert httpx.get(search, auth=("admin", password), timeout=10).status_code == 200
+        FIGURES["mlflow_memory_mib"] = memory_mib(engine, name)
+    finally:
+        engine.run("rm", "--force", name, check=False)
+    size = int(engine.run("image", "inspect", "-f", "{{.Size}}", mlflow_image))
+    FIGURES["mlflow_image_mib"] = round(size / 2**20)
