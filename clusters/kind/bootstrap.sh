@@ -98,8 +98,12 @@ build_image() {
 # IMAGE_SOURCE=build builds each from this checkout even when it is published (e2e does, to
 # test the commit under review); the default uses a local or published image first.
 load_images() {
-  local ref context
+  local ref context images
+  # Captured first, not read from `< <(inventory ...)`: set -e does not see a process
+  # substitution fail, and a failing inventory would load nothing and carry on.
+  images="$(inventory --images-built)" || die "python -m gitops inventory --images-built failed"
   while read -r ref context; do
+    [[ -n "$ref" ]] || continue
     if [[ "${IMAGE_SOURCE:-}" == build ]]; then
       log "image $ref: building it from $context"
       build_image "$ref" "$context"
@@ -112,7 +116,7 @@ load_images() {
       build_image "$ref" "$context"
     fi
     kind load docker-image "$ref" --name "$CLUSTER_NAME"
-  done < <(inventory --images-built)
+  done <<<"$images"
 }
 
 # wait_for_applications WHAT TIMEOUT NAME...: every named Application Synced and Healthy.
@@ -182,6 +186,8 @@ if [[ ! -x "$PY" ]]; then
   log "creating the repository's Python environment (.venv)"
   make -C "$REPO_ROOT" venv >&2
 fi
+# The tenant loops below read `$(inventory --tenants)`, whose failure `for` would not see.
+inventory --tenants >/dev/null || die "python -m gitops inventory --tenants failed"
 
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
   log "kind cluster $CLUSTER_NAME exists"
@@ -256,8 +262,11 @@ KUSTOMIZATION
   "${KUBECTL[@]}" apply -k "$overlay"
 fi
 
-mapfile -t platform_apps < <(inventory --apps platform)
-mapfile -t tenant_apps < <(inventory --apps tenants)
+# Captured first for the same reason as in load_images.
+platform_list="$(inventory --apps platform)" || die "python -m gitops inventory --apps platform failed"
+tenant_list="$(inventory --apps tenants)" || die "python -m gitops inventory --apps tenants failed"
+mapfile -t platform_apps <<<"$platform_list"
+mapfile -t tenant_apps <<<"$tenant_list"
 wait_for_applications platform "$PLATFORM_TIMEOUT" "${platform_apps[@]}"
 
 log "MLflow users, and the first model of every tenant whose alias is not set yet"

@@ -1,0 +1,313 @@
+"""Run a cluster bootstrap script offline, under the recording stand-ins of gitops/standins/.
+
+The stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, kubectl,
+eksctl, aws), Docker image builds and registry pulls, Argo CD syncing the tree, and MLflow
+inside the cluster (`python -m training ...`). They answer just enough for the scripts to run
+to the end and record every call, so a check can assert the order and the arguments of the
+calls (gitops/checks/bootstraps.py). `python -m gitops inventory` is real: answered from
+what the caller derived from the same tree with the same functions, or run. GitHub's e2e
+workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real thing on Kind.
+
+`run_script(script, env, root)` copies what the scripts read of `root` (COPIED) into a
+temporary folder, so nothing a script writes lands in the checkout; serves the stand-ins'
+model (gitops/standins/standin.py) on 127.0.0.1 for this run; runs `bash <script>` there with
+gitops/standins first on PATH and a timeout; and returns a Recording: the parsed call log, the
+exit code, stdout and stderr, and the final state (which clusters are left, ...).
+
+  python -m gitops.bootstrap_run clusters/kind/bootstrap.sh [VAR=value ...]   # print the calls
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from gitops import paths
+
+STANDINS = Path(__file__).resolve().parent / "standins"
+# What the scripts read of the repository: manifests, the Python they run, the build
+# contexts (a Dockerfile must be there) and the image workflow (inventory --images-built).
+COPIED = (
+    "clusters",
+    "apps",
+    "base",
+    "overlays",
+    "gitops",
+    "training",
+    "service",
+    ".github/workflows/image.yaml",
+)
+# Variables that steer the scripts: never inherited from the caller's shell.
+SCRIPT_VARIABLES = frozenset(
+    {
+        "CLUSTER_NAME",
+        "IMAGE_SOURCE",
+        "KEEP_CLUSTER",
+        "REPO_URL",
+        "REVISION",
+        "PY",
+        "PLATFORM_TIMEOUT",
+        "TENANT_TIMEOUT",
+        "SYNC_TIMEOUT",
+        "MODEL_TIMEOUT",
+        "MLFLOW_LOCAL_PORT",
+        "SERVICE_LOCAL_PORT",
+        "PYTHON_IMAGE",
+        "PIP_CA",
+        "ARGOCD_VERSION",
+        "KUBECONFIG",
+        "PYTHONPATH",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "REGISTRY_USER_PASSWORD",
+    }
+)
+# The stand-ins answer at once (Argo CD is Healthy on the first poll when it can be), so
+# every wait gets one poll: a wait that cannot end fails at once instead of after minutes.
+FAST_WAITS = {"PLATFORM_TIMEOUT": "0", "TENANT_TIMEOUT": "0", "SYNC_TIMEOUT": "0"}
+FAST_WAITS |= {"MODEL_TIMEOUT": "0"}
+
+
+@cache
+def standin_model() -> ModuleType:
+    """gitops/standins/standin.py (not a package: loaded from its file)."""
+    spec = importlib.util.spec_from_file_location("standin", STANDINS / "standin.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {STANDINS / 'standin.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("standin", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Call:
+    """One invocation of a stand-in, in the order the script made them."""
+
+    seq: int
+    program: str
+    argv: tuple[str, ...]
+    cwd: str
+    script: str  # the script that made the call (clusters/...), "" when unknown
+    env: Mapping[str, str]
+    rc: int | None
+    effect: Mapping[str, Any]
+    error: str
+
+    @property
+    def text(self) -> str:
+        line = shlex.join([self.program, *self.argv])
+        return line if len(line) <= 140 else line[:137] + "..."
+
+    def __str__(self) -> str:
+        return f"call #{self.seq} `{self.text}`"
+
+
+@dataclass
+class Recording:
+    script: str
+    returncode: int
+    stdout: str
+    stderr: str
+    calls: list[Call] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    timed_out: bool = False
+    run_dir: str = ""  # kept only with keep=True
+
+    def of(self, program: str) -> list[Call]:
+        return [c for c in self.calls if c.program == program]
+
+    def stderr_tail(self, lines: int = 2) -> str:
+        return " | ".join(line.strip() for line in self.stderr.strip().splitlines()[-lines:])
+
+
+def initial_state(
+    current_context: str = "", other_contexts: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The stand-ins' starting state: nothing exists, but the kubeconfig contexts given
+    (EKS: the cluster eksctl created is the current one)."""
+    return dict(standin_model().initial_state(current_context, other_contexts))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def copy_tree(root: Path, target: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".bootstrap-override.*")
+    for rel in COPIED:
+        source = root / rel
+        if source.is_dir():
+            shutil.copytree(source, target / rel, ignore=ignore, symlinks=True)
+        elif source.is_file():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / rel)
+
+
+def run_script(
+    script: str,
+    env: Mapping[str, str] | None,
+    root: Path,
+    *,
+    timeout: float = 60.0,
+    inventory: dict[str, str] | None = None,
+    state: dict[str, Any] | None = None,
+    fail: str = "",
+    edit: Callable[[Path], None] | None = None,
+    keep: bool = False,
+) -> Recording:
+    """Run `bash <copy of root>/<script>` under the stand-ins.
+
+    env: variables for the script (CLUSTER_NAME, KEEP_CLUSTER, ...); the rest is the
+    caller's environment minus SCRIPT_VARIABLES, plus the stand-ins' settings, FAST_WAITS
+    and free local ports for the port-forwards (MLFLOW_LOCAL_PORT, SERVICE_LOCAL_PORT).
+    inventory: answers of `python -m gitops inventory` ("inventory --cluster kind --tenants"
+    -> stdout), shared between runs; missing ones are computed for real and added.
+    state: the stand-ins' starting state (default: initial_state()).
+    fail: a failure the stand-ins inject (`predict`: tenants answer from another version).
+    edit: changes the copy before the run (e.g. settings an operator would have set).
+    keep: leave the run folder (Recording.run_dir) with state.json and calls.jsonl.
+    """
+    model = standin_model()
+    run_dir = Path(tempfile.mkdtemp(prefix="bootstrap-run-"))
+    start = time.perf_counter()
+    try:
+        repo = run_dir / "repo"
+        copy_tree(root.resolve(), repo)
+        if edit is not None:
+            edit(repo)
+        real_path = os.pathsep.join(
+            [str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")]
+        )
+        run = model.Run(
+            repo,
+            run_dir,
+            sys.executable,
+            real_path,
+            {} if inventory is None else inventory,
+            state=json.loads(json.dumps(state)) if state else None,
+            fail=fail,
+        )
+        with model.Server(run) as server:
+            variables = {k: v for k, v in os.environ.items() if k not in SCRIPT_VARIABLES}
+            variables.update(
+                {
+                    "PATH": os.pathsep.join([str(STANDINS), real_path]),
+                    "PY": str(STANDINS / "python"),
+                    "STANDIN_PORT": str(server.port),
+                    "STANDIN_TOKEN": server.token,
+                    "STANDIN_PYTHON": sys.executable,
+                    "STANDIN_REAL_PATH": real_path,
+                    "STANDIN_LOG": str(run.log_path),
+                    "STANDIN_STATE": str(run.state_path),
+                    "KUBECONFIG": str(run_dir / "kubeconfig"),  # never a real cluster's
+                    "NO_PROXY": "127.0.0.1,localhost",
+                    "no_proxy": "127.0.0.1,localhost",
+                    "MLFLOW_LOCAL_PORT": str(free_port()),
+                    "SERVICE_LOCAL_PORT": str(free_port()),
+                    **FAST_WAITS,
+                }
+            )
+            variables.update(env or {})
+            returncode, timed_out = _run(["bash", str(repo / script)], repo, variables, timeout)
+        calls = [_call(json.loads(line)) for line in run.log_path.read_text().splitlines()]
+        return Recording(
+            script=script,
+            returncode=returncode,
+            stdout=(run_dir / "stdout").read_text(errors="replace"),
+            stderr=(run_dir / "stderr").read_text(errors="replace"),
+            calls=sorted(calls, key=lambda c: c.seq),
+            state=json.loads(run.state_path.read_text(encoding="utf-8")),
+            seconds=round(time.perf_counter() - start, 2),
+            timed_out=timed_out,
+            run_dir=str(run_dir) if keep else "",
+        )
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _run(
+    command: list[str], cwd: Path, variables: dict[str, str], timeout: float
+) -> tuple[int, bool]:
+    """Run the script in a process group of its own; whatever it leaves running (a
+    port-forward it never killed) is ended with the group."""
+    with (cwd.parent / "stdout").open("wb") as out, (cwd.parent / "stderr").open("wb") as err:
+        child = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=variables,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            returncode = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _signal_group(child.pid, signal.SIGKILL)
+            returncode = child.wait()
+        _signal_group(child.pid, signal.SIGTERM)
+    return returncode, timed_out
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _call(entry: dict[str, Any]) -> Call:
+    return Call(
+        seq=int(entry["seq"]),
+        program=str(entry["program"]),
+        argv=tuple(entry["argv"]),
+        cwd=str(entry["cwd"]),
+        script=str(entry.get("script") or ""),
+        env=dict(entry.get("env") or {}),
+        rc=entry.get("rc"),
+        effect=dict(entry.get("effect") or {}),
+        error=str(entry.get("error") or ""),
+    )
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0].startswith("-"):
+        print(__doc__)
+        return 2
+    env = dict(a.split("=", 1) for a in argv[1:])
+    fail = env.pop("STANDIN_FAIL", "")
+    recording = run_script(argv[0], env, paths.REPO_ROOT, fail=fail)
+    for call in recording.calls:
+        effect = json.dumps(dict(call.effect))[:160]
+        print(f"{call.seq:4} rc={call.rc} [{call.script}] {call.text}  {effect}")
+    print(recording.stderr[-3000:], file=sys.stderr)
+    print(
+        f"exit {recording.returncode} in {recording.seconds}s, left: {recording.state['clusters']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

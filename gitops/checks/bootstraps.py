@@ -1,0 +1,657 @@
+"""`bootstraps`: the cluster bootstrap scripts, run offline under recording stand-ins, make
+their calls in an order that works, on one cluster.
+
+The stand-ins (gitops/standins/, run by gitops/bootstrap_run.py) are mocks of what cannot run
+here: Kind, kubectl against a cluster, Docker builds and pulls, Argo CD, MLflow in the
+cluster. They answer like the real programs would, and model Argo CD the way the tree needs
+it: once the root Application is applied the platform Applications are Healthy, a tenant's
+only once its model is seeded (and its registry user has its Secret's password). GitHub's
+e2e workflow (.github/workflows/e2e-kind.yaml) runs the real scripts on a real Kind cluster;
+this check catches ordering and naming mistakes in seconds, on every `make validate`.
+
+Runs (in parallel, each in a copy of the repository, every wait with a timeout of 0 because
+the stand-ins answer at once, see bootstrap_run.FAST_WAITS):
+- clusters/kind/bootstrap.sh as a person runs it (defaults);
+- clusters/kind/e2e.sh passing, and again with the tenant check failing (a tenant's service
+  answers /predict from another model version than the one promoted);
+- clusters/eks/bootstrap.sh, with kubectl pointing at an EKS cluster.
+
+What the recorded calls must show, on Kind:
+1. one cluster and one context: `kind create cluster` once; every kind call names that
+   cluster (--name) and every kubectl call names its context (--context kind-<cluster>);
+2. every image of the Kind tree that CI builds (gitops.inventory) is loaded into that
+   cluster with `kind load docker-image`, before the root Application is applied;
+3. the platform Applications are waited on (Synced/Healthy) before the models are seeded
+   (`python -m training seed`), and the tenant Applications only after the seeding: a
+   tenant's pods are ready only once its model loads, so a wait before it cannot end;
+4. every Secret a pod of the Kind tree needs and no Application creates is created (with
+   the keys the pods read) before the root Application is applied;
+5. e2e.sh deletes its cluster when it ends, failed or passed (KEEP_CLUSTER=1 keeps it);
+6. the script ends as expected (exit 0; the failing e2e run not 0), and makes no call the
+   stand-ins do not model (a new call must be taught to gitops/standins/standin.py);
+and on EKS: never kind or docker; kubectl on the current context, never switching it; Argo
+CD installed and clusters/eks applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops import inventory, tenancy, validate_settings
+from gitops.app_tree import ClusterTree
+from gitops.bootstrap_run import Call, Recording, initial_state, run_script
+from gitops.checks import Context, register
+from gitops.findings import Finding, name_of, namespace_of, obj_ref
+from gitops.selectors import containers, pod_template
+
+CHECK = "bootstraps"
+KIND_BOOTSTRAP = "clusters/kind/bootstrap.sh"
+E2E = "clusters/kind/e2e.sh"
+EKS_BOOTSTRAP = "clusters/eks/bootstrap.sh"
+# The context `aws eks update-kubeconfig` writes for the cluster of clusters/eks/cluster.yaml.
+EKS_CONTEXT = "arn:aws:eks:eu-west-1:111122223333:cluster/ml-platform"
+# e2e.sh asks git for these when unset; a revision other than main makes the bootstrap
+# point Argo CD at it through its generated overlay, as in CI.
+E2E_ENV = {"REPO_URL": validate_settings.REPO_URL, "REVISION": "e2e0" + "0" * 36}
+EKS_SETTINGS = Path("clusters/eks/settings/settings.env")
+SEED = ("-m", "training", "seed")
+INVENTORY = ("-m", "gitops", "inventory")
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    script: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    fail: str = ""  # injected by the stand-ins (see gitops/standins/standin.py)
+    cluster: str = "kind"
+    current_context: str = ""
+    other_contexts: tuple[str, ...] = ()
+    edit: Callable[[Path], None] | None = None  # on the run's copy of the repository
+
+    @property
+    def expect_success(self) -> bool:
+        return not self.fail
+
+
+def operator_settings(repo: Path) -> None:
+    """settings.env with values of an operator's instead of the examples the repository
+    ships (AWS's documentation account, example.com, ...), which the EKS bootstrap refuses:
+    the run is about the calls that come after that guard."""
+    path = repo / EKS_SETTINGS
+    if not path.is_file():
+        return
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key == "AWS_ACCOUNT_ID" and value == "111122223333":
+            value = "000000000000"
+        elif sep and not key.startswith("#"):
+            value = value.replace("example", "operator")
+        lines.append(f"{key}{sep}{value}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+SCENARIOS = (
+    Scenario("kind bootstrap", KIND_BOOTSTRAP),
+    Scenario("e2e", E2E, E2E_ENV),
+    Scenario("e2e with the tenant check failing", E2E, E2E_ENV, fail="predict"),
+    Scenario(
+        "eks bootstrap",
+        EKS_BOOTSTRAP,
+        cluster="eks",
+        current_context=EKS_CONTEXT,
+        other_contexts=("kind-ml-platform",),  # a Kind cluster in the same kubeconfig
+        edit=operator_settings,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class NeededSecret:
+    namespace: str
+    name: str
+    keys: frozenset[str]  # keys the pods read (envFrom/volumes: none in particular)
+    users: tuple[str, ...]  # the workloads that need it
+
+
+@dataclass(frozen=True)
+class KindTree:
+    """What the Kind tree says the bootstrap must provide."""
+
+    images: tuple[str, ...]
+    platform_apps: tuple[str, ...]
+    tenant_apps: tuple[str, ...]
+    secrets: tuple[NeededSecret, ...]
+
+
+@register(CHECK, "the bootstrap scripts, run under stand-ins, use one cluster in a working order")
+def check(ctx: Context) -> Iterable[Finding]:
+    return check_scripts(ctx.root, ctx.tree("kind"), inventory_answers(ctx.root, ctx.trees))
+
+
+def check_scripts(
+    root: Path,
+    kind_tree: ClusterTree | None,
+    answers: dict[str, str] | None = None,
+    scenarios: Iterable[Scenario] = SCENARIOS,
+) -> list[Finding]:
+    """Run each scenario whose script exists and report what its calls get wrong.
+    `answers`: `python -m gitops inventory` answers for the stand-in python (else real)."""
+    runnable = [s for s in scenarios if (root / s.script).is_file()]
+    if kind_tree is None:
+        runnable = [s for s in runnable if s.cluster != "kind"]
+    expected = kind_expectations(root, kind_tree) if kind_tree else None
+    shared = {} if answers is None else answers
+    with ThreadPoolExecutor(max_workers=max(1, len(runnable))) as pool:
+        recordings = list(pool.map(lambda s: _run(root, s, shared), runnable))
+    findings: dict[tuple[str, str], Finding] = {}
+    for scenario, recording in zip(runnable, recordings, strict=True):
+        found = list(_outcome(scenario, recording))
+        if scenario.cluster == "kind" and expected is not None:
+            found += _kind(scenario, recording, expected)
+        elif scenario.cluster == "eks":
+            found += _eks(scenario, recording)
+        for finding in found:
+            findings.setdefault((finding.where, finding.problem), finding)
+    return list(findings.values())
+
+
+def _run(root: Path, scenario: Scenario, answers: dict[str, str]) -> Recording:
+    return run_script(
+        scenario.script,
+        scenario.env,
+        root,
+        timeout=TIMEOUT,
+        inventory=answers,
+        state=initial_state(scenario.current_context, scenario.other_contexts),
+        fail=scenario.fail,
+        edit=scenario.edit,
+    )
+
+
+# --- what the tree needs ------------------------------------------------------------------
+
+
+def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str]:
+    """What `python -m gitops inventory` prints for the calls the scripts make, from trees
+    validate already built, with the functions the command uses (no second rendering).
+    A tree with findings is left out: the command fails on it, and so must the script."""
+    answers = {}
+    for tree in trees:
+        cluster = tree.cluster
+        tenants = sorted(tenancy.tenant_namespaces(root, cluster))
+        answers[f"inventory --cluster {cluster} --tenants"] = _printed(tenants)
+        if tree.findings:
+            continue
+        for layer in ("platform", inventory.TENANT_LAYER):
+            answers[f"inventory --cluster {cluster} --apps {layer}"] = _printed(
+                inventory.applications(tree, layer)
+            )
+        if (root / inventory.IMAGE_WORKFLOW).is_file():
+            images = inventory.images_built_here(tree, inventory.built_images(root))
+            answers[f"inventory --cluster {cluster} --images-built"] = _printed(
+                [f"{ref} {context}" for ref, context in images]
+            )
+    return answers
+
+
+def _printed(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def kind_expectations(root: Path, tree: ClusterTree) -> KindTree:
+    built = inventory.built_images(root) if (root / inventory.IMAGE_WORKFLOW).is_file() else []
+    return KindTree(
+        images=tuple(ref for ref, _ in inventory.images_built_here(tree, built)),
+        platform_apps=tuple(inventory.applications(tree, "platform")),
+        tenant_apps=tuple(inventory.applications(tree, inventory.TENANT_LAYER)),
+        secrets=tuple(needed_secrets(tree)),
+    )
+
+
+def needed_secrets(tree: ClusterTree) -> list[NeededSecret]:
+    """Secrets the tree's pods need to start (env, envFrom, volumes, imagePullSecrets; not
+    the optional ones) that no Application of the tree creates (a Secret, a SealedSecret,
+    an ExternalSecret's target)."""
+    created = set()
+    for obj in tree.all_objects():
+        kind = obj.get("kind")
+        if kind in ("Secret", "SealedSecret"):
+            created.add((namespace_of(obj), name_of(obj)))
+        elif kind == "ExternalSecret":
+            target = ((obj.get("spec") or {}).get("target") or {}).get("name") or name_of(obj)
+            created.add((namespace_of(obj), str(target)))
+    needs: dict[tuple[str, str], tuple[set[str], list[str]]] = {}
+
+    def need(namespace: str, name: str, key: str | None, user: str) -> None:
+        if (namespace, name) in created or not name:
+            return
+        keys, users = needs.setdefault((namespace, name), (set(), []))
+        if key:
+            keys.add(key)
+        if user not in users:
+            users.append(user)
+
+    for obj in tree.all_objects():
+        template = pod_template(obj)
+        if template is None:
+            continue
+        spec = template.get("spec") or {}
+        namespace, user = namespace_of(obj), obj_ref(obj)
+        for ref in spec.get("imagePullSecrets") or []:
+            need(namespace, str(ref.get("name", "")), None, user)
+        for volume in spec.get("volumes") or []:
+            secret = volume.get("secret") or {}
+            if secret and not secret.get("optional"):
+                need(namespace, str(secret.get("secretName", "")), None, user)
+            for source in (volume.get("projected") or {}).get("sources") or []:
+                ref = source.get("secret") or {}
+                if ref and not ref.get("optional"):
+                    need(namespace, str(ref.get("name", "")), None, user)
+        for container in containers(spec):
+            for source in container.get("envFrom") or []:
+                ref = source.get("secretRef") or {}
+                if ref and not ref.get("optional"):
+                    need(namespace, str(ref.get("name", "")), None, user)
+            for variable in container.get("env") or []:
+                ref = (variable.get("valueFrom") or {}).get("secretKeyRef") or {}
+                if ref and not ref.get("optional"):
+                    need(namespace, str(ref.get("name", "")), str(ref.get("key", "")), user)
+    return [
+        NeededSecret(namespace, name, frozenset(keys), tuple(users))
+        for (namespace, name), (keys, users) in sorted(needs.items())
+    ]
+
+
+# --- what every run must show -------------------------------------------------------------
+
+
+def _finding(where: str, obj: Any, problem: str, expected: str) -> Finding:
+    return Finding(CHECK, where, str(obj) if obj else "", problem, expected)
+
+
+def _ended_early(scenario: Scenario, recording: Recording) -> bool:
+    """A run that failed where it should not: what it never reached is not reported."""
+    return scenario.expect_success and recording.returncode != 0
+
+
+def _outcome(scenario: Scenario, recording: Recording) -> Iterable[Finding]:
+    how = "timed out" if recording.timed_out else f"exited {recording.returncode}"
+    if scenario.expect_success and recording.returncode != 0:
+        yield _finding(
+            scenario.script,
+            "",
+            f"{scenario.label}: {how} under the stand-ins: {recording.stderr_tail()}",
+            "exit 0: the stand-ins answer every call a correct run makes",
+        )
+    if not scenario.expect_success and recording.returncode == 0:
+        yield _finding(
+            scenario.script,
+            "",
+            f"{scenario.label}: exited 0 although the injected failure ({scenario.fail}) "
+            "should fail it",
+            "a failing exit status when a tenant answers from the wrong model version",
+        )
+    for call in recording.calls:
+        if call.program == "python" and call.argv[:3] == INVENTORY and call.rc:
+            carried_on = (
+                f"; the script carried on and {how} (set -e sees no failure inside "
+                "`< <(...)` or a for list's `$(...)`)"
+                if recording.returncode == 0
+                else ""
+            )
+            yield _finding(
+                call.script or scenario.script,
+                call,
+                f"python -m gitops inventory failed: {call.error}{carried_on}",
+                "a tree the inventory can read, and a script that stops when it cannot",
+            )
+        if "unmodelled" in call.effect:
+            yield _finding(
+                call.script or scenario.script,
+                call,
+                f"a call the stand-ins do not model ({call.effect['unmodelled']})",
+                "calls the stand-ins answer; teach gitops/standins/standin.py a new one",
+            )
+
+
+def _grouped(calls: list[Call], where: str, problem: str, expected: str) -> Finding:
+    """One finding for calls that share a problem: the first call, and how many there are."""
+    count = f" ({len(calls)} calls like it)" if len(calls) > 1 else ""
+    return _finding(calls[0].script or where, calls[0], problem + count, expected)
+
+
+def _kind(scenario: Scenario, recording: Recording, tree: KindTree) -> list[Finding]:
+    calls = recording.calls
+    created = [c for c in recording.of("kind") if c.effect.get("cluster_created")]
+    if not created:
+        if not _ended_early(scenario, recording) or recording.of("kubectl"):
+            return [
+                _finding(
+                    scenario.script,
+                    "",
+                    f"{scenario.label}: never creates a Kind cluster",
+                    "kind create cluster --name CLUSTER_NAME",
+                )
+            ]
+        return []
+    cluster = str(created[0].effect["cluster_created"])
+    findings = _one_cluster(scenario, recording, cluster, created)
+    root = next((c for c in calls if c.program == "kubectl" and c.effect.get("root")), None)
+    if root is None and not _ended_early(scenario, recording):
+        findings.append(
+            _finding(
+                scenario.script,
+                "",
+                "never applies the root Application",
+                "kubectl --context kind-CLUSTER apply -k clusters/kind",
+            )
+        )
+    findings += _images(scenario, recording, tree, cluster, root)
+    findings += _waits(scenario, recording, tree)
+    findings += _secrets(scenario, recording, tree, root)
+    if scenario.script == E2E:
+        findings += _cleanup(scenario, recording)
+    return findings
+
+
+def _one_cluster(
+    scenario: Scenario, recording: Recording, cluster: str, created: list[Call]
+) -> list[Finding]:
+    findings = [
+        _finding(
+            call.script or scenario.script,
+            call,
+            f"creates a second Kind cluster, {call.effect['cluster_created']}, after "
+            f"{cluster} ({created[0]})",
+            f"one cluster per run: every step on {cluster}",
+        )
+        for call in created[1:]
+    ]
+    context = f"kind-{cluster}"
+    wrong: dict[tuple[str, str, str], list[Call]] = {}
+    for call in recording.calls:
+        if call.program == "kind" and call.argv[:1] != ("get",):
+            name = _option(call.argv, "--name")
+            if name != cluster:
+                wrong.setdefault((call.script, "kind-name", name or ""), []).append(call)
+        elif call.program == "kubectl" and call.argv[:1] != ("kustomize",):
+            named = _option(call.argv, "--context")
+            if named != context:
+                wrong.setdefault((call.script, "context", named or ""), []).append(call)
+    for (script, what, value), offending in wrong.items():
+        where = script or scenario.script
+        if what == "kind-name" and not value:
+            problem = "kind call without --name: it acts on kind's default cluster `kind`"
+            expected = f"--name {cluster}, the cluster this run created"
+        elif what == "kind-name":
+            problem = f"kind call names cluster {value}, not {cluster}, the cluster the run created"
+            expected = f"one cluster name throughout: --name {cluster}"
+        elif not value:
+            problem = "kubectl call without --context: it acts on whatever context is current"
+            expected = f"--context {context}, the context of the cluster the run created"
+        else:
+            problem = (
+                f"kubectl call names context {value}, but the cluster the run created is "
+                f"{cluster} (two cluster names in one run)"
+            )
+            expected = f"one cluster name and one context throughout: --context {context}"
+            other = value.removeprefix("kind-")
+            if created[0].env.get("CLUSTER_NAME") != other:
+                problem += (
+                    f"; {created[0].script or 'the script'} created its cluster without "
+                    f"CLUSTER_NAME={other} in its environment (not exported?)"
+                )
+        findings.append(_grouped(offending, where, problem, expected))
+    return findings
+
+
+def _images(
+    scenario: Scenario, recording: Recording, tree: KindTree, cluster: str, root: Call | None
+) -> list[Finding]:
+    loaded: dict[str, Call] = {}
+    for call in recording.of("kind"):
+        load = call.effect.get("loaded") or {}
+        if call.rc == 0 and load.get("cluster") == cluster:
+            for ref in load.get("images") or []:
+                loaded.setdefault(str(ref), call)
+    findings = []
+    for ref in tree.images:
+        call = loaded.get(ref)
+        if call is None and not _ended_early(scenario, recording):
+            findings.append(
+                _finding(
+                    KIND_BOOTSTRAP,
+                    "",
+                    f"image {ref} (CI builds it, the Kind tree runs it) is never loaded into "
+                    f"Kind cluster {cluster}: its pods would wait for an image pull",
+                    f"kind load docker-image {ref} --name {cluster}, before the root "
+                    "Application is applied",
+                )
+            )
+        elif call is not None and root is not None and call.seq > root.seq:
+            findings.append(
+                _finding(
+                    call.script or scenario.script,
+                    call,
+                    f"image {ref} is loaded only after the root Application was applied ({root})",
+                    "every image loaded before the root Application is applied",
+                )
+            )
+    return findings
+
+
+def _waits(scenario: Scenario, recording: Recording, tree: KindTree) -> list[Finding]:
+    polls = [c for c in recording.of("kubectl") if c.effect.get("application")]
+    seed = next((c for c in recording.of("python") if c.argv[:3] == SEED), None)
+    findings = []
+    early = [c for c in polls if c.effect["application"]["name"] in tree.tenant_apps]
+    early = [c for c in early if seed is None or c.seq < seed.seq]
+    if early:
+        names = sorted({str(c.effect["application"]["name"]) for c in early})
+        when = f"before the models are seeded ({seed})" if seed else "and never seeds the models"
+        findings.append(
+            _finding(
+                early[0].script or scenario.script,
+                early[0],
+                f"waits for the tenant Applications {', '.join(names)} {when}: a tenant's pods "
+                "are ready only once its model loads, so this wait cannot end",
+                "platform Applications Synced/Healthy, then `python -m training seed`, then "
+                "the wait for the tenant Applications",
+            )
+        )
+    if seed is None:
+        if not early and not _ended_early(scenario, recording):
+            findings.append(
+                _finding(
+                    scenario.script,
+                    "",
+                    "never seeds the models (`python -m training seed`)",
+                    "the first model of every tenant seeded between the platform and the "
+                    "tenant waits",
+                )
+            )
+        return findings
+    healthy_before = {
+        str(c.effect["application"]["name"])
+        for c in polls
+        if c.seq < seed.seq and c.effect["application"]["field"] == "health"
+        if c.effect["application"]["answer"] == "Healthy"
+    }
+    missing = [a for a in tree.platform_apps if a not in healthy_before]
+    if missing:
+        findings.append(
+            _finding(
+                seed.script or scenario.script,
+                seed,
+                "seeds the models before the platform Applications "
+                f"{', '.join(missing)} are seen Synced/Healthy (MLflow may not be up yet)",
+                "wait for every platform Application (inventory --apps platform) before seeding",
+            )
+        )
+    waited = {str(c.effect["application"]["name"]) for c in polls if c.seq > seed.seq}
+    unwaited = [a for a in tree.tenant_apps if a not in waited]
+    if unwaited and not _ended_early(scenario, recording):
+        findings.append(
+            _finding(
+                seed.script or scenario.script,
+                "",
+                f"never waits for the tenant Applications {', '.join(unwaited)} after seeding",
+                "wait for every tenant Application (inventory --apps tenants) after seeding",
+            )
+        )
+    return findings
+
+
+def _secrets(
+    scenario: Scenario, recording: Recording, tree: KindTree, root: Call | None
+) -> list[Finding]:
+    made: dict[str, Call] = {}
+    for call in recording.of("kubectl"):
+        secret = call.effect.get("secret_created") or {}
+        if call.rc == 0 and secret:
+            made.setdefault(str(secret["secret"]), call)
+    findings = []
+    for need in tree.secrets:
+        ref = f"{need.namespace}/{need.name}"
+        users = ", ".join(need.users)
+        call = made.get(ref)
+        if call is None:
+            if not _ended_early(scenario, recording):
+                findings.append(
+                    _finding(
+                        KIND_BOOTSTRAP,
+                        "",
+                        f"Secret {ref} is never created, and no Application creates it; "
+                        f"needed by {users}",
+                        f"kubectl -n {need.namespace} create secret generic {need.name} "
+                        "before the root Application is applied",
+                    )
+                )
+            continue
+        if root is not None and call.seq > root.seq:
+            findings.append(
+                _finding(
+                    call.script or scenario.script,
+                    call,
+                    f"Secret {ref} (needed by {users}) is created only after the root "
+                    f"Application was applied ({root})",
+                    "every Secret the tree needs created before the root Application",
+                )
+            )
+        missing = sorted(need.keys - set(call.effect["secret_created"].get("keys") or []))
+        if missing:
+            findings.append(
+                _finding(
+                    call.script or scenario.script,
+                    call,
+                    f"Secret {ref} is created without the key(s) {', '.join(missing)} that "
+                    f"{users} read(s)",
+                    f"--from-literal for every key the pods read: {', '.join(sorted(need.keys))}",
+                )
+            )
+    return findings
+
+
+def _cleanup(scenario: Scenario, recording: Recording) -> list[Finding]:
+    keep = scenario.env.get("KEEP_CLUSTER") == "1"
+    left = list(recording.state.get("clusters") or [])
+    how = "timed out" if recording.timed_out else f"exited {recording.returncode}"
+    if keep:
+        if left:
+            return []
+        return [
+            _finding(
+                E2E,
+                "",
+                f"{scenario.label}: the cluster is gone although KEEP_CLUSTER=1",
+                "KEEP_CLUSTER=1 keeps the cluster",
+            )
+        ]
+    return [
+        _finding(
+            E2E,
+            "",
+            f"{scenario.label}: Kind cluster {name} is still there after e2e.sh {how}",
+            "the EXIT trap deletes the cluster the run used, failed or passed (unless "
+            "KEEP_CLUSTER=1)",
+        )
+        for name in left
+    ]
+
+
+# --- EKS ----------------------------------------------------------------------------------
+
+
+def _eks(scenario: Scenario, recording: Recording) -> list[Finding]:
+    findings = []
+    for program in ("kind", "docker"):
+        used = recording.of(program)
+        if used:
+            findings.append(
+                _grouped(
+                    used,
+                    scenario.script,
+                    f"runs {program} while bootstrapping EKS",
+                    "no kind and no docker on EKS: the cluster exists (eksctl) and pulls "
+                    "published images",
+                )
+            )
+    context = scenario.current_context
+    other = [
+        c for c in recording.of("kubectl") if _option(c.argv, "--context") not in (None, context)
+    ]
+    if other:
+        findings.append(
+            _grouped(
+                other,
+                scenario.script,
+                f"kubectl call names another context than the current one ({context})",
+                "every kubectl call on the current context (the cluster the operator chose)",
+            )
+        )
+    switched = [c for c in recording.calls if c.effect.get("switch_context")]
+    if switched:
+        findings.append(
+            _grouped(
+                switched,
+                scenario.script,
+                "switches the kubectl context",
+                "the current context kept: bootstrap.sh runs against the cluster it is pointed at",
+            )
+        )
+    root = next((c for c in recording.of("kubectl") if c.effect.get("root")), None)
+    if root is None and not _ended_early(scenario, recording):
+        findings.append(
+            _finding(
+                scenario.script,
+                "",
+                "never applies the root Application",
+                "kubectl apply -k clusters/eks, after Argo CD is installed",
+            )
+        )
+    elif root is not None and root.effect.get("kustomization") != "clusters/eks":
+        findings.append(
+            _finding(
+                root.script or scenario.script,
+                root,
+                f"applies the root Application from {root.effect.get('kustomization')}",
+                "the EKS root: kubectl apply -k clusters/eks",
+            )
+        )
+    return findings
+
+
+def _option(argv: tuple[str, ...], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None

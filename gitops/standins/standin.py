@@ -1,0 +1,1105 @@
+"""The model behind the recording stand-ins of this folder (docker, kind, kubectl, helm,
+eksctl, aws, sleep and python, the scripts' $PY).
+
+These stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, kubectl,
+eksctl, aws), Docker image builds and registry pulls (docker), Argo CD syncing the tree, and
+the MLflow server inside the cluster (`python -m training ...`, mlflow client snippets). They
+model just enough of each for clusters/kind/bootstrap.sh, clusters/kind/e2e.sh and
+clusters/eks/bootstrap.sh to run to the end, so gitops/checks/bootstraps.py can check the
+ORDER and the ARGUMENTS of the calls the scripts make. They prove nothing about the real
+programs: GitHub's e2e workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real
+thing on a real Kind cluster.
+
+How a call travels: gitops/bootstrap_run.py serves one `Run` of this module on 127.0.0.1
+(STANDIN_PORT, STANDIN_TOKEN) and puts this folder first on PATH. Each program here is a few
+lines of bash (standin.bash) that send the call (program, arguments, cwd, the calling
+script, a few variables, stdin when it reads it) and print the answer: one small bash process
+per call (a few milliseconds) instead of an interpreter start-up each (tens of them).
+`Run` keeps the state (clusters, kubeconfig contexts and what each cluster holds, images,
+the registry; saved to state.json in the run folder when the run ends) and appends one JSON
+line per call to the log (calls.jsonl, STANDIN_LOG): seq, program, argv, cwd, script (the
+bash script that made the call), env (a few variables, never passwords), rc, effect (what
+the call did), error.
+
+What they answer:
+- kind: `get clusters`; `create cluster --name X` (adds X, current context kind-X);
+  `delete cluster --name X`; `load docker-image REF --name X` (only an image docker built or
+  pulled, only into an existing cluster).
+- docker: `info`; `image inspect` fails until the image is built; `pull` always fails (no
+  registry here), so the scripts build; `build --tag REF CONTEXT` records REF (CONTEXT must
+  hold a Dockerfile).
+- kubectl, against an existing context (--context, else the current one): namespaces
+  (`create namespace --dry-run=client -o yaml | apply -f -`); the Argo CD install (apply -f
+  of its install.yaml, patch argocd-cm, rollout restart/status); Secrets (`get secret` fails
+  until `create secret generic` made it, in an existing namespace; `-o jsonpath={.data.K}`
+  is base64 of the value); `apply -k DIR` (rendered by the real kubectl; holding the
+  Application `root`, it hands the cluster to "Argo CD"); Applications (`get application
+  NAME -o jsonpath=...`, `get applications [-o json|wide]`): once the root is applied the
+  platform Applications are Synced/Healthy, and a tenant's is Healthy only once its model's
+  alias is set in the registry and its registry user has its Secret's password (else
+  Synced/Progressing: its pods are ready only once a model loads); `get service -l
+  app.kubernetes.io/name=inference-service`; `port-forward` (a real HTTP server on
+  127.0.0.1:LOCAL until the call is killed: /health, and for a tenant's service /model/info
+  and POST /predict from the version its alias points at); `config current-context` and
+  `config use-context` (recorded as a switch); `kustomize` (the real kubectl).
+- python: code that does not use mlflow, and `-m gitops` other than inventory, run for real
+  (standin.bash); `-m gitops inventory ...` is answered from answers the caller derived from
+  the same tree, else by running it for real; `-m training.registry_access ensure-user`,
+  `-m training seed|train|promote` and the mlflow `search_model_versions` snippet are
+  answered from the registry in the state, only through a live port-forward to svc/mlflow
+  (MLFLOW_TRACKING_URI) and with the credentials the Secrets hold.
+- sleep: returns after at most 0.05 s; the requested time goes to a fake clock, and past
+  SLEEP_BUDGET (60 s) sleep fails: a wait that cannot end ends the run at once.
+- eksctl `create cluster -f` and `aws eks update-kubeconfig` (both switch the context).
+Anything else exits 1 with `standin PROGRAM: not modelled: ...` on stderr, so a new call in a
+script shows up as a failure instead of passing silently.
+
+Failure injection (Run.fail): `predict`, the tenants' services answer /predict from another
+model version than /model/info says (e2e's last check fails).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import re
+import socketserver
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+# Variables the log keeps of each call (the stand-ins also receive the passwords).
+ENV_LOGGED = (
+    "CLUSTER_NAME",
+    "IMAGE_SOURCE",
+    "KEEP_CLUSTER",
+    "REPO_URL",
+    "REVISION",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+)
+PREEXISTING_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+ARGOCD_INSTALL = re.compile(r"/argoproj/argo-cd/(?P<version>[^/]+)/manifests/install\.yaml$")
+HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
+SERVICE_LABEL = "app.kubernetes.io/name=inference-service"
+SLEEP_CAP = 0.05
+# Fake seconds a run may sleep in all: a passing run sleeps a few (its waits get timeouts of
+# 0); a wait on something that failed earlier would otherwise spin on the script's own
+# deadline (e.g. 120 s of real time for the MLflow port-forward).
+SLEEP_BUDGET = 60.0
+
+
+class Unmodelled(Exception):
+    """A call the stand-in was not told how to answer."""
+
+
+class Failed(Exception):
+    """The modelled program fails the way the real one would: message, exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def initial_state(
+    current_context: str = "", other_contexts: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Nothing exists: no Kind cluster, no image, an empty registry. `current_context`: a
+    cluster the kubeconfig already points at (EKS, created by eksctl); `other_contexts`:
+    more clusters in the same kubeconfig (kind-* ones are Kind clusters of another day)."""
+    kube = {current_context: new_cluster_state("eks")} if current_context else {}
+    for context in other_contexts:
+        kube[context] = new_cluster_state("kind" if context.startswith("kind-") else "eks")
+    return {
+        "seq": 0,
+        "clock": 0,
+        "clusters": [],
+        "kube": kube,
+        "current_context": current_context,
+        "images": [],
+        "loaded": {},
+        "registry": {"users": {}, "models": {}, "seeded": False},
+    }
+
+
+def new_cluster_state(kind: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "namespaces": list(PREEXISTING_NAMESPACES),
+        "secrets": {},
+        "argocd": "",
+        "argocd_health_check": False,
+        "root": "",
+        "restarted": [],
+    }
+
+
+@dataclass
+class Call:
+    program: str
+    argv: list[str]
+    cwd: str
+    script: str
+    env: dict[str, str]
+    stdin: str = ""
+    seq: int = 0
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+    effect: dict[str, Any] = field(default_factory=dict)
+    wait: bool = False  # keeps running after answering (port-forward)
+    nap: float = 0.0  # answer after this many seconds (sleep)
+    started: float = field(default_factory=time.time)
+
+    def path(self, name: str) -> str:
+        return name if os.path.isabs(name) else os.path.join(self.cwd, name)
+
+    def entry(self, rc: int | None) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "program": self.program,
+            "argv": self.argv,
+            "cwd": self.cwd,
+            "script": self.script,
+            "env": {k: self.env[k] for k in ENV_LOGGED if k in self.env},
+            "rc": rc,
+            "effect": self.effect,
+            "error": "".join(self.err).strip().splitlines()[0] if rc and self.err else "",
+            "started": round(self.started, 3),
+        }
+
+
+@dataclass
+class Forward:
+    """A live `kubectl port-forward`: a real HTTP server on 127.0.0.1."""
+
+    namespace: str
+    target: str
+    server: ThreadingHTTPServer
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Run:
+    """One script run: the state, the call log, the live port-forwards.
+
+    root: the repository copy the script runs in; folder: where state.json and calls.jsonl
+    go; python: the real interpreter; real_path: PATH without the stand-ins; inventory:
+    `python -m gitops inventory` answers (args joined by spaces -> stdout), shared between
+    runs and completed by running the real command; fail: an injected failure."""
+
+    def __init__(
+        self,
+        root: Path,
+        folder: Path,
+        python: str,
+        real_path: str,
+        inventory: dict[str, str],
+        state: dict[str, Any] | None = None,
+        fail: str = "",
+    ) -> None:
+        self.root = str(root)
+        self.log_path = folder / "calls.jsonl"
+        self.state_path = folder / "state.json"
+        self.python = python
+        self.real_path = real_path
+        self.inventory = inventory
+        self.state = state or initial_state()
+        self.fail = fail
+        self.lock = threading.Lock()
+        self.forwards: dict[int, Forward] = {}
+        self.closed = threading.Event()
+        self.log_path.touch()
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def handle(self, call: Call) -> int:
+        """Answer one call (fills call.out/err/effect) and log it; returns the exit code."""
+        with self.lock:
+            self.state["seq"] += 1
+            call.seq = self.state["seq"]
+            if call.program == "python-ran":  # standin.bash ran it for real: only log it
+                rc = int(call.argv[0])
+                call.program, call.argv = "python", call.argv[1:]
+                call.effect["real"] = True
+            else:
+                try:
+                    rc = PROGRAMS[call.program](self, call)
+                except KeyError:
+                    call.err.append(f"standin: unknown program {call.program}\n")
+                    rc = 1
+                except Unmodelled as exc:
+                    call.effect = {"unmodelled": str(exc)}
+                    call.err.append(
+                        f"standin {call.program}: not modelled: "
+                        f"{' '.join([call.program, *call.argv])[:300]}\n"
+                        f"  ({exc}; teach gitops/standins/standin.py this call)\n"
+                    )
+                    rc = 1
+                except Failed as exc:
+                    call.err.append(str(exc) + "\n")
+                    rc = exc.code
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(json.dumps(call.entry(rc), sort_keys=True) + "\n")
+        return rc
+
+    def close(self) -> None:
+        self.closed.set()
+        with self.lock:
+            forwards, self.forwards = list(self.forwards.values()), {}
+            self.save()
+        for forward in forwards:
+            forward.stop()
+
+    # --- what several programs need -------------------------------------------------------
+
+    def inventory_answer(self, args: list[str]) -> str:
+        """stdout of `python -m gitops ARGS`: a kept answer, else the real command's."""
+        key = " ".join(args)
+        if key in self.inventory:
+            return self.inventory[key]
+        result = subprocess.run(
+            [self.python, "-m", "gitops", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.root,
+            env={
+                **os.environ,
+                "PATH": self.real_path,
+                "PYTHONPATH": f"{self.root}/service:{self.root}",
+            },
+        )
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines() or [f"python -m gitops {key} failed"]
+            summary = next((line for line in lines if line.startswith("error:")), lines[-1])
+            raise Failed("\n".join([summary, *lines]), 1)  # the log keeps the first line
+        self.inventory[key] = result.stdout
+        return result.stdout
+
+    def tree_list(self, cluster: str, *args: str) -> list[str]:
+        return self.inventory_answer(["inventory", "--cluster", cluster, *args]).split()
+
+    def tenant_models(self, cluster: str) -> dict[str, tuple[str, str]]:
+        """tenant -> (model, alias or version) of overlays/<cluster>/tenants/*/model.env."""
+        found = {}
+        for model_env in sorted(Path(self.root).glob(f"overlays/{cluster}/tenants/*/model.env")):
+            for line in model_env.read_text(encoding="utf-8").splitlines():
+                match = re.fullmatch(r"MODEL_URI=models:/([^@/]+)[@/](\S+)", line.strip())
+                if match:
+                    found[model_env.parent.name] = (match[1], match[2])
+        return found
+
+    def real_kubectl(self) -> str:
+        for folder in self.real_path.split(os.pathsep):
+            candidate = os.path.join(folder, "kubectl")
+            if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        raise Failed("standin kubectl: no real kubectl on the real PATH to render with")
+
+    def alias_version(self, model: str, alias: str) -> str:
+        entry = self.state["registry"]["models"].get(model) or {}
+        if alias.isdigit():
+            return alias if int(alias) <= int(entry.get("versions", 0)) else ""
+        return str((entry.get("aliases") or {}).get(alias, ""))
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        for cluster in self.state["kube"].values():
+            data = cluster["secrets"].get(f"{namespace}/{name}")
+            if data is not None and key in data:
+                return str(data[key])
+        return None
+
+    def application_status(self, context: str) -> dict[str, tuple[str, str]]:
+        """What Argo CD would report for each Application of the cluster behind `context`."""
+        cluster = self.state["kube"][context]
+        if not cluster["root"]:
+            return {}
+        which = "kind" if context.startswith("kind-") else "eks"
+        statuses = {n: ("Synced", "Healthy") for n in self.tree_list(which, "--apps", "platform")}
+        models = self.tenant_models(which)
+        for tenant in self.tree_list(which, "--apps", "tenants"):
+            model, served = models.get(tenant, ("", ""))
+            secret = cluster["secrets"].get(f"{tenant}/mlflow-credentials") or {}
+            user = self.state["registry"]["users"].get(tenant)
+            can_read = bool(secret) and user == secret.get("password")
+            ready = bool(model) and bool(self.alias_version(model, served)) and can_read
+            statuses[tenant] = ("Synced", "Healthy" if ready else "Progressing")
+        children_ready = all(h == "Healthy" for _, h in statuses.values())
+        statuses["root"] = ("Synced", "Healthy" if children_ready else "Progressing")
+        return statuses
+
+
+# --- kubectl ------------------------------------------------------------------------------
+
+KUBECTL_VALUE_FLAGS = {
+    "--context": "context",
+    "-n": "namespace",
+    "--namespace": "namespace",
+    "-o": "output",
+    "--output": "output",
+    "-l": "selector",
+    "--selector": "selector",
+    "-f": "filename",
+    "--filename": "filename",
+    "-k": "kustomize",
+    "--kustomize": "kustomize",
+    "--type": "type",
+    "--patch-file": "patch_file",
+    "--timeout": "timeout",
+    "--dry-run": "dry_run",
+    "--from-literal": "from_literal",
+}
+KUBECTL_BOOL_FLAGS = {"--server-side", "--force-conflicts"}
+
+
+def parse_kubectl(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+    words: list[str] = []
+    flags: dict[str, Any] = {"from_literal": [], "bools": set()}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, inline = arg.partition("=")
+        if arg.startswith("-") and name in KUBECTL_VALUE_FLAGS:
+            if eq:
+                value = inline
+            elif i + 1 < len(argv):
+                i += 1
+                value = argv[i]
+            else:
+                raise Unmodelled(f"flag {arg} without a value")
+            key = KUBECTL_VALUE_FLAGS[name]
+            if key == "from_literal":
+                flags[key].append(value)
+            else:
+                flags[key] = value
+        elif arg in KUBECTL_BOOL_FLAGS:
+            flags["bools"].add(arg)
+        elif arg.startswith("-") and arg != "-":
+            raise Unmodelled(f"flag {arg}")
+        else:
+            words.append(arg)
+        i += 1
+    return words, flags
+
+
+def objects_of(text: str) -> list[str]:
+    """`Kind name` of each document of a YAML stream (top-level kind, metadata.name)."""
+    found = []
+    for doc in re.split(r"^---\s*$", text, flags=re.MULTILINE):
+        kind = re.search(r"^kind:\s*(\S+)", doc, re.MULTILINE)
+        name = re.search(r"^metadata:\s*\n(?:\s+.*\n)*?\s+name:\s*(\S+)", doc, re.MULTILINE)
+        if kind and name:
+            found.append(f"{kind[1]} {name[1].strip(chr(34))}")
+    return found
+
+
+def kubectl(run: Run, call: Call) -> int:
+    state = run.state
+    words, flags = parse_kubectl(call.argv)
+    verb = words[:1]
+    if verb == ["kustomize"]:
+        result = subprocess.run(
+            [run.real_kubectl(), *call.argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=call.cwd,
+        )
+        call.out.append(result.stdout)
+        call.err.append(result.stderr)
+        return result.returncode
+    if words == ["config", "current-context"]:
+        if not state["current_context"]:
+            raise Failed("error: current-context is not set")
+        call.out.append(state["current_context"] + "\n")
+        return 0
+    if words[:2] == ["config", "use-context"] and len(words) == 3:
+        if words[2] not in state["kube"]:
+            raise Failed(f'error: no context exists with the name: "{words[2]}"')
+        state["current_context"] = words[2]
+        call.effect["switch_context"] = words[2]
+        call.out.append(f'Switched to context "{words[2]}".\n')
+        return 0
+
+    context = flags.get("context") or state["current_context"]
+    if not context:
+        raise Failed("error: current-context is not set (no --context, no current context)")
+    if context not in state["kube"]:
+        raise Failed(f'error: context "{context}" does not exist')
+    call.effect["context"] = context
+    cluster = state["kube"][context]
+    namespace = flags.get("namespace", "")
+
+    def need_argocd(what: str) -> None:
+        if not cluster["argocd"]:
+            raise Failed(f'error: the server doesn\'t have a resource type "{what}"')
+
+    if words[:2] == ["create", "namespace"] and len(words) == 3:
+        if flags.get("dry_run") == "client" and flags.get("output") == "yaml":
+            call.out.append(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {words[2]}\n")
+            return 0
+        raise Unmodelled("create namespace without --dry-run=client -o yaml")
+    if verb == ["apply"] and len(words) == 1 and flags.get("filename") == "-":
+        applied = objects_of(call.stdin)
+        for obj in applied:
+            kind, name = obj.split(" ", 1)
+            if kind != "Namespace":
+                raise Unmodelled(f"apply -f - of a {kind}")
+            if name not in cluster["namespaces"]:
+                cluster["namespaces"].append(name)
+        call.effect["applied"] = applied
+        call.out.append("".join(f"namespace/{o.split(' ', 1)[1]} configured\n" for o in applied))
+        return 0
+    if verb == ["apply"] and len(words) == 1 and "filename" in flags:
+        install = ARGOCD_INSTALL.search(flags["filename"])
+        if not install or namespace != "argocd":
+            raise Unmodelled(f"apply -n {namespace} -f {flags['filename']}")
+        if "argocd" not in cluster["namespaces"]:
+            raise Failed('Error from server (NotFound): namespaces "argocd" not found')
+        cluster["argocd"] = install["version"]
+        call.effect["argocd_installed"] = install["version"]
+        return 0
+    if verb == ["apply"] and len(words) == 1 and "kustomize" in flags:
+        return apply_kustomization(run, call, cluster, flags["kustomize"])
+    if words[:3] == ["patch", "configmap", "argocd-cm"] and namespace == "argocd":
+        need_argocd("configmap argocd-cm")
+        cluster["argocd_health_check"] = HEALTH_KEY in call.stdin
+        call.effect["argocd_cm"] = {"application_health": cluster["argocd_health_check"]}
+        return 0
+    if verb == ["rollout"] and len(words) == 3 and words[1] in ("restart", "status"):
+        need_argocd("rollout")
+        if namespace != "argocd" or not words[2].split("/")[-1].startswith("argocd-"):
+            raise Unmodelled(f"rollout of {namespace}/{words[2]}")
+        if words[1] == "restart":
+            cluster["restarted"].append(words[2])
+            call.out.append(f"{words[2]} restarted\n")
+        else:
+            call.out.append(f'{words[2]} "{words[2].split("/")[-1]}" successfully rolled out\n')
+        return 0
+    if words[:2] == ["get", "secret"] and len(words) == 3:
+        return get_secret(call, cluster, namespace or "default", words[2], flags)
+    if words[:3] == ["create", "secret", "generic"] and len(words) == 4:
+        target = namespace or "default"
+        if target not in cluster["namespaces"]:
+            raise Failed(f'error: failed to create secret namespaces "{target}" not found')
+        if f"{target}/{words[3]}" in cluster["secrets"]:
+            raise Failed(f'error: failed to create secret secrets "{words[3]}" already exists')
+        data = dict(literal.partition("=")[::2] for literal in flags["from_literal"])
+        cluster["secrets"][f"{target}/{words[3]}"] = data
+        call.effect["secret_created"] = {"secret": f"{target}/{words[3]}", "keys": sorted(data)}
+        call.out.append(f"secret/{words[3]} created\n")
+        return 0
+    if words[:2] in (["get", "application"], ["get", "applications"]):
+        return get_applications(run, call, context, words, flags)
+    if words[:2] == ["get", "service"] and len(words) == 2:
+        output = flags.get("output", "")
+        if flags.get("selector") != SERVICE_LABEL or output != (
+            "jsonpath={.items[0].metadata.name}"
+        ):
+            raise Unmodelled(f"get service -l {flags.get('selector')} -o {output}")
+        if not cluster["root"] or namespace not in run.tree_list(cluster["kind"], "--tenants"):
+            raise Failed("error: error executing jsonpath: array index out of bounds: index 0")
+        call.out.append("inference-service")
+        return 0
+    if verb == ["port-forward"] and len(words) == 3:
+        return port_forward(run, call, context, namespace, words[1], words[2])
+    raise Unmodelled(" ".join(words) or "no command")
+
+
+def get_secret(
+    call: Call, cluster: dict[str, Any], namespace: str, name: str, flags: dict[str, Any]
+) -> int:
+    data = cluster["secrets"].get(f"{namespace}/{name}")
+    if data is None:
+        raise Failed(f'Error from server (NotFound): secrets "{name}" not found')
+    output = flags.get("output", "")
+    key = re.fullmatch(r"jsonpath=\{\.data\.([\w.-]+)\}", output)
+    if key:
+        value = data.get(key[1])
+        call.effect["read_secret"] = f"{namespace}/{name}:{key[1]}"
+        if value is not None:
+            call.out.append(binascii.b2a_base64(value.encode(), newline=False).decode())
+        return 0
+    if output:
+        raise Unmodelled(f"get secret -o {output}")
+    call.out.append(f"NAME   TYPE     DATA   AGE\n{name}   Opaque   {len(data)}      1s\n")
+    return 0
+
+
+def apply_kustomization(run: Run, call: Call, cluster: dict[str, Any], folder: str) -> int:
+    if not cluster["argocd"]:
+        raise Failed(
+            'error: resource mapping not found for kind "Application" in version '
+            '"argoproj.io/v1alpha1": ensure CRDs are installed first'
+        )
+    result = subprocess.run(
+        [run.real_kubectl(), "kustomize", call.path(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise Failed(result.stderr.strip() or f"kustomize build {folder} failed")
+    objects = objects_of(result.stdout)
+    root = os.path.realpath(run.root)
+    resolved = os.path.realpath(call.path(folder))
+    inside = os.path.commonpath([root, resolved]) == root
+    call.effect["kustomization"] = os.path.relpath(resolved, root) if inside else folder
+    call.effect["applied"] = objects
+    if "Application root" in objects:
+        cluster["root"] = call.effect["kustomization"]
+        call.effect["root"] = True
+    call.out.append("".join(f"{o.lower().replace(' ', '/')} created\n" for o in objects))
+    return 0
+
+
+def get_applications(
+    run: Run, call: Call, context: str, words: list[str], flags: dict[str, Any]
+) -> int:
+    if not run.state["kube"][context]["argocd"]:
+        raise Failed('error: the server doesn\'t have a resource type "applications"')
+    if flags.get("namespace") != "argocd":
+        raise Unmodelled(f"get applications in namespace {flags.get('namespace')!r}")
+    statuses = run.application_status(context)
+    output = flags.get("output", "")
+    if len(words) == 3:
+        name = words[2]
+        if name not in statuses:
+            raise Failed(
+                f'Error from server (NotFound): applications.argoproj.io "{name}" not found'
+            )
+        sync, health = statuses[name]
+        fields = {
+            "jsonpath={.status.sync.status}": sync,
+            "jsonpath={.status.health.status}": health,
+        }
+        if output not in fields:
+            raise Unmodelled(f"get application {name} -o {output}")
+        call.out.append(fields[output])
+        call.effect["application"] = {
+            "name": name,
+            "field": "sync" if "sync" in output else "health",
+            "answer": fields[output],
+        }
+        return 0
+    call.effect["applications"] = {n: f"{s}/{h}" for n, (s, h) in sorted(statuses.items())}
+    if output == "json":
+        items = [
+            {
+                "metadata": {"name": n, "namespace": "argocd"},
+                "status": {"sync": {"status": s}, "health": {"status": h}},
+            }
+            for n, (s, h) in sorted(statuses.items())
+        ]
+        call.out.append(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        return 0
+    if output not in ("", "wide"):
+        raise Unmodelled(f"get applications -o {output}")
+    if not statuses:
+        call.err.append("No resources found in argocd namespace.\n")
+        return 0
+    rows = [f"{'NAME':<24}{'SYNC STATUS':<14}HEALTH STATUS"]
+    rows += [f"{n:<24}{s:<14}{h}" for n, (s, h) in sorted(statuses.items())]
+    call.out.append("\n".join(rows) + "\n")
+    return 0
+
+
+def port_forward(
+    run: Run, call: Call, context: str, namespace: str, target: str, ports: str
+) -> int:
+    cluster = run.state["kube"][context]
+    statuses = run.application_status(context)
+    local, _, remote = ports.partition(":")
+    if not local.isdigit() or not remote:
+        raise Unmodelled(f"port-forward ports {ports}")
+    if target == "svc/mlflow" and namespace == "mlflow":
+        if statuses.get("mlflow", ("", ""))[1] != "Healthy":
+            raise Failed('error: unable to forward port: no ready pod behind service "mlflow"')
+        tenant = ""
+    elif target.startswith("svc/") and namespace in run.tree_list(cluster["kind"], "--tenants"):
+        if statuses.get(namespace, ("", ""))[1] != "Healthy":
+            raise Failed(f"error: unable to forward port: no ready pod in {namespace}")
+        tenant = namespace
+    else:
+        raise Unmodelled(f"port-forward -n {namespace} {target}")
+    handler = service_handler(run, tenant, cluster["kind"])
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", int(local)), handler)
+            break
+        except OSError as exc:
+            # A port-forward the script just killed frees its port at once; ours takes a
+            # moment to notice (see _Request.wait_until_killed).
+            if int(local) not in run.forwards or time.monotonic() > deadline:
+                raise Failed(f"Unable to listen on port {local}: {exc}") from exc
+            time.sleep(0.01)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    run.forwards[int(local)] = Forward(namespace, target, server)
+    call.effect["port_forward"] = {"namespace": namespace, "target": target, "local": int(local)}
+    call.out.append(f"Forwarding from 127.0.0.1:{local} -> {remote}\n")
+    call.wait = True
+    return 0
+
+
+def service_handler(run: Run, tenant: str, which: str) -> type[BaseHTTPRequestHandler]:
+    """MLflow (tenant ""): /health. A tenant's inference service: /health, /model/info and
+    POST /predict, from the model version the registry's alias points at."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def answer(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def served(self) -> dict[str, Any] | None:
+            model, alias = run.tenant_models(which).get(tenant, ("", ""))
+            with run.lock:
+                version = run.alias_version(model, alias)
+            return {"name": model, "version": version, "alias": alias} if version else None
+
+        def do_GET(self) -> None:
+            model = self.served() if tenant else None
+            if self.path == "/health":
+                self.answer(200, {"status": "OK"})
+            elif self.path == "/model/info" and model:
+                example = [[5.1, 3.5, 1.4, 0.2]]
+                self.answer(200, {"tenant": tenant, **model, "input_example": example})
+            elif self.path == "/model/info" and tenant:
+                self.answer(503, {"detail": "no model loaded"})
+            else:
+                self.answer(404, {"detail": "Not Found"})
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            model = self.served() if tenant else None
+            if self.path != "/predict" or not tenant:
+                self.answer(404, {"detail": "Not Found"})
+                return
+            try:
+                json.loads(body or b"null")
+            except ValueError:
+                self.answer(422, {"detail": "not JSON"})
+                return
+            if model is None:
+                self.answer(503, {"detail": "no model loaded"})
+                return
+            if run.fail == "predict":  # the injected failure: served by another version
+                model = {**model, "version": str(int(model["version"]) + 100)}
+            self.answer(200, {"model": model, "predictions": [0]})
+
+    return Handler
+
+
+# --- kind, docker -------------------------------------------------------------------------
+
+
+def option(argv: list[str], name: str, default: str = "") -> str:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+def kind(run: Run, call: Call) -> int:
+    state, argv = run.state, call.argv
+    name = option(argv, "--name", "kind")  # kind's default cluster name
+    if argv == ["get", "clusters"]:
+        if state["clusters"]:
+            call.out.append("".join(c + "\n" for c in state["clusters"]))
+        else:
+            call.err.append("No kind clusters found.\n")
+        return 0
+    if argv[:2] == ["create", "cluster"]:
+        config = option(argv, "--config")
+        if config and not os.path.isfile(call.path(config)):
+            raise Failed(f"ERROR: failed to create cluster: {config}: no such file")
+        if name in state["clusters"]:
+            raise Failed(
+                "ERROR: failed to create cluster: node(s) already exist for a cluster with "
+                f'the name "{name}"'
+            )
+        state["clusters"].append(name)
+        state["kube"][f"kind-{name}"] = new_cluster_state("kind")
+        state["current_context"] = f"kind-{name}"
+        call.effect["cluster_created"] = name
+        call.err.append(f'Creating cluster "{name}" ...\nSet kubectl context to "kind-{name}"\n')
+        return 0
+    if argv[:2] == ["delete", "cluster"]:
+        call.err.append(f'Deleting cluster "{name}" ...\n')
+        if name in state["clusters"]:
+            state["clusters"].remove(name)
+            state["kube"].pop(f"kind-{name}", None)
+            state["loaded"].pop(name, None)
+            if state["current_context"] == f"kind-{name}":
+                state["current_context"] = ""
+            call.effect["cluster_deleted"] = name
+        return 0
+    if argv[:2] == ["load", "docker-image"]:
+        refs, skip = [], False
+        for arg in argv[2:]:
+            if skip:
+                skip = False
+            elif arg == "--name":
+                skip = True
+            elif not arg.startswith("-"):
+                refs.append(arg)
+        if name not in state["clusters"]:
+            raise Failed(f'ERROR: no nodes found for cluster "{name}"')
+        for ref in refs:
+            if ref not in state["images"]:
+                raise Failed(f'ERROR: image: "{ref}" not present locally')
+        state["loaded"].setdefault(name, []).extend(refs)
+        call.effect["loaded"] = {"cluster": name, "images": refs}
+        return 0
+    raise Unmodelled(" ".join(argv) or "no command")
+
+
+def docker(run: Run, call: Call) -> int:
+    state, argv = run.state, call.argv
+    if argv == ["info"]:
+        call.out.append("Server Version: standin\n")
+        return 0
+    if argv[:2] == ["image", "inspect"] and len(argv) == 3:
+        if argv[2] not in state["images"]:
+            raise Failed(f"Error: No such image: {argv[2]}")
+        call.out.append(json.dumps([{"RepoTags": [argv[2]]}]) + "\n")
+        return 0
+    if argv[:1] == ["pull"] and len(argv) == 2:
+        raise Failed(f"Error response from daemon: pull access denied for {argv[1]} (no registry)")
+    if argv[:1] == ["build"]:
+        words, tags, i = [], [], 1
+        while i < len(argv):
+            if argv[i] in ("--tag", "-t") and i + 1 < len(argv):
+                tags.append(argv[i + 1])
+                i += 2
+            elif argv[i] in ("--build-arg", "--secret") and i + 1 < len(argv):
+                i += 2
+            elif argv[i].startswith("-"):
+                raise Unmodelled(f"build flag {argv[i]}")
+            else:
+                words.append(argv[i])
+                i += 1
+        if len(words) != 1 or not tags:
+            raise Unmodelled("build without one context and a --tag")
+        if not os.path.isfile(os.path.join(call.path(words[0]), "Dockerfile")):
+            raise Failed(f"ERROR: failed to read dockerfile: {words[0]}/Dockerfile: not found")
+        state["images"].extend(t for t in tags if t not in state["images"])
+        root = os.path.realpath(run.root)
+        context = os.path.relpath(os.path.realpath(call.path(words[0])), root)
+        call.effect["built"] = {"tags": tags, "context": context}
+        call.err.append("".join(f"naming to {t} done\n" for t in tags))
+        return 0
+    raise Unmodelled(" ".join(argv) or "no command")
+
+
+# --- eksctl, aws, helm, sleep -------------------------------------------------------------
+
+
+def eksctl(run: Run, call: Call) -> int:
+    argv = call.argv
+    if argv[:2] == ["create", "cluster"] and "-f" in argv:
+        source = option(argv, "-f")
+        text = call.stdin if source == "-" else Path(call.path(source)).read_text("utf-8")
+        name = re.search(r"^metadata:\s*\n(?:\s+.*\n)*?\s+name:\s*(\S+)", text, re.MULTILINE)
+        region = re.search(r"^\s+region:\s*(\S+)", text, re.MULTILINE)
+        if not name:
+            raise Failed("Error: metadata.name must be set")
+        context = f"standin@{name[1]}.{region[1] if region else 'us-east-1'}.eksctl.io"
+        run.state["kube"][context] = new_cluster_state("eks")
+        run.state["current_context"] = context
+        call.effect["cluster_created"] = name[1]
+        call.effect["switch_context"] = context
+        return 0
+    raise Unmodelled(" ".join(argv) or "no command")
+
+
+def aws(run: Run, call: Call) -> int:
+    argv = call.argv
+    if argv[:2] == ["eks", "update-kubeconfig"] and option(argv, "--name"):
+        region = option(argv, "--region", "us-east-1")
+        context = f"arn:aws:eks:{region}:000000000000:cluster/{option(argv, '--name')}"
+        run.state["kube"].setdefault(context, new_cluster_state("eks"))
+        run.state["current_context"] = context
+        call.effect["switch_context"] = context
+        return 0
+    raise Unmodelled(" ".join(argv) or "no command")
+
+
+def helm(run: Run, call: Call) -> int:
+    raise Unmodelled(" ".join(call.argv) or "no command")
+
+
+def sleep(run: Run, call: Call) -> int:
+    try:
+        seconds = sum(float(a.rstrip("s")) for a in call.argv)
+    except ValueError as exc:
+        raise Unmodelled(f"sleep {' '.join(call.argv)}") from exc
+    slept = run.state.get("clock", 0) + seconds
+    if slept > SLEEP_BUDGET:
+        raise Failed(
+            f"standin sleep: the script has waited {slept:g} s (fake time) in all: a wait the "
+            f"stand-ins cannot end (more than {SLEEP_BUDGET:g} s); did what it waits for fail "
+            "earlier?"
+        )
+    run.state["clock"] = slept
+    call.nap = min(seconds, SLEEP_CAP)
+    return 0
+
+
+# --- python ($PY) -------------------------------------------------------------------------
+
+
+def mlflow_reachable(run: Run, call: Call) -> None:
+    """MLflow answers only through a live port-forward to svc/mlflow, at the tracking URI."""
+    uri = call.env.get("MLFLOW_TRACKING_URI", "")
+    match = re.fullmatch(r"http://(?:127\.0\.0\.1|localhost):(\d+)/?", uri)
+    forward = run.forwards.get(int(match[1])) if match else None
+    if not forward or (forward.namespace, forward.target) != ("mlflow", "svc/mlflow"):
+        raise Failed(
+            f"mlflow: MLflow is not reachable at MLFLOW_TRACKING_URI={uri or '(unset)'}: "
+            "no port-forward to svc/mlflow there"
+        )
+
+
+def logged_in(run: Run, call: Call, user: str) -> None:
+    name = call.env.get("MLFLOW_TRACKING_USERNAME", "")
+    password = call.env.get("MLFLOW_TRACKING_PASSWORD", "")
+    if user == "admin":
+        expected = run.secret_value("mlflow", "mlflow-auth", "admin-password")
+    else:
+        expected = run.state["registry"]["users"].get(user)
+    if name != user or not password or password != expected:
+        raise Failed(
+            f"mlflow: 401 Unauthorized: MLFLOW_TRACKING_USERNAME={name or '(unset)'} with a "
+            f"password that is not {user}'s (expected user {user}, the password its Secret holds)"
+        )
+
+
+def python(run: Run, call: Call) -> int:
+    argv = call.argv
+    if argv[:1] == ["-m"] and len(argv) >= 2:
+        module, args = argv[1], argv[2:]
+        if module == "gitops" and args[:1] == ["inventory"]:
+            call.out.append(run.inventory_answer(args))
+            call.effect["inventory"] = " ".join(args[1:])
+            return 0
+        if module == "training.registry_access":
+            return registry_access(run, call, args)
+        if module == "training":
+            return training(run, call, args)
+        raise Unmodelled(f"-m {module} {' '.join(args)}")
+    if argv[:1] == ["-c"] and len(argv) >= 2:
+        code = argv[1]
+        if "search_model_versions" in code and len(argv) == 3:
+            mlflow_reachable(run, call)
+            entry = run.state["registry"]["models"].get(argv[2])
+            if not entry or not entry["versions"]:
+                raise Failed(f"ValueError: max() arg is an empty sequence (no {argv[2]} versions)")
+            call.effect["latest_version"] = {"model": argv[2], "version": str(entry["versions"])}
+            call.out.append(f"{entry['versions']}\n")
+            return 0
+        raise Unmodelled("-c code that uses mlflow: " + " ".join(code.split())[:160])
+    raise Unmodelled(" ".join(argv)[:200] or "no arguments")
+
+
+def registry_access(run: Run, call: Call, args: list[str]) -> int:
+    user = option(args, "--username")
+    if args[:1] != ["ensure-user"] or not user:
+        raise Unmodelled(f"-m training.registry_access {' '.join(args)}")
+    mlflow_reachable(run, call)
+    logged_in(run, call, "admin")
+    password = call.env.get("REGISTRY_USER_PASSWORD", "")
+    if not password:
+        raise Failed("registry_access: REGISTRY_USER_PASSWORD is not set")
+    run.state["registry"]["users"][user] = password
+    call.effect["registry_user"] = user
+    call.out.append(f"user {user}: ready\n")
+    return 0
+
+
+def training(run: Run, call: Call, args: list[str]) -> int:
+    models = run.state["registry"]["models"]
+    if args[:1] == ["seed"]:
+        cluster = option(args, "--cluster")
+        if not cluster:
+            raise Failed("usage: python -m training seed: --cluster is required", 2)
+        mlflow_reachable(run, call)
+        logged_in(run, call, "trainer")
+        seeded = {}
+        for tenant, (model, served) in run.tenant_models(cluster).items():
+            entry = models.setdefault(model, {"versions": 0, "aliases": {}})
+            if served.isdigit() or served in entry["aliases"]:
+                continue
+            entry["versions"] += 1
+            entry["aliases"][served] = str(entry["versions"])
+            seeded[tenant] = f"{model}@{served} = version {entry['versions']}"
+        run.state["registry"]["seeded"] = True
+        call.effect["seeded"] = seeded
+        call.out.append("".join(f"{t}: {s}, trained and promoted\n" for t, s in seeded.items()))
+        return 0
+    if args[:1] == ["train"]:
+        tenant = option(args, "--tenant")
+        mlflow_reachable(run, call)
+        logged_in(run, call, "trainer")
+        model = run.tenant_models("kind").get(tenant, ("", ""))[0]
+        if not model:
+            raise Failed(f"training: unknown tenant {tenant!r}", 2)
+        entry = models.setdefault(model, {"versions": 0, "aliases": {}})
+        entry["versions"] += 1
+        call.effect["trained"] = {"model": model, "version": str(entry["versions"])}
+        call.out.append(f"registered {model} version {entry['versions']}\n")
+        return 0
+    if args[:1] == ["promote"]:
+        model, version, alias = (option(args, f) for f in ("--model", "--version", "--alias"))
+        mlflow_reachable(run, call)
+        logged_in(run, call, "trainer")
+        entry = models.get(model)
+        if entry is None or not version.isdigit() or not 0 < int(version) <= entry["versions"]:
+            raise Failed(f"promote: {model} has no version {version!r}")
+        entry["aliases"][alias] = version
+        call.effect["promoted"] = {"model": model, "version": version, "alias": alias}
+        call.out.append(f"{model}@{alias} -> version {version}\n")
+        return 0
+    raise Unmodelled(f"-m training {' '.join(args)}")
+
+
+PROGRAMS: dict[str, Callable[[Run, Call], int]] = {
+    "kubectl": kubectl,
+    "kind": kind,
+    "docker": docker,
+    "eksctl": eksctl,
+    "aws": aws,
+    "helm": helm,
+    "sleep": sleep,
+    "python": python,
+}
+
+
+# --- serving standin.bash -----------------------------------------------------------------
+
+
+def calling_script(ppid: str) -> str:
+    """The bash script behind a call (a subshell keeps its parent's command line)."""
+    try:
+        words = Path(f"/proc/{int(ppid)}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return ""
+    for word in words[1:]:
+        text = word.decode(errors="replace")
+        if text.endswith(".sh"):
+            cut = text.rfind("clusters/")
+            return text[cut:] if cut >= 0 else text
+    return ""
+
+
+class _Request(socketserver.BaseRequestHandler):
+    server: Server
+
+    def handle(self) -> None:
+        self.buffer = b""
+        try:
+            call = self.read_call()
+        except (EOFError, ValueError, OSError):
+            return
+        if call is None:
+            return
+        run = self.server.run
+        rc = run.handle(call)
+        if call.nap:
+            time.sleep(call.nap)
+        out = "".join(call.out).encode("ascii", "backslashreplace")
+        err = "".join(call.err).encode("ascii", "backslashreplace")
+        status = "wait" if call.wait and rc == 0 else str(rc)
+        self.request.sendall(f"{status} {len(out)} {len(err)}\n".encode() + out + err)
+        if status == "wait":
+            self.wait_until_killed(run, call)
+
+    def wait_until_killed(self, run: Run, call: Call) -> None:
+        """The port-forward lives until its stand-in is killed or the run ends."""
+        port = int(call.effect["port_forward"]["local"])
+        self.request.settimeout(0.2)
+        while not run.closed.is_set():
+            try:
+                if not self.request.recv(1):
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        forward = run.forwards.get(port)  # stopped without the lock: see port_forward
+        if forward:
+            forward.stop()
+            with run.lock:
+                if run.forwards.get(port) is forward:
+                    del run.forwards[port]
+
+    def field(self) -> str:
+        while b"\0" not in self.buffer:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        value, _, self.buffer = self.buffer.partition(b"\0")
+        return value.decode("utf-8", "replace")
+
+    def read_call(self) -> Call | None:
+        if self.field() != self.server.token:
+            return None
+        program, cwd, ppid = self.field(), self.field(), self.field()
+        variables = dict(self.field().partition("=")[::2] for _ in range(int(self.field())))
+        argv = [self.field() for _ in range(int(self.field()))]
+        length = int(self.field())
+        while len(self.buffer) < length:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        stdin = self.buffer[:length].decode("utf-8", "replace")
+        return Call(program, argv, cwd, calling_script(ppid), variables, stdin)
+
+
+class Server(socketserver.ThreadingTCPServer):
+    """Serves one Run to the stand-ins on 127.0.0.1 (an ephemeral port)."""
+
+    daemon_threads = True
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(("127.0.0.1", 0), _Request)
+        self.run = run
+        self.token = binascii.hexlify(os.urandom(16)).decode()
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.run.close()
+        self.shutdown()
+        self.server_close()

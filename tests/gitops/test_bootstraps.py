@@ -1,0 +1,319 @@
+"""The `bootstraps` check: the real bootstrap scripts pass under the stand-ins, and each
+planted fault (one edit to a copy of a script, in a copy of the repository) is reported with
+the script, the call and what was expected."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitops import inventory, paths
+from gitops.app_tree import ClusterTree
+from gitops.bootstrap_run import copy_tree, run_script
+from gitops.checks.bootstraps import (
+    CHECK,
+    E2E,
+    E2E_ENV,
+    KIND_BOOTSTRAP,
+    SCENARIOS,
+    Scenario,
+    check_scripts,
+    inventory_answers,
+    needed_secrets,
+)
+from gitops.validate import Report, validate_repo
+
+ROOT = paths.REPO_ROOT
+KIND_RUN = next(s for s in SCENARIOS if s.script == KIND_BOOTSTRAP)
+E2E_PASSING = next(s for s in SCENARIOS if s.script == E2E and not s.fail)
+E2E_FAILING = next(s for s in SCENARIOS if s.script == E2E and s.fail)
+EKS_RUN = next(s for s in SCENARIOS if s.cluster == "eks")
+
+
+@pytest.fixture(scope="module")
+def trees() -> dict[str, ClusterTree]:
+    return {cluster: inventory.cluster_tree(ROOT, cluster) for cluster in paths.CLUSTERS}
+
+
+@pytest.fixture(scope="module")
+def answers(trees: dict[str, ClusterTree]) -> dict[str, str]:
+    return inventory_answers(ROOT, trees.values())
+
+
+@pytest.fixture(scope="module")
+def real_report() -> Report:
+    return validate_repo(ROOT, [CHECK])
+
+
+def planted(
+    tmp_path: Path,
+    trees: dict[str, ClusterTree],
+    answers: dict[str, str],
+    script: str,
+    edits: list[tuple[str, str]],
+    scenarios: list[Scenario],
+) -> str:
+    """Findings (one per line) of the check on a copy of the repository whose `script` has
+    each `old` replaced by `new` (each must occur once: the edit fits the script as it is)."""
+    repo = tmp_path / "repo"
+    copy_tree(ROOT, repo)
+    path = repo / script
+    text = path.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, f"{script} no longer holds exactly one {old!r}"
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    found = check_scripts(repo, trees["kind"], dict(answers), scenarios)
+    return "\n".join(map(str, found))
+
+
+def finding_with(found: str, *parts: str) -> str:
+    """The finding (one line of `found`) that holds every part."""
+    lines = [line for line in found.splitlines() if all(part in line for part in parts)]
+    assert lines, f"no finding with all of {parts}; the findings:\n{found}"
+    return lines[0]
+
+
+# --- the real scripts ---------------------------------------------------------------------
+
+
+def test_real_scripts_pass(real_report: Report) -> None:
+    found = real_report.by_check(CHECK)
+    assert not found, "\n".join(map(str, found))
+
+
+def test_check_time_on_the_real_scripts(real_report: Report) -> None:
+    # About 2-3 s on an idle 2-core machine (four runs in parallel); `make validate` has 15 s.
+    assert real_report.seconds[CHECK] < 12.0
+
+
+def test_the_tree_needs_the_secrets_the_bootstrap_creates(trees: dict[str, ClusterTree]) -> None:
+    needed = {(s.namespace, s.name): s.keys for s in needed_secrets(trees["kind"])}
+    assert needed[("mlflow", "mlflow-auth")] == {"admin-password", "flask-secret-key"}
+    assert needed[("minio", "minio-credentials")] == {"access-key", "secret-key"}
+    for tenant in ("tenant-a", "tenant-b"):
+        assert needed[(tenant, "mlflow-credentials")] == {"username", "password"}
+
+
+def test_inventory_runs_for_real_and_agrees_with_the_answers_from_the_tree(
+    answers: dict[str, str],
+) -> None:
+    # No answers given: the stand-in python runs `python -m gitops inventory` itself.
+    computed: dict[str, str] = {}
+    recording = run_script(KIND_BOOTSTRAP, {}, ROOT, inventory=computed)
+    assert recording.returncode == 0, recording.stderr[-2000:]
+    assert computed, "the bootstrap asked the inventory nothing"
+    for key, printed in computed.items():
+        assert printed == answers[key], key
+
+
+def test_the_stand_ins_record_the_whole_e2e() -> None:
+    recording = run_script(E2E, E2E_ENV, ROOT)
+    assert recording.returncode == 0, recording.stderr[-2000:]
+    programs = {c.program for c in recording.calls}
+    assert {"kind", "docker", "kubectl", "python"} <= programs
+    scripts = {c.script for c in recording.calls}
+    assert scripts == {E2E, KIND_BOOTSTRAP}
+    promoted = [c.effect["promoted"] for c in recording.calls if "promoted" in c.effect]
+    assert [p["version"] for p in promoted] == ["2", "2"]
+    assert recording.state["clusters"] == []  # deleted by the EXIT trap
+
+
+def test_keep_cluster_keeps_it(trees: dict[str, ClusterTree], answers: dict[str, str]) -> None:
+    keep = Scenario("e2e with KEEP_CLUSTER=1", E2E, {**E2E_ENV, "KEEP_CLUSTER": "1"})
+    assert check_scripts(ROOT, trees["kind"], dict(answers), [keep]) == []
+
+
+# --- planted faults -----------------------------------------------------------------------
+
+
+def test_e2e_without_exporting_cluster_name(tmp_path, trees, answers) -> None:
+    # The historical bug: bootstrap.sh does not see e2e's name and creates ml-platform, while
+    # e2e.sh goes on with kind-ml-inference-e2e and deletes (nothing) under that name.
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        E2E,
+        [("export CLUSTER_NAME=", "CLUSTER_NAME=")],
+        [E2E_PASSING],
+    )
+    finding_with(
+        found,
+        "clusters/kind/e2e.sh: call #",
+        "kubectl --context kind-ml-inference-e2e get applications -n argocd -o json",
+        "kubectl call names context kind-ml-inference-e2e, but the cluster the run created "
+        "is ml-platform (two cluster names in one run)",
+        "(expected: one cluster name and one context throughout: --context kind-ml-platform)",
+    )
+    finding_with(
+        found, "clusters/kind/e2e.sh: e2e: Kind cluster ml-platform is still there after e2e.sh"
+    )
+
+
+def test_bootstrap_waiting_for_tenants_before_seeding(tmp_path, trees, answers) -> None:
+    wait = 'wait_for_applications tenant "$TENANT_TIMEOUT" "${tenant_apps[@]}"\n'
+    platform = 'wait_for_applications platform "$PLATFORM_TIMEOUT" "${platform_apps[@]}"\n'
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        KIND_BOOTSTRAP,
+        [(wait, ""), (platform, platform + wait)],
+        [KIND_RUN],
+    )
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "-n argocd get application tenant-a",
+        "waits for the tenant Applications tenant-a, tenant-b and never seeds the models: "
+        "a tenant's pods are ready only once its model loads, so this wait cannot end",
+        "(expected: platform Applications Synced/Healthy, then `python -m training seed`",
+    )
+    finding_with(found, "the tenant Applications are not Synced/Healthy after 0s")  # timed out
+
+
+def test_bootstrap_without_kind_load(tmp_path, trees, answers) -> None:
+    load = 'kind load docker-image "$ref" --name "$CLUSTER_NAME"\n'
+    found = planted(tmp_path, trees, answers, KIND_BOOTSTRAP, [(load, "")], [KIND_RUN])
+    for image in ("inference-service", "mlflow-server"):
+        finding_with(
+            found,
+            f"clusters/kind/bootstrap.sh: image ghcr.io/example-org/ml-inference-platform/{image}:",
+            "is never loaded into Kind cluster ml-platform",
+            f"(expected: kind load docker-image ghcr.io/example-org/ml-inference-platform/{image}:",
+            "--name ml-platform, before the root Application is applied)",
+        )
+
+
+def test_e2e_without_its_cleanup_trap(tmp_path, trees, answers) -> None:
+    found = planted(
+        tmp_path, trees, answers, E2E, [("  trap cleanup EXIT\n", "")], [E2E_PASSING, E2E_FAILING]
+    )
+    finding_with(
+        found, "clusters/kind/e2e.sh: e2e: Kind cluster ml-inference-e2e is still there after e2e"
+    )
+    finding_with(
+        found,
+        "clusters/kind/e2e.sh: e2e with the tenant check failing: Kind cluster ml-inference-e2e "
+        "is still there after e2e.sh exited 1 (expected: the EXIT trap deletes the cluster the "
+        "run used, failed or passed",
+    )
+
+
+def test_kubectl_call_without_context(tmp_path, trees, answers) -> None:
+    apply = '"${KUBECTL[@]}" apply -k "$REPO_ROOT/clusters/kind"'
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        KIND_BOOTSTRAP,
+        [(apply, 'kubectl apply -k "$REPO_ROOT/clusters/kind"')],
+        [KIND_RUN],
+    )
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "`kubectl apply -k /",
+        "kubectl call without --context: it acts on whatever context is current "
+        "(expected: --context kind-ml-platform, the context of the cluster the run created)",
+    )
+
+
+def test_secret_created_after_the_root_application(tmp_path, trees, answers) -> None:
+    # The tenants' Secrets moved after the root Application: their pods start without them.
+    loop = (
+        'for tenant in $(inventory --tenants); do\n  ensure_namespace "$tenant"\n'
+        '  ensure_secret "$tenant" mlflow-credentials \\\n'
+        '    --from-literal=username="$tenant" \\\n'
+        '    --from-literal=password="$(random_secret)"\ndone\n'
+    )
+    mapfile = 'mapfile -t platform_apps <<<"$platform_list"\n'
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        KIND_BOOTSTRAP,
+        [(loop, ""), (mapfile, loop + mapfile)],
+        [KIND_RUN],
+    )
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "create secret generic mlflow-credentials",
+        "Secret tenant-a/mlflow-credentials (needed by Deployment tenant-a/inference-service) "
+        "is created only after the root Application was applied",
+    )
+
+
+def test_eks_bootstrap_running_kind_and_switching_context(tmp_path, trees, answers) -> None:
+    install = 'log "installing Argo CD $ARGOCD_VERSION"\n'
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        "clusters/eks/bootstrap.sh",
+        [(install, "kind get clusters\nkubectl config use-context kind-ml-platform\n" + install)],
+        [EKS_RUN],
+    )
+    finding_with(
+        found,
+        "clusters/eks/bootstrap.sh: call #",
+        "`kind get clusters`: runs kind while bootstrapping EKS",
+    )
+    finding_with(
+        found,
+        "clusters/eks/bootstrap.sh: call #",
+        "`kubectl config use-context kind-ml-platform`: switches the kubectl context",
+    )
+
+
+def test_a_call_the_stand_ins_do_not_model_fails_loudly(tmp_path, trees, answers) -> None:
+    install = 'log "installing Argo CD $ARGOCD_VERSION"\n'
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        KIND_BOOTSTRAP,
+        [(install, '"${KUBECTL[@]}" get nodes\n' + install)],
+        [KIND_RUN],
+    )
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "kubectl --context kind-ml-platform get nodes`: a call the stand-ins do not model",
+    )
+    finding_with(found, "kind bootstrap: exited 1 under the stand-ins")
+
+
+def test_the_runner_runs_a_script_from_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gitops.bootstrap_run", "clusters/eks/bootstrap.sh"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    # The repository's example settings.env: the EKS bootstrap stops before any call.
+    assert re.fullmatch(r"exit \d+ in [\d.]+s, left: \[\]", result.stdout.splitlines()[-1])
+
+
+def test_a_failing_inventory_is_reported(tmp_path, trees, answers) -> None:
+    # The image workflow is gone, so `inventory --images-built` fails for real. (The Kind
+    # bootstrap currently carries on without loading any image; see the report.)
+    repo = tmp_path / "repo"
+    copy_tree(ROOT, repo)
+    (repo / ".github/workflows/image.yaml").unlink()
+    partial = {k: v for k, v in answers.items() if not k.endswith("--images-built")}
+    found = "\n".join(map(str, check_scripts(repo, trees["kind"], partial, [KIND_RUN])))
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "`python -m gitops inventory --cluster kind --images-built`",
+        "python -m gitops inventory failed: FileNotFoundError",
+    )
