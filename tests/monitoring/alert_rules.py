@@ -12,7 +12,9 @@ PROMETHEUS_RULE = REPO_ROOT / "base" / "monitoring" / "prometheusrule-inference.
 UNIT_TESTS = Path(__file__).resolve().parent / "alerts_test.yaml"
 # The name alerts_test.yaml lists under rule_files.
 EXTRACTED_RULES_NAME = "inference-alerts.rules.yaml"
-RUNBOOK_URL = "https://github.com/example-org/ml-inference-platform/blob/main/README.md#runbook-{}"
+# Each alert's runbook: docs/runbooks/<AlertName>.md, as GitHub shows it.
+RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
+RUNBOOK_URL = "https://github.com/example-org/ml-inference-platform/blob/main/docs/runbooks/{}.md"
 
 
 def load_prometheus_rule(path: Path = PROMETHEUS_RULE) -> dict[str, Any]:

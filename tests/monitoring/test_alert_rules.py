@@ -137,4 +137,4 @@ def test_every_alert_carries_severity_and_runbook(prometheus_rule: dict[str, Any
         assert set(annotations) == {"summary", "description", "runbook_url"}, name
         assert "$labels.tenant" in annotations["description"], name
         assert "$value" in annotations["description"], name
-        assert annotations["runbook_url"] == RUNBOOK_URL.format(name.lower()), name
+        assert annotations["runbook_url"] == RUNBOOK_URL.format(name), name

@@ -13,7 +13,7 @@ import pytest
 from gitops.paths import CLUSTERS, REPO_ROOT, tenants_dir
 from gitops.render import render
 
-from .alert_rules import alerting_rules, load_prometheus_rule
+from .alert_rules import RUNBOOKS, alerting_rules, load_prometheus_rule
 from .dashboard_queries import dashboard_files, expressions, load
 
 INFERENCE_BASE = REPO_ROOT / "base" / "inference"
@@ -111,20 +111,12 @@ def test_no_tenant_deploys_a_copy_of_the_rules(overlay: Path) -> None:
     assert [o["metadata"]["name"] for o in render(overlay) if o["kind"] == "PrometheusRule"] == []
 
 
-def _github_anchor(heading: str) -> str:
-    """The anchor GitHub generates for a markdown heading."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
-
-
-def test_every_runbook_url_points_at_a_readme_heading() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    anchors = {
-        _github_anchor(line.lstrip("#"))
-        for line in readme.splitlines()
-        if re.match(r"^#{1,6} ", line)
-    }
-
-    for rule in alerting_rules(load_prometheus_rule()):
-        anchor = rule["annotations"]["runbook_url"].split("#", 1)[1]
-        assert anchor in anchors, rule["alert"]
+def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
+    alerts = {rule["alert"] for rule in alerting_rules(load_prometheus_rule())}
+    pages = {p.stem for p in RUNBOOKS.glob("*.md") if p.name != "README.md"}
+    assert alerts == pages
+    index = (RUNBOOKS / "README.md").read_text(encoding="utf-8")
+    for alert in alerts:
+        page = (RUNBOOKS / f"{alert}.md").read_text(encoding="utf-8")
+        assert page.startswith(f"# {alert}\n"), alert
+        assert f"]({alert}.md)" in index, alert
