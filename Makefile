@@ -12,6 +12,10 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Installed packages get their bytecode at install time: where PYTHONDONTWRITEBYTECODE is set,
+# nothing would cache it, and every process would compile what it imports (checkov's start
+# takes 11 s instead of 6, `import mlflow` 15 s instead of 6).
+export UV_COMPILE_BYTECODE := 1
 # Repo-local CLIs (kubectl, hadolint, checkov, ...) win over whatever the machine has.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/service:$(CURDIR)

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -44,47 +45,100 @@ def check_skip_reasons(objects: list[dict[str, Any]], where: str) -> list[Findin
     return findings
 
 
+# Run inside checkov's own interpreter: import checkov (most of its start-up), then wait for
+# the arguments of the one scan on stdin. Started before rendering, the import overlaps it.
+_WARM = """
+import json, sys, warnings
+from checkov.main import Checkov
+argv = json.loads(sys.stdin.readline())
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=SyntaxWarning)
+    sys.exit(Checkov(argv).run())
+"""
+_ENV = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+
+
+class Scanner:
+    """One checkov scan, started early: `Scanner(checkov)` starts the interpreter and its
+    imports; `scan(groups)` hands it the objects and waits for the report."""
+
+    def __init__(self, checkov: str | None) -> None:
+        self.checkov = checkov if checkov and shutil.which(checkov) else None
+        self.process: subprocess.Popen[str] | None = None
+        python = self._interpreter()
+        if python is not None:
+            self.process = subprocess.Popen(
+                [python, "-c", _WARM],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, **_ENV},
+            )
+            # A validation that stops before its scan must not leave the interpreter behind.
+            weakref.finalize(self, _stop, self.process)
+
+    def _interpreter(self) -> str | None:
+        """The Python of checkov's console script (its shebang), when there is one."""
+        if self.checkov is None:
+            return None
+        first = Path(shutil.which(self.checkov) or self.checkov).read_bytes()[:200]
+        line = first.split(b"\n", 1)[0].decode(errors="replace")
+        python = line[2:].strip() if line.startswith("#!") else ""
+        return python if python and Path(python).is_file() and "python" in python else None
+
+    def scan(self, groups: dict[str, list[dict[str, Any]]]) -> list[Finding]:
+        """Run checkov once over all `groups` (label -> objects); a Finding per failed check."""
+        if self.checkov is None:
+            self.close()
+            return [
+                Finding(
+                    CHECK,
+                    "<environment>",
+                    "",
+                    "checkov not found",
+                    "checkov on PATH or .tools/checkov/bin/checkov (`make setup`)",
+                )
+            ]
+        if not groups:
+            self.close()
+            return []
+        with tempfile.TemporaryDirectory(prefix="checkov-") as tmp:
+            labels: dict[str, str] = {}
+            for index, (label, objects) in enumerate(sorted(groups.items())):
+                name = f"{index:04d}-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)[:80]}.yaml"
+                labels[name] = label
+                Path(tmp, name).write_text(yaml.safe_dump_all(objects, sort_keys=False))
+            argv = ["-d", tmp, "--framework", "kubernetes", "--skip-download", "--compact"]
+            argv += ["--quiet", "-o", "json"]
+            if self.process is not None:
+                out, err = self.process.communicate(json.dumps(argv) + "\n")
+                result = subprocess.CompletedProcess(argv, self.process.returncode, out, err)
+            else:
+                result = subprocess.run(
+                    [self.checkov, *argv],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    env={**os.environ, **_ENV},
+                    cwd=tmp,
+                )
+        return _parse(result, labels)
+
+    def close(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def scan(groups: dict[str, list[dict[str, Any]]], checkov: str | None) -> list[Finding]:
     """Run checkov once over all `groups` (label -> objects); one Finding per failed check."""
-    if not groups:
-        return []
-    if checkov is None or shutil.which(checkov) is None:
-        return [
-            Finding(
-                CHECK,
-                "<environment>",
-                "",
-                "checkov not found",
-                "checkov on PATH or .tools/checkov/bin/checkov (`make setup`)",
-            )
-        ]
-    with tempfile.TemporaryDirectory(prefix="checkov-") as tmp:
-        labels: dict[str, str] = {}
-        for index, (label, objects) in enumerate(sorted(groups.items())):
-            name = f"{index:04d}-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)[:80]}.yaml"
-            labels[name] = label
-            Path(tmp, name).write_text(yaml.safe_dump_all(objects, sort_keys=False))
-        env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
-        result = subprocess.run(
-            [
-                checkov,
-                "-d",
-                tmp,
-                "--framework",
-                "kubernetes",
-                "--skip-download",
-                "--compact",
-                "--quiet",
-                "-o",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-            cwd=tmp,
-        )
-    return _parse(result, labels)
+    return Scanner(checkov).scan(groups)
 
 
 def _parse(result: subprocess.CompletedProcess[str], labels: dict[str, str]) -> list[Finding]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops.kustomize_inputs import fingerprint
 from gitops.render import RenderError, render
 
 # Top-level folders that hold kustomizations; anything else (tests, service, ...) is not deployed.
@@ -40,10 +42,22 @@ def discover(repo_root: Path) -> list[Path]:
     return found
 
 
+# fingerprint of a kustomization's inputs -> its rendered objects, for this process: a folder
+# whose inputs did not change (another copy of the same tree, a fault planted elsewhere)
+# is not rendered again. Failed renders are not kept.
+_RENDERED: dict[str, list[dict[str, Any]]] = {}
+
+
 def render_one(path: Path, repo_root: Path) -> Rendered:
     rel = relative(path, repo_root)
+    key = fingerprint(path)
+    if key is not None and key in _RENDERED:
+        return Rendered(path, rel, copy.deepcopy(_RENDERED[key]))
     try:
-        return Rendered(path, rel, render(path))
+        objects = render(path)
+        if key is not None:
+            _RENDERED[key] = copy.deepcopy(objects)
+        return Rendered(path, rel, objects)
     except RenderError as exc:
         return Rendered(path, rel, error=str(exc).replace(str(repo_root) + os.sep, ""))
     except Exception as exc:  # YAML kustomize emitted but PyYAML refuses: still a build failure

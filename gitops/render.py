@@ -34,6 +34,10 @@ def kustomize_build(path: Path) -> str:
     return result.stdout
 
 
+# libyaml when PyYAML has it: a tenth of the pure-Python parser's time on the whole tree.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def render(path: Path) -> list[dict[str, Any]]:
     """Return the rendered objects of the kustomization at `path`."""
-    return [doc for doc in yaml.safe_load_all(kustomize_build(path)) if doc]
+    return [doc for doc in yaml.load_all(kustomize_build(path), Loader=_Loader) if doc]

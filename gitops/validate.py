@@ -10,12 +10,14 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitops import (
     checkov_scan,
+    checkov_tenants,
     crossrefs,
     pod_security,
     promtool_rules,
@@ -106,6 +108,8 @@ def validate_repo(
         raise ValueError(f"unknown checks {sorted(unknown)}; expected some of {list(CHECKS)}")
     root, settings, report = run.root, run.settings, run.report
 
+    # checkov's interpreter starts now, so its imports overlap the rendering.
+    scanner = checkov_scan.Scanner(settings.checkov) if "checkov" in run.checks else None
     rendered = run.timed("render", lambda: render_all(discover(root), root))
     run.add(
         Finding(
@@ -153,6 +157,51 @@ def validate_repo(
         tenants.setdefault(cluster, names)
         all_tenants |= names
 
+    context = Context(
+        root=root,
+        rendered=rendered,
+        trees=trees,
+        tenants=tenants,
+        crds=crds,
+        allow_examples=settings.allow_examples if allow_examples is None else allow_examples,
+    )
+    # checkov and the checks that wait on other processes run in threads beside the rest:
+    # on two cores the Python checks and a child process overlap instead of adding up.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        beside: list[tuple[str, Future[tuple[list[Finding], float]]]] = []
+        if scanner is not None:
+            # Tenants that render alike but for their name are scanned once (checkov_tenants).
+            collapsed = checkov_tenants.collapse(*_checkov_groups(root, ok, trees))
+            report.stats["checkov_inputs"] = len(collapsed.groups)
+            beside.append(("checkov", pool.submit(_clocked, _checkov, scanner, collapsed)))
+        for name, check in REGISTRY.items():
+            if name in run.checks and check.background:
+                beside.append((name, pool.submit(_clocked, check.run, context)))
+        _foreground_checks(run, ok, trees, tenants, crds, all_tenants, is_namespaced)
+        for name, check in REGISTRY.items():
+            if name in run.checks and not check.background:
+                run.add(run.timed(name, lambda c=check: list(c.run(context))))
+        for name, future in beside:
+            found, seconds = future.result()
+            run.add(found)
+            report.seconds[name] = round(seconds, 2)
+    dropped = dropped_patterns()
+    if dropped:
+        report.stats["crd_patterns_dropped"] = dropped
+    return report
+
+
+def _foreground_checks(
+    run: _Run,
+    ok: list[Rendered],
+    trees: list[ClusterTree],
+    tenants: dict[str, frozenset[str]],
+    crds: CrdSet,
+    all_tenants: frozenset[str],
+    is_namespaced: Callable[[dict[str, Any]], bool],
+) -> None:
+    """The built-in checks: per kustomization, then per cluster tree, then repository-wide."""
+    root, settings, report = run.root, run.settings, run.report
     # Per kustomization.
     for r in ok:
         _object_checks(run, r.objects, r.rel, crds, all_tenants)
@@ -199,25 +248,12 @@ def validate_repo(
         rules = _unique_objects(ok, trees, "PrometheusRule")
         report.stats["prometheus_rules"] = len(rules)
         run.add(run.timed("promtool", lambda: promtool_rules.check(rules, settings.promtool)))
-    if "checkov" in run.checks:
-        groups = _checkov_groups(root, ok, trees)
-        report.stats["checkov_inputs"] = len(groups)
-        run.add(run.timed("checkov", lambda: checkov_scan.scan(groups, settings.checkov)))
-    context = Context(
-        root=root,
-        rendered=rendered,
-        trees=trees,
-        tenants=tenants,
-        crds=crds,
-        allow_examples=settings.allow_examples if allow_examples is None else allow_examples,
-    )
-    for name, check in REGISTRY.items():
-        if name in run.checks:
-            run.add(run.timed(name, lambda c=check: list(c.run(context))))
-    dropped = dropped_patterns()
-    if dropped:
-        report.stats["crd_patterns_dropped"] = dropped
-    return report
+
+
+def _clocked(function: Callable[..., Any], *args: Any) -> tuple[list[Finding], float]:
+    start = time.perf_counter()
+    found = list(function(*args))
+    return found, time.perf_counter() - start
 
 
 def _object_checks(
@@ -272,23 +308,32 @@ def _unique_objects(
     return list(seen.values())
 
 
+def _checkov(scanner: checkov_scan.Scanner, collapsed: checkov_tenants.Collapsed) -> list[Finding]:
+    return checkov_tenants.expand(scanner.scan(collapsed.groups), collapsed)
+
+
 def _checkov_groups(
     root: Path, ok: list[Rendered], trees: list[ClusterTree]
-) -> dict[str, list[dict[str, Any]]]:
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """What checkov scans: each Application's output as Argo CD would deploy it (namespace
     filled in), plus overlays/ and clusters/ kustomizations no Application deploys. Bases
-    alone are building blocks (no namespace yet), covered through the overlays using them."""
+    alone are building blocks (no namespace yet), covered through the overlays using them.
+    Also the tenant each tenant Application's label names."""
     groups: dict[str, list[dict[str, Any]]] = {}
+    tenants: dict[str, str] = {}
     for tree in trees:
         for app in tree.apps:
             if app.objects:
                 groups[f"{app.where}"] = app.objects
+                labels = (app.obj.get("metadata") or {}).get("labels") or {}
+                if labels.get(checkov_tenants.TENANT_LABEL):
+                    tenants[app.where] = str(labels[checkov_tenants.TENANT_LABEL])
     covered = {p for t in trees for p in t.covered}
     for r in ok:
         top = r.rel.split("/", 1)[0]
         if top in ("overlays", "clusters") and r.path not in covered and r.objects:
             groups[r.rel] = r.objects
-    return groups
+    return groups, tenants
 
 
 def format_report(report: Report) -> str:

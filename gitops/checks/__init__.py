@@ -47,16 +47,21 @@ class Check:
     name: str
     proves: str
     run: CheckFunction
+    # Mostly waits on other processes (scripts, stand-ins): validate runs it in a thread
+    # beside the other checks instead of after them.
+    background: bool = False
 
 
 REGISTRY: dict[str, Check] = {}
 
 
-def register(name: str, proves: str) -> Callable[[CheckFunction], CheckFunction]:
+def register(
+    name: str, proves: str, *, background: bool = False
+) -> Callable[[CheckFunction], CheckFunction]:
     def add(function: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} registered twice")
-        REGISTRY[name] = Check(name, proves, function)
+        REGISTRY[name] = Check(name, proves, function, background)
         return function
 
     return add

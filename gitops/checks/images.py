@@ -231,6 +231,9 @@ def _kind_loads(root: Path, tree: ClusterTree, built: list[BuiltImage]) -> Itera
         yield Finding(CHECK, str(BOOTSTRAP), "", f"{problem}; Kind runs {images}", expected)
 
 
+_READS_IMAGES = re.compile(r"\$\(\s*inventory\s+--images-built")
+
+
 def bootstrap_problem(script: Path) -> str:
     """Why `script` does not load the images CI builds into the Kind nodes ('' if it does)."""
     if not script.is_file():
@@ -254,7 +257,8 @@ def bootstrap_problem(script: Path) -> str:
         return "no function runs `kind load docker-image`"
     for name in loaders:
         start, end = bodies[name]
-        if not any("inventory --images-built" in line for line in lines[start : end + 1]):
+        # A call, `$(inventory --images-built)`, not the name in a message.
+        if not any(_READS_IMAGES.search(line) for line in lines[start : end + 1]):
             continue
         call = re.compile(rf"(?:^|[\s;&|(]){re.escape(name)}(?:$|[\s;&|)])")
         if any(call.search(lines[i]) for i in range(len(lines)) if not start <= i <= end):

@@ -315,7 +315,7 @@ def test_bootstrap_no_longer_loading_images(repo: Path, trees: list[Any]) -> Non
     ("old", "new", "problem"),
     [
         ("kind load docker-image", "echo", "no function runs `kind load docker-image`"),
-        ("< <(inventory --images-built)", "< images.txt", "does not read `inventory"),
+        ('"$(inventory --images-built)"', '"$(cat images.txt)"', "does not read `inventory"),
     ],
 )
 def test_bootstrap_loading_something_else(tmp_path: Path, old: str, new: str, problem: str) -> None:
