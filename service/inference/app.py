@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inference import v2
 from inference.batching import Overloaded, Predictor, make_predictor
 from inference.metrics import Metrics
 from inference.model import ServedModel
@@ -31,6 +32,37 @@ from inference.swap import ModelHolder, Reloader
 log = logging.getLogger("inference.app")
 
 ROUTES = ("/predict", "/invocations", "/model/info", "/health", "/ready", "/metrics", "/docs")
+V2_ROUTES = (
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{name}",
+    "/v2/models/{name}/ready",
+    "/v2/models/{name}/infer",
+    "/v2/models/{name}/versions/{version}",
+    "/v2/models/{name}/versions/{version}/ready",
+    "/v2/models/{name}/versions/{version}/infer",
+)
+
+
+def route_template(path: str) -> str:
+    """The route a path is counted under: bounded label values, whatever the client sends."""
+    if path in ROUTES:
+        return path
+    if not path.startswith("/v2"):
+        return "other"
+    parts = path.strip("/").split("/")
+    if parts[:2] == ["v2", "models"] and len(parts) >= 3:
+        template = ["v2", "models", "{name}"]
+        rest = parts[3:]
+        if rest[:1] == ["versions"] and len(rest) >= 2:
+            template += ["versions", "{version}"]
+            rest = rest[2:]
+        template += rest
+        path = "/" + "/".join(template)
+    return path if path in V2_ROUTES else "other"
+
+
 RETRY_AFTER_SECONDS = "1"
 
 
@@ -77,7 +109,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        route = path if path in ROUTES else "other"
+        route = route_template(path)
         method = scope["method"]
         started = time.perf_counter()
         status = 500
@@ -214,18 +246,27 @@ def create_app(
     async def serve(
         request: Request,
         to_rows: Callable[[Any, InputSchema, int], list[list[Any]]],
-        shape: Callable[[ServedModel, Any], dict[str, Any]],
+        shape: Callable[[ServedModel, Any, Any], dict[str, Any]],
+        model: ServedModel | None = None,
     ) -> Response:
-        model = holder.current  # read once: this request finishes on this version
+        model = model or holder.current  # read once: this request finishes on this version
         if model is None:
             return not_ready()
+        output_names: list[str] | None = None
         try:
             payload = await read_json_body(
                 request, settings.max_body_bytes, settings.request_body_timeout_seconds
             )
             rows = to_rows(payload, model.schema, settings.max_rows_per_request)
+            output_names = (
+                v2.requested_outputs(payload, model.has_proba)
+                if to_rows is v2.rows_from_request
+                else None
+            )
         except InputError as exc:
             message = "invalid request" if exc.status_code == 422 else exc.errors[0].message
+            if output_names is None and to_rows is v2.rows_from_request:
+                message = "invalid inference request"
             # The rest of a body too big or too slow is not worth reading: end the connection,
             # or uvicorn keeps it open to drain whatever the client still sends.
             close = {"Connection": "close"} if exc.status_code in (408, 413) else None
@@ -256,13 +297,13 @@ def create_app(
                 counter = class_counters[label] = metrics.predictions.labels(str(label))
             counter.inc(count)
         try:
-            return json_response(shape(model, prediction))
+            return json_response(shape(model, prediction, output_names or payload))
         except ValueError:  # NaN/inf in the output: huge finite inputs can overflow inside
             return cannot_score("the model returned non-finite values")
 
     @app.post("/predict", summary="Predict from records or rows", tags=["predict"])
     async def predict(request: Request) -> Response:
-        def shape(model: ServedModel, prediction: Any) -> dict[str, Any]:
+        def shape(model: ServedModel, prediction: Any, _: Any) -> dict[str, Any]:
             body: dict[str, Any] = {
                 "model": {"name": model.name, "version": model.version, "alias": model.alias},
                 "predictions": prediction.labels,
@@ -277,11 +318,96 @@ def create_app(
     @app.post("/invocations", summary="mlflow models serve compatible scoring", tags=["predict"])
     async def invocations(request: Request) -> Response:
         return await serve(
-            request, rows_for_invocations, lambda _, prediction: {"predictions": prediction.labels}
+            request,
+            rows_for_invocations,
+            lambda _, prediction, __: {"predictions": prediction.labels},
         )
 
+    def v2_model(name: str, version: str | None = None) -> ServedModel | Response:
+        """The served model if the path names it, else the protocol's answer."""
+        model = holder.current
+        if name != settings.model.name:
+            return error_response(404, "not_found", f"model {name!r} is not served here")
+        if model is None:
+            return not_ready()
+        if version is not None and version != model.version:
+            return error_response(
+                404,
+                "not_found",
+                f"{name} version {version!r} is not served (serving {model.version})",
+            )
+        return model
+
+    async def v2_infer(request: Request, name: str, version: str | None = None) -> Response:
+        found = v2_model(name, version)
+        if isinstance(found, Response):
+            return found
+
+        def shape(model: ServedModel, prediction: Any, outputs: Any) -> dict[str, Any]:
+            return v2.response(model, prediction, outputs, request.headers.get("x-request-id"))
+
+        return await serve(request, v2.rows_from_request, shape, model=found)
+
+    @app.post("/v2/models/{name}/infer", summary="Open Inference Protocol: infer", tags=["v2"])
+    async def v2_infer_latest(request: Request, name: str) -> Response:
+        return await v2_infer(request, name)
+
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        summary="Open Inference Protocol: infer with a given version",
+        tags=["v2"],
+    )
+    async def v2_infer_version(request: Request, name: str, version: str) -> Response:
+        return await v2_infer(request, name, version)
+
+    async def v2_infer_served(request: Request) -> Response:
+        return await v2_infer(request, settings.model.name)
+
     # Still declared as routes above, for /docs and for anything that mounts the router.
-    direct.update({"/predict": predict, "/invocations": invocations})
+    direct.update(
+        {
+            "/predict": predict,
+            "/invocations": invocations,
+            f"/v2/models/{settings.model.name}/infer": v2_infer_served,
+        }
+    )
+
+    @app.get("/v2", summary="Open Inference Protocol: server metadata", tags=["v2"])
+    async def v2_server() -> Response:
+        return json_response({"name": "inference-service", "version": "1", "extensions": []})
+
+    @app.get("/v2/health/live", summary="Open Inference Protocol: liveness", tags=["v2"])
+    async def v2_live() -> Response:
+        return json_response({"live": True})
+
+    @app.get("/v2/health/ready", summary="Open Inference Protocol: readiness", tags=["v2"])
+    async def v2_ready() -> Response:
+        ready = holder.current is not None
+        return json_response({"ready": ready}, 200 if ready else 503)
+
+    @app.get("/v2/models/{name}", summary="Open Inference Protocol: model metadata", tags=["v2"])
+    async def v2_metadata(name: str) -> Response:
+        found = v2_model(name)
+        return found if isinstance(found, Response) else json_response(v2.metadata(found))
+
+    @app.get("/v2/models/{name}/versions/{version}", summary="Model metadata", tags=["v2"])
+    async def v2_version_metadata(name: str, version: str) -> Response:
+        found = v2_model(name, version)
+        return found if isinstance(found, Response) else json_response(v2.metadata(found))
+
+    @app.get("/v2/models/{name}/ready", summary="Open Inference Protocol: model ready", tags=["v2"])
+    async def v2_model_ready(name: str) -> Response:
+        found = v2_model(name)
+        return (
+            found if isinstance(found, Response) else json_response({"name": name, "ready": True})
+        )
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", summary="Model ready", tags=["v2"])
+    async def v2_version_ready(name: str, version: str) -> Response:
+        found = v2_model(name, version)
+        return (
+            found if isinstance(found, Response) else json_response({"name": name, "ready": True})
+        )
 
     @app.get("/model/info", summary="The model version being served", tags=["model"])
     async def model_info() -> Response:

@@ -57,8 +57,8 @@ class Metrics:
         )
         self.model_info = Gauge(
             "inference_model_info",
-            "1 for the model version being served.",
-            ["model", "version", "alias"],
+            "1 for the model version being served, and the runtime serving it (onnx, sklearn).",
+            ["model", "version", "alias", "runtime"],
             registry=r,
         )
         self.reloads = Counter(
@@ -95,7 +95,9 @@ class Metrics:
             self.reloads.labels(result=result)
         self.rejected.labels(reason="queue_full")
 
-    def served(self, model: str, version: str, alias: str | None) -> None:
+    def served(self, model: str, version: str, alias: str | None, runtime: str) -> None:
         """Point inference_model_info at the version now being served, and only at it."""
         self.model_info.clear()
-        self.model_info.labels(model=model, version=version, alias=alias or "").set(1)
+        self.model_info.labels(
+            model=model, version=version, alias=alias or "", runtime=runtime
+        ).set(1)

@@ -1,9 +1,12 @@
-"""Read a downloaded MLflow model folder without mlflow: MLmodel, signature, example, pickle.
+"""Read a downloaded MLflow model folder without mlflow: MLmodel, signature, example, and
+the model itself, as an ONNX file or a pickle.
 
 The folder layout is MLflow's documented model format: an `MLmodel` YAML file whose
 `flavors.sklearn` section names the pickled estimator and how it was serialized, whose
 `signature.inputs` is a JSON list of column specs, and whose `saved_input_example_info`
-points at the input example (pandas "split" or "records" JSON).
+points at the input example (pandas "split" or "records" JSON). A version whose ONNX export
+passed training's equivalence gate also has an `onnx` flavor (its `data` file) and
+`metadata.onnx` describing it (see onnx_model).
 """
 
 from __future__ import annotations
@@ -19,6 +22,42 @@ from inference.model import ModelCheckError
 from inference.schema import InputSchema
 
 _PICKLE_FORMATS = ("cloudpickle", "pickle")
+RUNTIMES = ("auto", "sklearn", "onnx")
+
+
+def onnx_metadata(meta: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(the ONNX file, metadata.onnx) when the version carries an ONNX model that passed
+    training's equivalence gate; None otherwise (no flavor, or a failed or skipped gate)."""
+    flavor = (meta.get("flavors") or {}).get("onnx")
+    described = (meta.get("metadata") or {}).get("onnx")
+    if not isinstance(flavor, dict) or not isinstance(described, dict):
+        return None
+    if described.get("outcome") != "passed" or not flavor.get("data"):
+        return None
+    return str(flavor["data"]), described
+
+
+def chosen_runtime(meta: dict[str, Any], wanted: str) -> str:
+    """`onnx` when the version has a gated ONNX model and `wanted` allows it, else `sklearn`."""
+    onnx = onnx_metadata(meta) is not None
+    if wanted == "onnx" and not onnx:
+        raise ModelCheckError("MODEL_RUNTIME=onnx, but this version has no ONNX model that passed")
+    return "onnx" if onnx and wanted != "sklearn" else "sklearn"
+
+
+def needed_files(meta: dict[str, Any], runtime: str) -> list[str]:
+    """The files of the folder a runtime reads: the input example and its model file."""
+    files = []
+    example = (meta.get("saved_input_example_info") or {}).get("artifact_path")
+    if example:
+        files.append(str(example))
+    if runtime == "onnx":
+        found = onnx_metadata(meta)
+        assert found is not None
+        files.append(found[0])
+    else:
+        files.append(str(sklearn_flavor(meta).get("pickled_model", "model.pkl")))
+    return files
 
 
 def read_model_dir(path: Path) -> tuple[Any, InputSchema, list[list[Any]]]:

@@ -1,9 +1,14 @@
 """The MLflow registry as the service sees it: resolve a reference, download a version.
 
 Neither needs mlflow in the serving process. Resolving (every poll) is one call to MLflow's
-REST API. Downloading (once per new version) runs `python -m inference.fetch`, a short-lived
-child that uses MLflow's client, which knows whether artifacts come through the server's proxy
-or straight from S3/MinIO; its imports and memory end with it.
+REST API. Downloading (once per new version) goes, when the server proxies artifacts (its
+`--serve-artifacts`, how the platform runs it), through the same REST API: the version's
+`source` names its logged model (`models:/m-<id>`), whose `artifact_uri` is an
+`mlflow-artifacts:` location, and the proxy serves each file at
+/api/2.0/mlflow-artifacts/artifacts/<path> (mlflow/server/handlers.py: get_logged_model,
+_download_artifact). Only the files the chosen runtime needs are fetched. Any other location
+(S3 read directly, MLFLOW_S3_ENDPOINT_URL) is downloaded by `python -m inference.fetch`, a
+short-lived child with MLflow's client, whose imports and memory end with it.
 """
 
 from __future__ import annotations
@@ -106,6 +111,58 @@ class Registry:
     def start_download(self, name: str, version: str, destination: Path) -> PendingDownload:
         """Start downloading the version's artifacts; the caller may work meanwhile."""
         return self._run_fetch([f"models:/{name}/{version}", str(destination)])
+
+    def proxied_location(self, name: str, version: str) -> str | None:
+        """The version's artifacts as a path under the server's artifact proxy, or None when
+        they live elsewhere (or the server cannot say): then `start_download` fetches them."""
+        if not self._speaks_rest:
+            return None
+        what = f"{name} v{version}"
+        query = urllib.parse.urlencode({"name": name, "version": version})
+        found = self._get_json(f"{self._api}/mlflow/model-versions/get?{query}")
+        source = str((found.get("model_version") or {}).get("source") or "")
+        if source.startswith("models:/m-"):
+            model_id = source.removeprefix("models:/")
+            logged = self._get_json(f"{self._api}/mlflow/logged-models/{model_id}")
+            source = str((((logged.get("model") or {}).get("info")) or {}).get("artifact_uri", ""))
+        elif source.startswith("runs:/"):
+            run_id, _, path = source.removeprefix("runs:/").partition("/")
+            query = urllib.parse.urlencode({"run_id": run_id})
+            run = self._get_json(f"{self._api}/mlflow/runs/get?{query}")
+            root = str((((run.get("run") or {}).get("info")) or {}).get("artifact_uri", ""))
+            source = f"{root.rstrip('/')}/{path}" if root else ""
+        if not source.startswith("mlflow-artifacts:"):
+            log.debug("%s lives at %r, not behind the artifact proxy", what, source)
+            return None
+        # mlflow-artifacts:/<path> or mlflow-artifacts://<host>/<path>
+        location = source.removeprefix("mlflow-artifacts:")
+        if location.startswith("//"):
+            location = location[2:].partition("/")[2]
+        return location.strip("/")
+
+    def download_file(self, location: str, relative: str, destination: Path) -> None:
+        """One file of a proxied location into destination/relative."""
+        quoted = urllib.parse.quote(f"{location}/{relative}")
+        url = f"{self._api}/mlflow-artifacts/artifacts/{quoted}"
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 (http(s) only)
+        try:
+            with (
+                urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response,  # noqa: S310
+                target.open("wb") as out,
+            ):
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+        except urllib.error.HTTPError as exc:
+            raise RegistryError(f"cannot download {relative}: {_http_error(exc)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RegistryError(f"cannot download {relative}: {reason}") from None
+
+    @property
+    def _api(self) -> str:
+        return f"{self.tracking_uri}/api/2.0"
 
     def _run_fetch(self, arguments: list[str]) -> _FetchChild:
         env = dict(os.environ)

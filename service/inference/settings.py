@@ -64,6 +64,12 @@ class Settings:
     queue_max_requests: int
     host: str
     port: int
+    # auto: the version's ONNX model when it passed training's equivalence gate, else the
+    # scikit-learn pickle; sklearn: always the pickle; onnx: refuse a version without one.
+    model_runtime: str = "auto"
+
+
+_RUNTIMES = ("auto", "sklearn", "onnx")
 
 
 class _Reader:
@@ -127,6 +133,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD must be set together"
         )
 
+    runtime = read.text("MODEL_RUNTIME", "auto").lower()
+    if runtime not in _RUNTIMES:
+        raise SettingsError(f"MODEL_RUNTIME must be one of {', '.join(_RUNTIMES)}, got {runtime!r}")
+
     log_level = read.text("LOG_LEVEL", "INFO").upper()
     if log_level not in _LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
@@ -152,4 +162,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queue_max_requests=int(read.number("QUEUE_MAX_REQUESTS", 512, minimum=1, kind=int)),
         host=read.text("HOST", "0.0.0.0"),
         port=int(read.number("PORT", 8080, minimum=1, kind=int)),
+        model_runtime=runtime,
     )

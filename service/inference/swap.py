@@ -111,7 +111,15 @@ class Reloader:
             "loading %s v%s (serving %s)", ref.name, version, current and f"v{current.version}"
         )
         cache_dir = self._settings.model_cache_dir
-        model = load_version(self._registry, ref.name, version, ref.alias, run_id, cache_dir)
+        model = load_version(
+            self._registry,
+            ref.name,
+            version,
+            ref.alias,
+            run_id,
+            cache_dir,
+            self._settings.model_runtime,
+        )
         if current is not None and model.schema.columns != current.schema.columns:
             # Clients of this tenant send the served schema; a new one needs a new model name.
             prune_cache(cache_dir, ref.name, keep=self._cached_versions())
@@ -126,7 +134,7 @@ class Reloader:
         gc.freeze()
         self._holder.last_error = None
         self._failures = 0
-        self._metrics.served(ref.name, version, ref.alias)
+        self._metrics.served(ref.name, version, ref.alias, model.runtime)
         self._metrics.reloads.labels(result="success").inc()
         self._metrics.last_load.set(model.loaded_at)
         # Keep the version just replaced too: moving the alias back (a rollback) then

@@ -6,12 +6,12 @@ import pytest
 
 from inference.batching import BatchingPredictor, DirectPredictor, Overloaded
 from inference.metrics import Metrics
-from inference.model import ServedModel
 from inference.schema import Column, InputSchema
+from inference.sklearn_model import SklearnModel
 from tests.support.models import IRIS_COLUMNS, iris_logistic
 
 
-class CountingModel(ServedModel):
+class CountingModel(SklearnModel):
     """A real iris model that records each call's row count and can be told to fail."""
 
     calls: list[int]
@@ -27,9 +27,13 @@ class CountingModel(ServedModel):
 def make_model() -> CountingModel:
     estimator, features = iris_logistic()
     schema = InputSchema(tuple(Column(n, "double") for n in IRIS_COLUMNS))
-    model = CountingModel("m", "1", None, estimator, schema, features.head(3).values.tolist())
+    example = features.head(3).values.tolist()
+    model = CountingModel("m", "1", None, schema, example, estimator=estimator)
+    model.calls = []
     model.prepare()
     model.calls = []
+    # These tests are about the queue: never the inline path, however fast this machine is.
+    model.call_seconds = 1.0
     return model
 
 
@@ -93,3 +97,14 @@ def test_direct_predictor(predictor_cls: type) -> None:
     )
     assert len(model.calls) == 3
     assert all(len(r.labels) == 1 for r in results)
+
+
+def test_a_model_cheaper_than_a_thread_handoff_is_called_inline() -> None:
+    model = make_model()
+    model.call_seconds = 0.00001
+    assert model.inline
+    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.002, max_pending=1)
+    # max_pending=1 and six at once: queued, five would be refused; inline, none is.
+    results = asyncio.run(run_concurrently(predictor, model, [[row] for row in ROWS * 2]))
+    assert all(not isinstance(r, Exception) for r in results)
+    assert model.calls == [1] * 6

@@ -1,15 +1,16 @@
-"""ServedModel's load-time self-check, on real scikit-learn estimators (no registry needed)."""
+"""The scikit-learn runtime's load-time self-check, on real estimators (no registry needed)."""
 
 import pytest
 
-from inference.model import ModelCheckError, ServedModel
+from inference.model import ModelCheckError
 from inference.schema import Column, InputSchema
+from inference.sklearn_model import SklearnModel
 from tests.support.models import IRIS_COLUMNS, iris_forest, iris_logistic, text_pipeline
 
 
-def served(estimator: object, features: object, schema: InputSchema) -> ServedModel:
+def served(estimator: object, features: object, schema: InputSchema) -> SklearnModel:
     example = features.head(3).values.tolist()  # type: ignore[attr-defined]
-    model = ServedModel("m", "1", "staging", estimator, schema, example)
+    model = SklearnModel("m", "1", "staging", schema, example, estimator=estimator)
     model.prepare()
     return model
 
@@ -49,7 +50,7 @@ def test_text_model_keeps_dataframe_path() -> None:
 def test_model_that_fails_on_its_example_is_rejected() -> None:
     estimator, _ = iris_logistic()
     wrong = InputSchema((Column("a", "double"), Column("b", "double")))
-    model = ServedModel("m", "1", None, estimator, wrong, [[1.0, 2.0]])
+    model = SklearnModel("m", "1", None, wrong, [[1.0, 2.0]], estimator=estimator)
     with pytest.raises(ModelCheckError, match="input example"):
         model.prepare()
 
@@ -57,4 +58,4 @@ def test_model_that_fails_on_its_example_is_rejected() -> None:
 def test_model_without_example_is_rejected() -> None:
     estimator, _ = iris_logistic()
     with pytest.raises(ModelCheckError, match="no input example"):
-        ServedModel("m", "1", None, estimator, IRIS_SCHEMA, []).prepare()
+        SklearnModel("m", "1", None, IRIS_SCHEMA, [], estimator=estimator).prepare()

@@ -331,6 +331,26 @@ def test_artifacts_read_straight_from_s3(
         service.stop()
 
 
+def test_through_the_artifact_proxy_only_the_runtime_files_are_fetched(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    """Behind the proxy the service downloads over MLflow's REST API, without the fetch
+    child, and only what its runtime reads: MLmodel, the input example, the model file."""
+    estimator, features = iris_logistic()
+    version = log_and_register(registry.url, "svc-lean", estimator, features, alias="staging")
+    service = start_service(
+        {"MODEL_URI": "models:/svc-lean@staging", "MLFLOW_TRACKING_URI": registry.url},
+        tmp_path,
+    )
+    try:
+        assert service.get("/model/info").json()["version"] == version
+    finally:
+        service.stop()
+    (cache,) = tmp_path.glob("cache-*")
+    fetched = sorted(p.name for p in (cache / "svc-lean" / version).iterdir())
+    assert fetched == ["MLmodel", "input_example.json", "model.pkl"]
+
+
 def test_pinned_version_is_served_and_not_polled(
     iris_service: tuple[Service, str], registry: RegistryServer, tmp_path: Path
 ) -> None:
