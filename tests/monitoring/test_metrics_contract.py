@@ -104,6 +104,8 @@ def test_label_values_the_queries_select_are_exported(scraped_metrics: str) -> N
     # Present at zero before any reload: increase() misses a counter's first increment.
     assert has("inference_model_reloads_total", result="failure")
     assert has("inference_model_reloads_total", result="success")
-    assert has("inference_model_info", model=MODEL_NAME, version="1", alias=ALIAS, runtime="sklearn")
+    assert has(
+        "inference_model_info", model=MODEL_NAME, version="1", alias=ALIAS, runtime="sklearn"
+    )
     # `tenant` comes from the ServiceMonitor; a service-side label would clash with it.
     assert not [s for s in samples if "tenant" in s.labels or "namespace" in s.labels]
