@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
             result = train(entry, settings, by=args.by)
         output.table(
             "registered",
-            ["model", "version", "estimator", "accuracy", "f1_macro", "log_loss", "run"],
+            ["model", "version", "estimator", "accuracy", "f1_macro", "log_loss", "onnx", "run"],
             [
                 [
                     result.model_name,
@@ -154,10 +154,12 @@ def _run(args: argparse.Namespace) -> int:
                     output.metric(result.metrics["accuracy"]),
                     output.metric(result.metrics["f1_macro"]),
                     output.metric(result.metrics["log_loss"]),
+                    result.onnx_gate,
                     result.run_id,
                 ]
             ],
         )
+        output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
         return 0
     if args.command in ("promote", "rollback"):
         from training import promote
@@ -221,6 +223,7 @@ def _run(args: argparse.Namespace) -> int:
                 "accuracy",
                 "f1_macro",
                 "log_loss",
+                "onnx",
                 "git",
                 "created (UTC)",
             ],
@@ -233,6 +236,7 @@ def _run(args: argparse.Namespace) -> int:
                     output.metric(r.metrics.get("accuracy")),
                     output.metric(r.metrics.get("f1_macro")),
                     output.metric(r.metrics.get("log_loss")),
+                    r.onnx,
                     r.git_commit,
                     r.created,
                 ]

@@ -92,6 +92,8 @@ def _reusable_version(client, entry: TenantModel, settings: Settings) -> str | N
 
 def _import_heavy_modules() -> None:
     import mlflow.sklearn  # noqa: F401
+    import onnxruntime  # noqa: F401
+    import skl2onnx  # noqa: F401
     import sklearn.ensemble
     import sklearn.linear_model  # noqa: F401
 
@@ -117,7 +119,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     services: list[LocalService] = []
     previous_handlers = _handle_signals()
     try:
-        # Importing MLflow and scikit-learn takes ~10 s here; overlap it with the server start.
+        # Importing MLflow, scikit-learn and skl2onnx takes ~10 s; overlap it with the server start.
         registry.configure_mlflow(settings)
         warm_up = threading.Thread(target=_import_heavy_modules, daemon=True)
         warm_up.start()
@@ -187,7 +189,8 @@ def _register_models(
             scores = result.metrics
             progress.note(
                 f"{entry.model_name}: registered version {version} (accuracy "
-                f"{scores['accuracy']:.4f}, f1_macro {scores['f1_macro']:.4f})"
+                f"{scores['accuracy']:.4f}, f1_macro {scores['f1_macro']:.4f}, "
+                f"onnx {result.onnx_gate})"
             )
         versions[entry.tenant] = version
         if tenant.uri.alias is None:

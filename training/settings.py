@@ -51,6 +51,13 @@ class Settings:
     overlays_root: Path
     # Aliases `promote` may move; `staging` is what Kind serves, `production` what EKS serves.
     aliases: tuple[str, ...]
+    # Largest absolute probability difference the ONNX equivalence gate accepts between the
+    # ONNX model (float32) and the scikit-learn pipeline (float64) on the same rows. float32
+    # keeps ~7 significant digits (machine epsilon 6e-8), and rounding accumulates over a
+    # scaler, a dot product, a softmax or a sum over 100 trees to 1e-7..1e-6 on this
+    # repository's datasets; 1e-5 leaves ten times that as headroom while a real conversion
+    # error (a dropped step, classes out of order) differs by 1e-3 or more.
+    onnx_tolerance: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,6 +67,9 @@ class Settings:
             raise UsageError(f"TRAINING_TOLERANCE={tolerance}: expected 0 <= value < 1")
         if not 0 < test_size < 1:
             raise UsageError(f"TRAINING_TEST_SIZE={test_size}: expected 0 < value < 1")
+        onnx_tolerance = _float("TRAINING_ONNX_TOLERANCE", 1e-5)
+        if not 0 <= onnx_tolerance < 1:
+            raise UsageError(f"TRAINING_ONNX_TOLERANCE={onnx_tolerance}: expected 0 <= value < 1")
         return cls(
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
             experiment_prefix=os.environ.get("TRAINING_EXPERIMENT_PREFIX", "tenant-models"),
@@ -77,6 +87,7 @@ class Settings:
                 for a in os.environ.get("TRAINING_ALIASES", "staging,production").split(",")
                 if a.strip()
             ),
+            onnx_tolerance=onnx_tolerance,
         )
 
 

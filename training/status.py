@@ -22,6 +22,8 @@ class StatusRow:
     metrics: dict[str, float]
     git_commit: str
     created: str
+    # The version's ONNX equivalence gate (passed, failed, unsupported); "" before it existed.
+    onnx: str = ""
 
 
 def _created(timestamp_ms: int | None) -> str:
@@ -61,6 +63,7 @@ def collect(client: MlflowClient, catalog: dict[str, TenantModel]) -> list[Statu
                     evaluate.run_metrics(client, version),
                     (version.tags.get("git_commit") or "")[:10],
                     _created(version.creation_timestamp),
+                    version.tags.get("onnx_gate", ""),
                 )
             )
     return rows

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from training import datasets, estimators, evaluate, provenance
+from training import datasets, estimators, evaluate, onnx_export, provenance
 from training.catalog import TenantModel
 from training.settings import Settings
 
@@ -26,11 +26,17 @@ class TrainResult:
     metrics: dict[str, float]
     estimator: str
     dataset: str
+    # The ONNX equivalence gate: passed, failed or unsupported, and why.
+    onnx_gate: str
+    onnx_detail: str
 
 
 def fingerprint(entry: TenantModel, settings: Settings) -> str:
-    """Identifies what decides the fitted model: estimator code, dataset code and version, split.
+    """Identifies what decides the fitted model and its ONNX copy: estimator code, dataset code
+    and version, split, the export code and its converter and runtime, the gate's tolerance.
     Two trainings with the same fingerprint give the same model, so `up` may reuse a version."""
+    from importlib.metadata import version
+
     import sklearn
 
     material = {
@@ -41,6 +47,10 @@ def fingerprint(entry: TenantModel, settings: Settings) -> str:
         "split_seed": settings.split_seed,
         "test_size": settings.test_size,
         "sklearn": sklearn.__version__,
+        "onnx_export_source": Path(onnx_export.__file__).read_text(),
+        "skl2onnx": version("skl2onnx"),
+        "onnxruntime": version("onnxruntime"),
+        "onnx_tolerance": settings.onnx_tolerance,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -66,13 +76,19 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
     import mlflow.sklearn
     import sklearn
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
+    from mlflow.models import Model, infer_signature
+
+    from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     data = datasets.split(entry.dataset, settings.split_seed, settings.test_size)
     pipeline = estimators.build(entry.estimator, settings.split_seed)
     pipeline.fit(data.x_train, data.y_train)
     metrics = evaluate.scores(pipeline, data.x_test, data.y_test, len(data.class_names))
     signature = infer_signature(data.x_train, pipeline.predict(data.x_train))
+    input_example = data.x_train.head(3)
+    exported = onnx_export.export(
+        pipeline, signature, data.x_test, input_example, settings.onnx_tolerance
+    )
     commit = provenance.git_commit()
     tags = {
         "tenant": entry.tenant,
@@ -82,6 +98,8 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
         "git_dirty": str(provenance.git_dirty()).lower(),
         "training_fingerprint": fingerprint(entry, settings),
         "trained_by": provenance.actor(by),
+        "onnx_gate": exported.outcome,
+        "onnx_gate_detail": exported.detail,
     }
 
     mlflow.set_experiment(f"{settings.experiment_prefix}/{entry.tenant}")
@@ -100,19 +118,26 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
             }
         )
         mlflow.log_metrics(metrics)
+        mlflow.log_metric("onnx_export_seconds", exported.seconds)
         mlflow.set_tags(tags)
+        # What mlflow.sklearn.log_model does (Model.log with the sklearn flavor), through a
+        # flavor that also writes model.onnx into the same version when the gate passed.
         # cloudpickle, not MLflow's default skops: skops is not in the service image
         # (mlflow-skinny), and its allow-list of trusted types is read from the model itself,
         # so it would add no protection for models from this registry.
         # MLflow prints "Successfully registered model" to stderr itself; the table says it.
         with contextlib.redirect_stderr(io.StringIO()):
-            info = mlflow.sklearn.log_model(
-                pipeline,
+            info = Model.log(
                 name=MODEL_ARTIFACT,
+                artifact_path=None,
+                flavor=SklearnWithOnnx(exported.model),
+                flavor_name=FLAVOR_NAME,
+                registered_model_name=entry.model_name,
+                metadata={"onnx": exported.metadata},
+                sk_model=pipeline,
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
                 signature=signature,
-                input_example=data.x_train.head(3),
-                registered_model_name=entry.model_name,
+                input_example=input_example,
                 pip_requirements=_pip_requirements(),
             )
     version = str(info.registered_model_version)
@@ -121,7 +146,14 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
         client.set_model_version_tag(entry.model_name, version, key, value)
     grant_tenant_read(settings, entry)
     return TrainResult(
-        entry.model_name, version, run.info.run_id, metrics, entry.estimator, entry.dataset
+        entry.model_name,
+        version,
+        run.info.run_id,
+        metrics,
+        entry.estimator,
+        entry.dataset,
+        exported.outcome,
+        exported.detail,
     )
 
 

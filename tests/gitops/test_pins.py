@@ -270,8 +270,9 @@ def test_mlflow_skinny_at_another_version_than_mlflow(repo: Path, trees: list[An
     text = requirements.read_text(encoding="utf-8")
     requirements.write_text(text.replace("mlflow-skinny==3.17.2", "mlflow-skinny==3.18.0"))
     found = file_faults(repo, trees)
+    line = text.splitlines().index("mlflow-skinny==3.17.2") + 1
     assert (
-        "service/requirements.txt:9: mlflow: mlflow-skinny 3.18.0 here, but "
+        f"service/requirements.txt:{line}: mlflow: mlflow-skinny 3.18.0 here, but "
         "base/mlflow/image/requirements.txt:5 pins mlflow 3.17.2"
     ) in found
     assert found.count("\n") == 0, found  # only that one place disagrees

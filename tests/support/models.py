@@ -24,24 +24,37 @@ def log_and_register(
     alias: str | None = None,
     experiment: str = "service-tests",
     with_signature: bool = True,
+    onnx: bool = False,
 ) -> str:
-    """Log `estimator` (fitted) with signature and input example; return the new version."""
+    """Log `estimator` (fitted) with signature and input example; return the new version.
+    `onnx`: also its ONNX copy, converted and gated by training's own export (on `features`),
+    as `python -m training train` logs it."""
     import mlflow
     import mlflow.sklearn
     import sklearn
-    from mlflow.models import infer_signature
+    from mlflow.models import Model, infer_signature
+
+    from training import onnx_export
+    from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
+    signature = infer_signature(features, estimator.predict(features)) if with_signature else None
+    exported = None
+    if onnx:
+        exported = onnx_export.export(estimator, signature, features, features.head(3), 1e-5)
+        assert exported.outcome == "passed", exported.detail
     with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            estimator,
+        info = Model.log(
             name="model",
+            artifact_path=None,
+            flavor=SklearnWithOnnx(exported.model if exported else None),
+            flavor_name=FLAVOR_NAME,
             registered_model_name=name,
+            metadata={"onnx": exported.metadata} if exported else None,
+            sk_model=estimator,
             serialization_format="cloudpickle",
-            signature=infer_signature(features, estimator.predict(features))
-            if with_signature
-            else None,
+            signature=signature,
             input_example=features.head(3),
             # Explicit requirements: inferring them costs 10-15 s per model on a small machine.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
