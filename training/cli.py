@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--retrain", action="store_true", help="train even if a version matches")
     up.add_argument("--mlflow-port", type=_port, help="MLflow port (env UP_MLFLOW_PORT, 5000)")
     up.add_argument("--base-port", type=_port, help="first service port (env UP_BASE_PORT, 8081)")
+    up.add_argument(
+        "--prometheus-port",
+        type=int,
+        help="local Prometheus port, 0 for none (env UP_PROMETHEUS_PORT, 9090)",
+    )
     up.add_argument("--run-dir", type=Path, help="state folder (env UP_RUN_DIR, .run/local)")
     up.add_argument("--cluster", help="whose overlays declare the tenants (env UP_CLUSTER, kind)")
     return parser

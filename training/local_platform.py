@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from training import output, ports, registry, registry_server
+from training import local_prometheus, output, ports, registry, registry_server
 from training.catalog import TenantModel, load_catalog
 from training.errors import OperationError, UsageError, one_of
 from training.inference_services import LocalService
+from training.local_prometheus import LocalPrometheus, ScrapeTarget
 from training.overlays import ModelUri, cluster_tenants
 from training.settings import LocalPlatformSettings, Settings
 
@@ -37,6 +38,7 @@ def _local_settings(args: argparse.Namespace) -> LocalPlatformSettings:
         "mlflow_port": args.mlflow_port,
         "base_port": args.base_port,
         "cluster": args.cluster,
+        "prometheus_port": getattr(args, "prometheus_port", None),
     }
     return replace(local, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -71,6 +73,12 @@ def _check_ports(local: LocalPlatformSettings, planned: list[PlannedTenant]) -> 
     ports.require_free(
         local.mlflow_port, "MLflow", "choose another with --mlflow-port or UP_MLFLOW_PORT"
     )
+    if local.prometheus_port:
+        ports.require_free(
+            local.prometheus_port,
+            "Prometheus",
+            "choose another with --prometheus-port or UP_PROMETHEUS_PORT (0 turns it off)",
+        )
     for tenant in planned:
         ports.require_free(
             tenant.port,
@@ -116,6 +124,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     _check_ports(local, planned)
     progress = output.Progress()
     server = None
+    prometheus = None
     services: list[LocalService] = []
     previous_handlers = _handle_signals()
     try:
@@ -142,6 +151,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
             ["tenant", "model", "version", "serves", "URL", "sample prediction"],
             rows,
         )
+        prometheus = _start_prometheus(local, services, progress)
         logs = output.shown_path(local.run_dir / "logs")
         progress.note(f"logs in {logs}, registry UI at {server.url}")
         if args.once:
@@ -158,6 +168,8 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         # Stopping must not be interrupted by a second Ctrl-C half-way.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if prometheus is not None:
+            prometheus.stop()
         for service in services:
             service.child.stop()
         if server is not None:
@@ -239,6 +251,35 @@ def _start_services(
             )
             progress.note(f"{service.tenant} ready at {service.url}")
     return services
+
+
+def _start_prometheus(
+    local: LocalPlatformSettings, services: list[LocalService], progress
+) -> LocalPrometheus | None:
+    """Prometheus scraping every service with the platform's rules; skipped when turned off or
+    not installed (the services do not need it)."""
+    if not local.prometheus_port:
+        return None
+    targets = [ScrapeTarget(s.tenant, f"127.0.0.1:{s.port}") for s in services]
+    try:
+        with progress.step(f"starting Prometheus on 127.0.0.1:{local.prometheus_port}"):
+            prometheus = local_prometheus.start(
+                local.run_dir / "prometheus", local.prometheus_port, targets, local.scrape_interval
+            )
+    except local_prometheus.PrometheusMissing as missing:
+        progress.note(f"no local Prometheus: {missing}")
+        return None
+    try:
+        # Proof the scrape works, not only that Prometheus started: every service answered.
+        prometheus.wait_for_targets(len(targets), timeout=30)
+    except BaseException:
+        prometheus.stop()
+        raise
+    progress.note(
+        f"Prometheus at {prometheus.url} scraped all {len(targets)} service(s); it scrapes every "
+        f"{local.scrape_interval} and evaluates the rules of base/monitoring"
+    )
+    return prometheus
 
 
 def _sample_predictions(

@@ -103,6 +103,9 @@ class LocalPlatformSettings:
     # s3://bucket/prefix when MLFLOW_S3_ENDPOINT_URL is set; a local folder otherwise.
     artifacts_destination: str | None
     ready_timeout: float
+    # 0 turns the local Prometheus off.
+    prometheus_port: int
+    scrape_interval: str
 
     @classmethod
     def from_env(cls) -> LocalPlatformSettings:
@@ -114,4 +117,6 @@ class LocalPlatformSettings:
             cluster=os.environ.get("UP_CLUSTER", "kind"),
             artifacts_destination=os.environ.get("MLFLOW_ARTIFACTS_DESTINATION") or None,
             ready_timeout=_float("UP_READY_TIMEOUT", 180.0),
+            prometheus_port=_int("UP_PROMETHEUS_PORT", 9090),
+            scrape_interval=os.environ.get("UP_SCRAPE_INTERVAL", "5s"),
         )

@@ -31,7 +31,9 @@ def _free_range(count: int) -> int:
     raise RuntimeError("no free port range")
 
 
-def _up(run_dir: Path, mlflow_port: int, base_port: int) -> subprocess.CompletedProcess[str]:
+def _up(
+    run_dir: Path, mlflow_port: int, base_port: int, prometheus_port: int = 0
+) -> subprocess.CompletedProcess[str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -42,6 +44,8 @@ def _up(run_dir: Path, mlflow_port: int, base_port: int) -> subprocess.Completed
         UP_RUN_DIR=str(run_dir),
         UP_MLFLOW_PORT=str(mlflow_port),
         UP_BASE_PORT=str(base_port),
+        UP_PROMETHEUS_PORT=str(prometheus_port),
+        UP_SCRAPE_INTERVAL="1s",
     )
     return subprocess.run(
         [sys.executable, "-m", "training", "up", "--once"],
@@ -72,9 +76,9 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
     tenants = cluster_tenants("kind")
     assert tenants, "overlays/kind/tenants/ declares no tenant"
     run_dir = tmp_path / "run"
-    mlflow_port, base_port = free_port(), _free_range(len(tenants))
+    mlflow_port, base_port, prometheus_port = free_port(), _free_range(len(tenants)), free_port()
 
-    first = _up(run_dir, mlflow_port, base_port)
+    first = _up(run_dir, mlflow_port, base_port, prometheus_port)
     assert first.returncode == 0, first.stdout + first.stderr
     for index, overlay in enumerate(tenants):
         model = overlay.model_uri().name
@@ -85,9 +89,15 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
         assert f"http://127.0.0.1:{base_port + index}" in row
         assert "rows -> [" in row
         assert f"{model}: registered version 1" in first.stdout
+    # `up` waits until Prometheus has scraped every service (up == 1), not only until it started.
+    assert (
+        f"Prometheus at http://127.0.0.1:{prometheus_port} scraped all {len(tenants)} service(s)"
+        in first.stdout
+    )
     assert "stopped all services and MLflow" in first.stdout
     # Nothing left behind: ports closed, no process still using the run folder.
-    assert all(is_free(port) for port in [mlflow_port, *range(base_port, base_port + len(tenants))])
+    opened = [mlflow_port, prometheus_port, *range(base_port, base_port + len(tenants))]
+    assert all(is_free(port) for port in opened)
     assert _processes_mentioning(str(run_dir)) == []
 
     second = _up(run_dir, mlflow_port, base_port)

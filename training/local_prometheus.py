@@ -1,0 +1,150 @@
+"""A local Prometheus (Debian's `prometheus` package) that scrapes the local services and
+evaluates the platform's own rules, so alerts, recording rules and the rollout judge can be
+watched on one machine exactly as the cluster's Prometheus computes them.
+
+In the cluster, the ServiceMonitor gives each series `job="inference-service"` and
+`tenant=<namespace>`; the static targets below carry the same labels, so the PromQL in
+base/monitoring reads the local series unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training import processes
+from training.settings import REPO_ROOT
+
+RULES_DIR = REPO_ROOT / "base" / "monitoring"
+SCRAPE_JOB = "inference-service"
+
+
+class PrometheusMissing(RuntimeError):
+    """No `prometheus` binary on PATH."""
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    tenant: str
+    address: str  # host:port
+
+
+@dataclass
+class LocalPrometheus:
+    url: str
+    child: processes.Child
+
+    def stop(self) -> None:
+        self.child.stop()
+
+    def query(self, expr: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Instant query; the result vector (`[{"metric": {...}, "value": [t, "v"]}, ...]`)."""
+        return instant_query(self.url, expr, timeout)
+
+    def targets_up(self) -> int:
+        """How many service targets the last scrape reached."""
+        result = self.query(f'count(up{{job="{SCRAPE_JOB}"}} == 1)')
+        return int(float(result[0]["value"][1])) if result else 0
+
+    def wait_for_targets(self, expected: int, timeout: float) -> None:
+        """Until every target has been scraped once; RuntimeError naming how many were."""
+        deadline = time.monotonic() + timeout
+        while (reached := self.targets_up()) < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Prometheus scraped {reached} of {expected} services after {timeout:.0f}s; "
+                    f"see {self.url}/targets and {self.child.log_path}"
+                )
+            time.sleep(0.5)
+
+
+def instant_query(url: str, expr: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    query = urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=timeout) as response:  # noqa: S310 (URL from settings)
+        body = json.loads(response.read())
+    if body.get("status") != "success":
+        raise RuntimeError(f"Prometheus query failed: {body.get('error', body)}")
+    return list(body["data"]["result"])
+
+
+def rule_groups(rules_dir: Path = RULES_DIR) -> list[dict[str, Any]]:
+    """The rule groups of every PrometheusRule in the monitoring base (their `spec.groups`)."""
+    groups: list[dict[str, Any]] = []
+    for path in sorted(rules_dir.glob("prometheusrule-*.yaml")):
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if document and document.get("kind") == "PrometheusRule":
+                groups.extend(document.get("spec", {}).get("groups", []))
+    return groups
+
+
+def config(
+    targets: Sequence[ScrapeTarget], scrape_interval: str, rules_file: Path
+) -> dict[str, Any]:
+    return {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+        "rule_files": [str(rules_file)],
+        "scrape_configs": [
+            {
+                "job_name": SCRAPE_JOB,
+                "static_configs": [
+                    {
+                        "targets": [target.address],
+                        "labels": {"tenant": target.tenant, "namespace": target.tenant},
+                    }
+                    for target in targets
+                ],
+            }
+        ],
+    }
+
+
+def start(
+    data_dir: Path,
+    port: int,
+    targets: Sequence[ScrapeTarget],
+    scrape_interval: str = "5s",
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> LocalPrometheus:
+    """Write the config and rules, start Prometheus on 127.0.0.1:port, wait for /-/ready."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise PrometheusMissing(
+            "prometheus not found on PATH (Debian package `prometheus`; `make up` installs it)"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rules_file = data_dir / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule_groups()}), encoding="utf-8")
+    config_file = data_dir / "prometheus.yaml"
+    config_file.write_text(
+        yaml.safe_dump(config(targets, scrape_interval, rules_file)), encoding="utf-8"
+    )
+    url = f"http://127.0.0.1:{port}"
+    child = processes.start(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={data_dir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            # Short local runs: keep a day, never fill the disk.
+            "--storage.tsdb.retention.time=1d",
+        ],
+        dict(os.environ if env is None else env),
+        data_dir / "prometheus.log",
+    )
+    try:
+        processes.wait_until(child, lambda: processes.http_ok(f"{url}/-/ready"), timeout)
+    except BaseException:
+        child.stop()
+        raise
+    return LocalPrometheus(url, child)
