@@ -14,6 +14,7 @@ import yaml
 from gitops.appsets import UnsupportedTemplate, expand
 from gitops.findings import Finding, name_of, namespace_of, obj_ref
 from gitops.kustomizations import Rendered, is_kustomization, render_one
+from gitops.repo_sources import app_sources, normalise_repo_url
 
 CHECK = "argo"
 ARGO_KINDS = ("Application", "ApplicationSet")
@@ -70,10 +71,6 @@ class ClusterTree:
         }
 
 
-def normalise_repo(url: str) -> str:
-    return url.strip().removesuffix("/").removesuffix(".git").lower()
-
-
 class TreeBuilder:
     def __init__(
         self,
@@ -83,7 +80,7 @@ class TreeBuilder:
         is_namespaced: Any,
     ) -> None:
         self.repo_root = repo_root
-        self.repo_url = normalise_repo(repo_url)
+        self.repo_url = normalise_repo_url(repo_url)
         self.rendered = rendered
         self.is_namespaced = is_namespaced
 
@@ -168,8 +165,7 @@ class TreeBuilder:
     ) -> None:
         app = App(tree.cluster, obj, parent, generated_by=generated_by)
         tree.apps.append(app)
-        spec = obj.get("spec") or {}
-        sources = spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
+        sources = app_sources(obj)
         if not sources:
             tree.findings.append(
                 Finding(
@@ -185,7 +181,7 @@ class TreeBuilder:
     def _source_objects(
         self, tree: ClusterTree, app: App, source: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        repo = normalise_repo(str(source.get("repoURL", "")))
+        repo = normalise_repo_url(str(source.get("repoURL", "")))
         if "chart" in source:
             tree.findings += pinned(app, source)
             return []  # an upstream chart: rendered by Argo CD, pinned version checked here

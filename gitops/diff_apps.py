@@ -4,7 +4,6 @@ gitops.app_tree's, shared with validation; this module only shapes it for compar
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from gitops.app_tree import TreeBuilder
 from gitops.findings import name_of
 from gitops.kustomizations import discover, render_all
+from gitops.repo_sources import app_sources, normalise_repo_url
 
 
 @dataclass
@@ -22,27 +22,11 @@ class Application:
     errors: list[str] = field(default_factory=list)
 
 
-def normalize_repo_url(url: str) -> str:
-    """One spelling per repository: no scheme, user, trailing slash or .git; lower case."""
-    text = url.strip().lower()
-    text = re.sub(r"^[a-z+]+://", "", text)
-    text = re.sub(r"^[^@/]+@", "", text)
-    text = text.replace(":", "/", 1) if re.match(r"^[^/]+:[^0-9]", text) else text
-    return text.rstrip("/").removesuffix(".git")
-
-
-def _sources(app: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = app.get("spec") or {}
-    if spec.get("sources"):
-        return [s for s in spec["sources"] if isinstance(s, dict)]
-    return [spec["source"]] if isinstance(spec.get("source"), dict) else []
-
-
 def _root_repo_url(entry_objects: list[dict[str, Any]]) -> str:
     """The repository the root Applications point at: by definition, this one."""
     for obj in entry_objects:
         if obj.get("kind") == "Application":
-            for source in _sources(obj):
+            for source in app_sources(obj):
                 if source.get("path") is not None and source.get("repoURL"):
                     return str(source["repoURL"])
     return ""
@@ -74,9 +58,9 @@ def collect(root: Path, repo_urls: set[str] | None = None) -> dict[str, Applicat
         else []
     )
     entries = render_all([p for p in discover(root) if p.is_relative_to(clusters_dir)], root)
-    own_urls = {normalize_repo_url(u) for u in repo_urls or set()}
+    own_urls = {normalise_repo_url(u) for u in repo_urls or set()}
     root_url = _root_repo_url([o for r in entries.values() for o in r.objects])
-    own_urls.add(normalize_repo_url(root_url))
+    own_urls.add(normalise_repo_url(root_url))
     # Namespaces are compared as written: defaulting them needs the API's scope table.
     builder = TreeBuilder(root, root_url, entries, lambda _obj: False)
 
@@ -95,11 +79,11 @@ def collect(root: Path, repo_urls: set[str] | None = None) -> dict[str, Applicat
             if key in apps:
                 continue  # the same Application reached twice: the first one is it
             resources = list(app.objects)
-            for source in _sources(app.obj):
-                external = normalize_repo_url(str(source.get("repoURL", ""))) not in own_urls
+            for source in app_sources(app.obj):
+                external = normalise_repo_url(str(source.get("repoURL", ""))) not in own_urls
                 if source.get("chart") or (external and "ref" not in source):
                     resources.append(_external_source(source, app.destination_namespace))
-            source_text = ", ".join(_describe(s) for s in _sources(app.obj)) or "(no source)"
+            source_text = ", ".join(_describe(s) for s in app_sources(app.obj)) or "(no source)"
             apps[key] = Application(key, source_text, resources)
         for finding in tree.findings:
             # Pinning policy is validation's business; the diff reports what stops a render.

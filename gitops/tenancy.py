@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops import paths
-from gitops.app_tree import App, ClusterTree, normalise_repo
+from gitops.app_tree import App, ClusterTree
 from gitops.findings import Finding, namespace_of, obj_ref
 from gitops.kustomizations import is_kustomization
+from gitops.repo_sources import normalise_repo_url
 
 CHECK = "tenancy"
 
@@ -167,7 +168,7 @@ def tenant_project(
                 )
             )
     repos = spec.get("sourceRepos") or []
-    if not repos or any(normalise_repo(str(r)) != normalise_repo(repo_url) for r in repos):
+    if not repos or any(normalise_repo_url(str(r)) != normalise_repo_url(repo_url) for r in repos):
         findings.append(
             Finding(
                 CHECK,

@@ -45,6 +45,7 @@ from gitops import bootstrap_script
 from gitops.app_tree import App, ClusterTree
 from gitops.checks import Context, register
 from gitops.findings import Finding, annotations_of, name_of, namespace_of, obj_ref
+from gitops.repo_sources import app_sources
 from gitops.selectors import pod_template
 
 CHECK = "ordering"
@@ -132,9 +133,7 @@ def _steps(tree: ClusterTree) -> list[Step]:
 
 
 def _chart(app: App) -> str:
-    spec = app.obj.get("spec") or {}
-    sources = spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
-    return next((str(s["chart"]) for s in sources if s.get("chart")), "")
+    return next((str(s["chart"]) for s in app_sources(app.obj) if s.get("chart")), "")
 
 
 def _group(obj: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from gitops.app_tree import ClusterTree
 from gitops.checks import Context, register
 from gitops.findings import Finding, labels_of, name_of, namespace_of
 from gitops.netpol import ContainerPort, Endpoint, External, IPNetwork, Network, Pod
+from gitops.repo_sources import app_sources
 from gitops.selectors import containers, pod_template
 
 CHECK = "reachability"
@@ -311,9 +312,7 @@ def _unrendered_pods(tree: ClusterTree, network: IPNetwork) -> list[Pod]:
 
 def _chart_namespace(tree: ClusterTree, chart: str) -> str:
     for app in tree.apps:
-        spec = app.obj.get("spec") or {}
-        sources = spec.get("sources") or [spec.get("source") or {}]
-        if any((s or {}).get("chart") == chart for s in sources):
+        if any(source.get("chart") == chart for source in app_sources(app.obj)):
             return app.destination_namespace
     return ""  # the chart is not installed on this cluster: its pods do not exist
 
