@@ -2,9 +2,9 @@
 
 The structural schema is turned into a strict JSON Schema: objects that list `properties`
 reject unknown fields unless they say `x-kubernetes-preserve-unknown-fields`, `nullable`
-admits null, `x-kubernetes-int-or-string` admits both, and Go RE2 `pattern`s are translated
-(see go_regex). CRDs are large (ApplicationSet is 1.4 MB), so each directory is loaded and
-converted once per process.
+admits null, `x-kubernetes-int-or-string` admits both, and Go RE2 `pattern`s are checked by
+RE2 itself (see go_regex). CRDs are large (ApplicationSet is 1.4 MB), so each directory is
+loaded and converted once per process.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import jsonschema
 import yaml
 
 from gitops.findings import Finding, obj_ref
-from gitops.go_regex import translate
+from gitops.go_regex import Re2Draft7Validator
 
 CHECK = "crd-schemas"
 MAX_ERRORS_PER_OBJECT = 5
@@ -38,7 +38,7 @@ class Crd:
     def validator(self, version: str) -> jsonschema.protocols.Validator:
         if version not in self._validators:
             schema = to_json_schema(self.versions[version][2], top_level=True)
-            self._validators[version] = jsonschema.Draft7Validator(schema)
+            self._validators[version] = Re2Draft7Validator(schema)
         return self._validators[version]
 
 
@@ -160,10 +160,6 @@ def to_json_schema(node: Any, top_level: bool = False) -> Any:
             # In structural schemas these only add constraints; their branches never declare
             # all fields, so they must not reject unknown ones on their own.
             out[key] = [_constraints_only(to_json_schema(v)) for v in value]
-        elif key == "pattern":
-            translated = translate(value)
-            if translated is not None:
-                out[key] = translated
         elif key.startswith("x-kubernetes-"):
             continue
         else:
