@@ -1,23 +1,22 @@
-"""Set one `images:` entry of a kustomization.yaml by editing lines, keeping everything else.
+"""Set one `images:` entry of a kustomization.yaml, keeping everything else as written.
 
-PyYAML cannot write a file back with its comments, and neither ruamel.yaml nor a
-`kustomize` binary with `edit` is available offline, so the `images:` block is edited
-line by line and the result is checked by parsing it: every other key must be unchanged.
+ruamel.yaml reads the file into a round-trip tree (comments, key order, quoting) and writes it
+back; only the one entry changes. The result is then read back with PyYAML to prove it: every
+other key, and every other image, must be unchanged.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import io
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from gitops.image_reference import ImageReference
-
-_IMAGES_KEY = re.compile(r"^images:\s*(?P<flow>\[\s*\])?\s*(?:#.*)?$")
-_ITEM = re.compile(r"^(?P<indent>\s*)- ")
 
 
 class KustomizationEditError(RuntimeError):
@@ -30,24 +29,16 @@ class ImageChange:
     after: dict[str, Any]
 
 
-def _scalar(value: str) -> str:
-    # Quote only when YAML would read the bare text back as something else (1.10 -> float).
-    return value if yaml.safe_load(value) == value else json.dumps(value)
+def _round_trip() -> YAML:
+    rt = YAML()  # round-trip mode
+    rt.preserve_quotes = True
+    # The repository's style (yamllint): sequences indented under their key.
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.width = 4096  # never fold long values
+    return rt
 
 
-def _entry_lines(indent: str, image_name: str, ref: ImageReference) -> list[str]:
-    lines = [
-        f"{indent}- name: {_scalar(image_name)}\n",
-        f"{indent}  newName: {_scalar(ref.name)}\n",
-    ]
-    if ref.tag:
-        lines.append(f"{indent}  newTag: {_scalar(ref.tag)}\n")
-    if ref.digest:
-        lines.append(f"{indent}  digest: {ref.digest}\n")
-    return lines
-
-
-def _entry_dict(image_name: str, ref: ImageReference) -> dict[str, Any]:
+def _entry(image_name: str, ref: ImageReference) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": image_name, "newName": ref.name}
     if ref.tag:
         entry["newTag"] = ref.tag
@@ -56,83 +47,47 @@ def _entry_dict(image_name: str, ref: ImageReference) -> dict[str, Any]:
     return entry
 
 
-def _is_content(line: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#")
-
-
-def _block_end(lines: list[str], start: int) -> int:
-    """Index after the last line of the sequence that starts below lines[start]."""
-    end = start + 1
-    last_content = start
-    while end < len(lines):
-        line = lines[end]
-        if _is_content(line):
-            if not line[0].isspace() and not line.startswith("- "):
-                break
-            last_content = end
-        end += 1
-    # Blank lines and comments after the last item belong to whatever follows.
-    return last_content + 1
-
-
-def _split_items(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:
-    items: list[tuple[int, int]] = []
-    indent: str | None = None
-    for index in range(start, end):
-        match = _ITEM.match(lines[index])
-        if match and (indent is None or match.group("indent") == indent):
-            indent = match.group("indent")
-            if items:
-                items[-1] = (items[-1][0], index)
-            items.append((index, end))
-    return items
-
-
 def set_image(text: str, image_name: str, ref: ImageReference) -> tuple[str, ImageChange]:
     """Return `text` with the `images:` entry for `image_name` set to `ref`."""
-    original = yaml.safe_load(text) or {}
-    if not isinstance(original, dict):
+    rt = _round_trip()
+    try:
+        original = yaml.safe_load(text) or {}
+        tree = rt.load(text) or CommentedMap()
+    except (yaml.YAMLError, YAMLError) as error:
+        raise KustomizationEditError(f"not valid YAML: {error}") from None
+    if not isinstance(original, dict) or not isinstance(tree, CommentedMap):
         raise KustomizationEditError("not a mapping at the top level")
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    key_index = next((i for i, line in enumerate(lines) if _IMAGES_KEY.match(line)), None)
+    images = tree.get("images")
+    if images is None or (isinstance(images, list) and not images):
+        images = tree["images"] = CommentedSeq()
+    if not isinstance(images, list):
+        raise KustomizationEditError("`images` is not a list")
+
+    wanted = _entry(image_name, ref)
     before: dict[str, Any] | None = None
-
-    if key_index is None:
-        lines += ["images:\n", *_entry_lines("", image_name, ref)]
-    elif _IMAGES_KEY.match(lines[key_index]).group("flow"):  # type: ignore[union-attr]
-        lines[key_index : key_index + 1] = ["images:\n", *_entry_lines("", image_name, ref)]
+    for item in images:
+        if isinstance(item, dict) and item.get("name") == image_name:
+            before = dict(item)
+            # Edit in place: the entry keeps its position and comments; stale keys
+            # (a digest when only a tag is set now, newTag when a digest replaces it) go.
+            for key in [k for k in item if k not in wanted]:
+                del item[key]
+            for key, value in wanted.items():
+                item[key] = value
+            break
     else:
-        end = _block_end(lines, key_index)
-        items = _split_items(lines, key_index + 1, end)
-        indent = _ITEM.match(lines[items[0][0]]).group("indent") if items else ""  # type: ignore[union-attr]
-        target = None
-        for first, last in items:
-            parsed = yaml.safe_load("".join(lines[first:last]))
-            if (
-                isinstance(parsed, list)
-                and parsed
-                and isinstance(parsed[0], dict)
-                and parsed[0].get("name") == image_name
-            ):
-                target, before = (first, last), parsed[0]
-                break
-        if target is None:
-            lines[end:end] = _entry_lines(indent, image_name, ref)
-        else:
-            first, last = target
-            # Full-line comments inside the old entry are kept above the new one.
-            comments = [line for line in lines[first + 1 : last] if line.strip().startswith("#")]
-            lines[first:last] = comments + _entry_lines(indent, image_name, ref)
+        images.append(CommentedMap(wanted))
 
-    new_text = "".join(lines)
-    _check(original, yaml.safe_load(new_text), image_name, ref)
-    return new_text, ImageChange(before=before, after=_entry_dict(image_name, ref))
+    out = io.StringIO()
+    rt.dump(tree, out)
+    new_text = out.getvalue()
+    _check(original, yaml.safe_load(new_text), image_name, wanted)
+    return new_text, ImageChange(before=before, after=wanted)
 
 
-def _check(original: dict[str, Any], edited: Any, image_name: str, ref: ImageReference) -> None:
+def _check(
+    original: dict[str, Any], edited: Any, image_name: str, wanted: dict[str, Any]
+) -> None:
     """Prove the edit touched only the one entry."""
     if not isinstance(edited, dict):
         raise KustomizationEditError("the edited file is no longer a mapping")
@@ -143,5 +98,5 @@ def _check(original: dict[str, Any], edited: Any, image_name: str, ref: ImageRef
     others_before = [i for i in original.get("images") or [] if i.get("name") != image_name]
     others_after = [i for i in edited.get("images") or [] if i.get("name") != image_name]
     mine = [i for i in edited.get("images") or [] if i.get("name") == image_name]
-    if others_before != others_after or mine != [_entry_dict(image_name, ref)]:
+    if others_before != others_after or mine != [wanted]:
         raise KustomizationEditError("the edited `images` block does not read back as expected")
