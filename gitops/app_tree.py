@@ -55,11 +55,6 @@ class ClusterTree:
     findings: list[Finding] = field(default_factory=list)
     covered: set[Path] = field(default_factory=set)  # kustomization folders some app deploys
 
-    def root_children(self) -> list[App]:
-        """Applications rendered (or generated) directly by the cluster's entry point's apps."""
-        roots = {a.ref for a in self.apps if a.parent.startswith("clusters/")}
-        return [a for a in self.apps if a.parent in roots]
-
     def all_objects(self) -> list[dict[str, Any]]:
         return [o for a in self.apps for o in a.objects]
 

@@ -85,9 +85,7 @@ def set_image(text: str, image_name: str, ref: ImageReference) -> tuple[str, Ima
     return new_text, ImageChange(before=before, after=wanted)
 
 
-def _check(
-    original: dict[str, Any], edited: Any, image_name: str, wanted: dict[str, Any]
-) -> None:
+def _check(original: dict[str, Any], edited: Any, image_name: str, wanted: dict[str, Any]) -> None:
     """Prove the edit touched only the one entry."""
     if not isinstance(edited, dict):
         raise KustomizationEditError("the edited file is no longer a mapping")

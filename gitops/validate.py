@@ -53,7 +53,6 @@ CHECKS = {
 }
 # Checks in gitops/checks/ register themselves; they run after the ones above.
 CHECKS.update({name: check.proves for name, check in load_all().items()})
-SLOW_CHECKS = frozenset({"checkov"})
 
 
 @dataclass

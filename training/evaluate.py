@@ -12,8 +12,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-METRICS = ("accuracy", "f1_macro", "log_loss")
-
 
 def scores(model: Any, x: pd.DataFrame, y: pd.Series, n_classes: int) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, log_loss

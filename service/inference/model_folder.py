@@ -22,7 +22,6 @@ from inference.model import ModelCheckError
 from inference.schema import InputSchema
 
 _PICKLE_FORMATS = ("cloudpickle", "pickle")
-RUNTIMES = ("auto", "sklearn", "onnx")
 
 
 def onnx_metadata(meta: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
