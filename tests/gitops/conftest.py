@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from gitops import paths
-from gitops.checks import REGISTRY
-from gitops.validate import CHECKS, Report, validate_repo
+from gitops.validate import Report, validate_repo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD_REPO = FIXTURES / "good-repo"
-# The checks that hold for any Argo CD + Kustomize tree, which the small fixtures/good-repo
-# exercises. The registered checks (gitops/checks/) model this platform itself (its network
-# paths, charts, bootstrap scripts, images), so their faults are planted in copies of the
-# real tree instead.
-GENERIC_CHECKS = tuple(c for c in CHECKS if c not in REGISTRY)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,49 +35,7 @@ def good_repo(tmp_path: Path) -> Path:
     return target
 
 
-# What validation reads besides the manifests: the CI image matrix and workflows, the pins
-# the `images` check compares, the tenants catalog.
-REAL_TREE_FILES = (
-    ".github",
-    "Makefile",
-    "pyproject.toml",
-    "renovate.json5",
-    "service/Dockerfile",
-    "service/requirements.txt",
-    "training/tenants.yaml",
-)
-
-
-def copy_real_tree(target: Path) -> Path:
-    """The manifest folders of this repository and the files validation reads, in `target`."""
-    for top in ("base", "overlays", "apps", "clusters"):
-        if (paths.REPO_ROOT / top).is_dir():
-            shutil.copytree(paths.REPO_ROOT / top, target / top)
-    for rel in REAL_TREE_FILES:
-        source = paths.REPO_ROOT / rel
-        (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target / rel)
-        elif source.is_file():
-            shutil.copy2(source, target / rel)
-    return target
-
-
-def edit_yaml(path: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:
-    """Load every document of `path`, let `change` mutate them, write them back."""
-    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-    change(docs)
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
-
-
-def problems(report: Report, check: str) -> str:
-    return "\n".join(str(f) for f in report.by_check(check))
-
-
 @pytest.fixture(scope="session")
 def real_tree_report() -> Report:
     """Every check, checkov included, over this repository: run once per session."""
     return validate_repo(paths.REPO_ROOT)
-
-
-__all__ = ["GENERIC_CHECKS", "copy_real_tree", "edit_yaml", "problems", "validate_repo"]

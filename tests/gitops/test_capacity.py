@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_real_tree, edit_yaml, problems
 
 from gitops import paths
 from gitops.checks.capacity import (
@@ -22,6 +21,7 @@ from gitops.checks.capacity import (
     scaled,
 )
 from gitops.validate import Report, validate_repo
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 CHECK = "capacity"
 HPA = "base/inference/horizontalpodautoscaler.yaml"

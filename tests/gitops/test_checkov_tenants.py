@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import copy_real_tree, edit_yaml, problems
-
 from gitops.checkov_tenants import collapse, expand, shape
 from gitops.findings import Finding
 from gitops.validate import validate_repo
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 
 def workload(tenant: str, memory: str = "768Mi") -> list[dict[str, Any]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_real_tree, edit_yaml, problems
 
 from gitops.validate import validate_repo
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 CHECK = "cluster-settings"
 SETTINGS = Path("clusters/eks/settings/settings.env")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import copy_real_tree, problems
 
 from gitops import export_schemas, paths, validate_settings
 from gitops.crd_schemas import load_crds
 from gitops.kustomizations import discover, render_all
 from gitops.validate import validate_repo
+from tests.gitops.tree_copies import copy_real_tree, problems
 
 CHECK = "one-validator"
 WORKFLOW = Path(".github/workflows/checks.yaml")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_real_tree, edit_yaml, problems
 
 from gitops import paths, validate_settings
 from gitops.checks import Context, images
@@ -18,6 +17,7 @@ from gitops.crd_schemas import CrdSet
 from gitops.inventory import cluster_tree
 from gitops.pins import Pin, find_pins
 from gitops.validate import Report, validate_repo
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 CHECK = "images"
 # The files outside the manifests the check reads (gitops/validate_settings.py is code: the

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_real_tree, edit_yaml, problems
 
 from gitops import paths
 from gitops.checks.probes import (
@@ -17,6 +16,7 @@ from gitops.checks.probes import (
     served_routes,
 )
 from gitops.validate import Report, validate_repo
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 CHECK = "probes"
 DEPLOYMENT = "base/inference/deployment.yaml"

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_real_tree, edit_yaml, problems
 
 from gitops import paths
 from gitops.validate import Report, validate_repo
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 CHECK = "reachability"
 TENANT_KIT = Path("base/tenant/kustomization.yaml")

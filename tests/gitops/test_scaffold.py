@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import GENERIC_CHECKS, copy_real_tree
 
 from gitops import paths
 from gitops.app_tree import TreeBuilder
@@ -17,6 +16,7 @@ from gitops.schemas import is_namespaced
 from gitops.validate import CHECKS, validate_repo
 from gitops.validate_settings import REPO_URL
 from gitops.validate_settings import load as load_settings
+from tests.gitops.tree_copies import GENERIC_CHECKS, copy_real_tree
 
 NO_CHECKOV = [c for c in CHECKS if c != "checkov"]
 GENERIC_NO_CHECKOV = [c for c in GENERIC_CHECKS if c != "checkov"]

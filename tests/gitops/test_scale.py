@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_real_tree
 
 from gitops import paths
 from gitops.scaffold import main as scaffold
 from gitops.validate import validate_repo
+from tests.gitops.tree_copies import copy_real_tree
 
 TENANTS = 50
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GENERIC_CHECKS, edit_yaml, problems
 
 from gitops.validate import validate_repo
+from tests.gitops.tree_copies import GENERIC_CHECKS, edit_yaml, problems
 
 FAST = [c for c in GENERIC_CHECKS if c != "checkov"]
 TENANT = Path("overlays/kind/tenants/tenant-a")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import GENERIC_CHECKS
 
 from gitops.validate import main
+from tests.gitops.tree_copies import GENERIC_CHECKS
 
 
 def test_cli_passes_on_good_repo(good_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
