@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 
 from training import processes
+from training.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Every child a test starts; the session stops survivors, so a test that fails between
@@ -23,12 +23,6 @@ S3_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_s3(log_dir: Path) -> tuple[dict[str, str], processes.Child]:
