@@ -11,6 +11,8 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
+MLSERVER := $(TOOLS)/mlserver/bin/mlserver
+MLSERVER_REQUIREMENTS := tests/benchmarks/mlserver-requirements.txt
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Installed packages get their bytecode at install time: where PYTHONDONTWRITEBYTECODE is set,
 # nothing would cache it, and every process would compile what it imports (checkov's start
@@ -86,7 +88,14 @@ bump: setup ## set the service image of one cluster: make bump CLUSTER=kind IMAG
 soak: $(VENV)/.synced ## swap soak: 8 clients while the alias moves every 1-3 s (SOAK_SWAPS=60)
 	SOAK_SWAPS=$(or $(SOAK_SWAPS),60) $(PY) -m pytest tests/reliability/test_soak.py -q -s -p no:cacheprovider
 
-bench: setup ## this service vs mlflow models serve in one run (< 5 min); writes BENCHMARKS.md
+$(MLSERVER): $(UV) $(MLSERVER_REQUIREMENTS)
+	# MLServer (a contender of `make bench`) needs Python < 3.13 and an older FastAPI than the
+	# service: a venv of its own, from fully pinned requirements.
+	$(UV) venv --quiet --clear --python '>=3.11,<3.13' $(TOOLS)/mlserver
+	$(UV) pip install --quiet --python $(TOOLS)/mlserver/bin/python -r $(MLSERVER_REQUIREMENTS)
+	@touch $@
+
+bench: setup $(MLSERVER) ## this service vs mlflow models serve and MLServer in one run (~6 min); writes BENCHMARKS.md
 	$(PY) -m tests.benchmarks
 
 e2e: $(VENV)/.synced ## end-to-end on a real Kind cluster (needs Docker and kind)

@@ -1,12 +1,18 @@
-"""The two models of the issue, registered in the run's own MLflow, and their request bodies."""
+"""The two models of the benchmark, registered in the run's own MLflow as training registers
+them (scikit-learn flavor, plus the ONNX copy when training's equivalence gate passes), and
+their request bodies."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tests.support.models import IRIS_COLUMNS, iris_frame, iris_logistic, log_and_register
+
+# training's default TRAINING_ONNX_TOLERANCE (training/settings.py)
+ONNX_TOLERANCE = 1e-5
 
 
 def _random_forest() -> tuple[Any, Any]:
@@ -22,17 +28,69 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
 }
 
 
-def register(tracking_uri: str, model: str) -> str:
-    """Fit and register `model`; return the `models:/<name>/<version>` both servers load."""
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: str
+    onnx: str  # the ONNX gate's outcome and detail, or why there is no ONNX copy
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def _log_with_onnx(tracking_uri: str, name: str, estimator: Any, features: Any) -> Registered:
+    """What training/train.py does: Model.log with the flavor that adds model.onnx."""
+    import mlflow
+    import mlflow.sklearn
+    import sklearn
+    from mlflow.models import Model, infer_signature
+
+    from training import onnx_export
+    from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
+
+    signature = infer_signature(features, estimator.predict(features))
+    example = features.head(3)
+    exported = onnx_export.export(estimator, signature, features, example, ONNX_TOLERANCE)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("benchmarks")
+    with mlflow.start_run():
+        info = Model.log(
+            name="model",
+            artifact_path=None,
+            flavor=SklearnWithOnnx(exported.model),
+            flavor_name=FLAVOR_NAME,
+            registered_model_name=name,
+            metadata={"onnx": exported.metadata},
+            sk_model=estimator,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            signature=signature,
+            input_example=example,
+            # Explicit requirements: inferring them costs 10-15 s per model on a small machine.
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
+    onnx = f"ONNX gate {exported.outcome}: {exported.detail}"
+    return Registered(name, str(info.registered_model_version), onnx)
+
+
+def register(tracking_uri: str, model: str) -> Registered:
+    """Fit and register `model`; every server then loads the same `models:/<name>/<version>`."""
     estimator, features = BUILDERS[model]()
     name = f"bench-iris-{model.replace('_', '-')}"
-    version = log_and_register(tracking_uri, name, estimator, features, experiment="benchmarks")
-    return f"models:/{name}/{version}"
+    try:
+        return _log_with_onnx(tracking_uri, name, estimator, features)
+    except ImportError as missing:  # training's ONNX export, or skl2onnx, not installed
+        version = log_and_register(tracking_uri, name, estimator, features, experiment="benchmarks")
+        return Registered(name, version, f"no ONNX copy ({missing})")
+
+
+def iris_rows(rows: int) -> list[list[float]]:
+    """`rows` real iris rows (repeated past 150), in signature order."""
+    features, _ = iris_frame()
+    values = features.to_numpy().tolist()
+    return [values[i % len(values)] for i in range(rows)]
 
 
 def invocations_body(rows: int) -> str:
     """A dataframe_split body of `rows` real iris rows, accepted by both servers."""
-    features, _ = iris_frame()
-    values = features.to_numpy().tolist()
-    data = [values[i % len(values)] for i in range(rows)]
-    return json.dumps({"dataframe_split": {"columns": IRIS_COLUMNS, "data": data}})
+    return json.dumps({"dataframe_split": {"columns": IRIS_COLUMNS, "data": iris_rows(rows)}})

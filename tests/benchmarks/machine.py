@@ -35,12 +35,31 @@ def _wrk_version() -> str:
     return (out.stdout or out.stderr).splitlines()[0].split(" Copyright")[0].strip()
 
 
+def mlserver_versions(executable: Path | None) -> str:
+    """mlserver, mlserver-sklearn and scikit-learn as installed in MLServer's own venv."""
+    if executable is None or not executable.is_file():
+        return "not measured"
+    program = (
+        "from importlib.metadata import version as v; import platform; "
+        "print(', '.join(f'{p} {v(p)}' for p in ('mlserver', 'mlserver-sklearn', "
+        "'scikit-learn', 'fastapi', 'uvicorn')) + f', Python {platform.python_version()}')"
+    )
+    python = executable.with_name("python")
+    try:
+        out = subprocess.run(
+            [str(python), "-c", program], capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-def describe() -> dict[str, str]:
+def describe(mlserver: Path | None = None) -> dict[str, str]:
     memory_kb = _first("/proc/meminfo", "MemTotal").split()[0]
     memory = f"{int(memory_kb) / 1024 / 1024:.1f} GiB" if memory_kb.isdigit() else "unknown"
     return {
@@ -52,5 +71,6 @@ def describe() -> dict[str, str]:
             f"{name} {_version(name)}"
             for name in ("scikit-learn", "mlflow", "fastapi", "uvicorn", "numpy", "pandas")
         ),
+        "MLServer venv": mlserver_versions(mlserver),
         "Load generator": _wrk_version(),
     }

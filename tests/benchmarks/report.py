@@ -4,80 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tests.benchmarks import headline as top
 from tests.benchmarks.results import (
     MLFLOW_SERVE,
+    MLSERVER,
     OURS,
+    OURS_SKLEARN,
     OURS_SMALL_QUEUE,
     OURS_UNBATCHED,
+    OURS_V2,
     BenchRun,
     Point,
 )
+from tests.benchmarks.tables import MIB, ms, ratio, table
 from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS, TargetResult
 
-MIB = 2**20
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A GitHub markdown table; cells are str()-ed with pipes escaped."""
-
-    def line(cells: Sequence[object]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(header), line(["---"] * len(header)), *(line(row) for row in rows)])
-
-
-def _rate(point: Point | None) -> str:
-    return f"{point.result.requests_per_second:,.0f}" if point and point.result else "-"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
-
-
-def _ratio(ours: Point | None, theirs: Point | None) -> str:
-    if not (ours and theirs and ours.result and theirs.result):
-        return "-"
-    if not theirs.result.requests_per_second:
-        return "inf"
-    return f"{ours.result.requests_per_second / theirs.result.requests_per_second:.1f}x"
-
-
-def headline(run: BenchRun, models: Sequence[str]) -> str:
-    rows = []
-    for model in models:
-        ours = run.point(OURS, model, TARGET_ROWS, TARGET_CONCURRENCY)
-        theirs = run.point(MLFLOW_SERVE, model, TARGET_ROWS, TARGET_CONCURRENCY)
-        ours_facts, theirs_facts = run.facts(OURS, model), run.facts(MLFLOW_SERVE, model)
-        rows.append(
-            [
-                model,
-                _rate(theirs),
-                _ms(theirs.result.p99_ms) if theirs and theirs.result else "-",
-                _rate(ours),
-                _ms(ours.result.p99_ms) if ours and ours.result else "-",
-                _ratio(ours, theirs),
-                f"{ours_facts.rss_bytes / MIB:.0f} / {theirs_facts.rss_bytes / MIB:.0f}"
-                if ours_facts and theirs_facts
-                else "-",
-                f"{ours_facts.start_to_ready_seconds:.1f} / "
-                f"{theirs_facts.start_to_ready_seconds:.1f}"
-                if ours_facts and theirs_facts
-                else "-",
-            ]
-        )
-    return table(
-        [
-            "model",
-            "mlflow serve req/s",
-            "mlflow p99 ms",
-            "this service req/s",
-            "this service p99 ms",
-            "throughput ratio",
-            "RSS MiB (ours / mlflow)",
-            "start -> ready s (ours / mlflow)",
-        ],
-        rows,
-    )
+__all__ = ["render", "table"]
 
 
 def targets_table(results: Sequence[TargetResult]) -> str:
@@ -121,13 +63,13 @@ def _point_row(point: Point, theirs: Point | None) -> list[object]:
     else:
         cells = [
             f"{result.requests_per_second:,.0f}",
-            _ms(result.p50_ms),
-            _ms(result.p99_ms),
+            ms(result.p50_ms),
+            ms(result.p99_ms),
             result.errors,
             f"{point.cpu_ms_per_request:.2f}",
         ]
-    ratio = "1.0x" if point.server == MLFLOW_SERVE and result else _ratio(point, theirs)
-    return [point.model, point.rows, point.concurrency, point.server, *cells, ratio]
+    shown = "1.0x" if point.server == MLFLOW_SERVE and result else ratio(point, theirs)
+    return [point.model, point.rows, point.concurrency, point.server, *cells, shown]
 
 
 def start_and_memory(run: BenchRun) -> str:
@@ -154,7 +96,7 @@ def start_and_memory(run: BenchRun) -> str:
 
 def sweep(run: BenchRun) -> str:
     rows = []
-    for server in (OURS, OURS_UNBATCHED, OURS_SMALL_QUEUE):
+    for server in (OURS, OURS_SKLEARN, OURS_UNBATCHED, OURS_SMALL_QUEUE):
         for point in sorted(
             (p for p in run.points if p.server == server and p.rows == TARGET_ROWS),
             key=lambda p: (p.model, p.concurrency),
@@ -169,12 +111,12 @@ def sweep(run: BenchRun) -> str:
                     server,
                     point.concurrency,
                     f"{result.requests_per_second:,.0f}",
-                    _ms(result.p50_ms),
-                    _ms(result.p99_ms),
+                    ms(result.p50_ms),
+                    ms(result.p99_ms),
                     result.errors,
                     f"{stats.rows_per_call:.1f}" if stats and stats.rows_per_call else "-",
-                    _ms(stats.queue_wait_ms) if stats and stats.rows_per_call else "-",
-                    _ms(stats.model_ms_per_call()) if stats else "-",
+                    ms(stats.queue_wait_ms) if stats and stats.rows_per_call else "-",
+                    ms(stats.model_ms_per_call()) if stats else "-",
                 ]
             )
     return table(
@@ -194,16 +136,57 @@ def sweep(run: BenchRun) -> str:
     )
 
 
+def v2_table(run: BenchRun) -> str:
+    """Every point of the v2 request: this service and each MLServer configuration."""
+    points = sorted(
+        (p for p in run.points if p.server == OURS_V2 or p.server.startswith(MLSERVER)),
+        key=lambda p: (p.model, p.concurrency, p.server != OURS_V2),
+    )
+    rows = []
+    for point in points:
+        ours = run.point(OURS_V2, point.model, point.rows, point.concurrency)
+        result = point.result
+        cells: list[object] = (
+            ["skipped (time budget)", "-", "-", "-", "-"]
+            if result is None
+            else [
+                f"{result.requests_per_second:,.0f}",
+                ms(result.p50_ms),
+                ms(result.p99_ms),
+                result.errors,
+                f"{point.cpu_ms_per_request:.2f}",
+            ]
+        )
+        mine = "-" if point.server == OURS_V2 else ratio(ours, point)
+        rows.append([point.model, point.concurrency, point.server, *cells, mine])
+    return table(
+        [
+            "model",
+            "connections",
+            "server",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "server CPU-ms/request",
+            "this service's ratio",
+        ],
+        rows,
+    )
+
+
 def imports_table(run: BenchRun) -> str:
     if not run.imports:
         return "Not measured in this run (time budget)."
     return (
-        "Each library imported in a fresh interpreter, in the order this service needs them; "
-        "each row is on top of the rows above. The serving process holds only the first two for "
-        "a numeric model; pandas only when the model needs DataFrame input; mlflow's client "
-        "only in the short-lived download child, which runs while the service imports "
-        "scikit-learn and has exited before RSS is measured. `mlflow models serve` imports all "
-        "of them in its worker, and mlflow once more in its CLI parent.\n\n"
+        "Each library imported in a fresh interpreter, each row on top of the rows above it "
+        "in its chain: onnxruntime after fastapi + uvicorn (a version served by ONNX imports "
+        "nothing of scikit-learn), and scikit-learn after fastapi + uvicorn in a second "
+        "interpreter. The serving process holds fastapi + uvicorn and its runtime; pandas only "
+        "when the model needs DataFrame input; mlflow's client only in a short-lived download "
+        "child, for artifacts not behind MLflow's proxy. `mlflow models serve` imports all of "
+        "them in its worker, and mlflow once more in its CLI parent; MLServer imports its own "
+        "stack and scikit-learn in its main process and again in each inference worker.\n\n"
         + table(
             ["import", "seconds", "RSS MiB"],
             [[label, f"{sec:.1f}", f"{mib:.0f}"] for label, (sec, mib) in run.imports.items()],
@@ -220,7 +203,7 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
             (
                 "Per point",
                 f"{run.duration_seconds:g} s measured, after a {run.warmup_seconds:g} s warm-up "
-                f"(discarded) per server and body; load generator: {run.load_tool}",
+                f"(discarded) per server, route and body; load generator: {run.load_tool}",
             ),
             ("Run time", f"{run.elapsed_seconds:.0f} s"),
         ],
@@ -229,19 +212,39 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
     sections = [
         "# Benchmarks",
         f"Generated by `{run.command}` on {run.date}. Every figure comes from this one run: "
-        "both servers served the same registered model version on the same machine, under "
+        "every server served the same registered model version on the same machine, under "
         "the same load, so the ratios are meaningful even when the machine is busy.",
         "## Machine",
         machine,
         f"## Headline: {TARGET_ROWS} row per request, {TARGET_CONCURRENCY} connections",
-        headline(run, models),
+        "This service and MLServer get the same Open Inference Protocol (v2) request, one "
+        "[1, 4] FP64 tensor; `mlflow models serve` gets its fastest body, dataframe_split on "
+        "/invocations. This service was sent: "
+        f"{run.ours_v2_request or 'nothing (not measured)'}. RSS is summed over each server's "
+        "process tree after its load points. The last column is this service's req/s divided "
+        "by that server's.",
+        top.headline(run, models),
+        "This service's figure divided by each peer's, at the same point (above 1: more of "
+        "it; below 1: less of it):",
+        top.ratios(run, models),
+        "## Random forest at 1 connection",
+        top.single_connection(run, models),
         "## Targets",
         targets_table(results),
+        "## MLServer configurations",
+        top.mlserver_configs(run),
+        "## The service's container",
+        "The service's image (service/Dockerfile) on the same version, run with a read-only "
+        "root filesystem and tmpfs for its cache and /tmp, on the host network; memory is "
+        "`docker stats` after a warm-up (the container's cgroup, tmpfs included).\n\n"
+        + top.containers(run),
+        "## The v2 request: this service and MLServer (1 row per request)",
+        v2_table(run),
         "## This service vs `mlflow models serve` (POST /invocations, dataframe_split)",
         comparison(run),
         "## Start and memory",
         start_and_memory(run),
-        "## Concurrency sweep and overload (this service, 1 row per request)",
+        "## Concurrency sweep, runtimes and overload (this service, 1 row per request)",
         sweep(run),
         "## Where start-up time and memory go",
         imports_table(run),
@@ -254,23 +257,31 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
 
 
 METHOD = """\
-- A local MLflow server (sqlite, artifacts proxied) gets two iris models registered:
-  StandardScaler + LogisticRegression and RandomForestClassifier(n_estimators=100). Both
-  servers serve the same version, `models:/<name>/<version>`.
-- `mlflow models serve -m models:/<name>/<version> --env-manager local` (1 worker, its default)
-  and `python -m inference` (BATCH_ENABLED=true, defaults otherwise) are started one after the
-  other; start -> ready is from process start until `/ping` (mlflow) or `/ready` (this service)
-  answers 200, polled every 0.3 s.
-- Load: `wrk -t2 -cN` with a Lua script POSTing the same `dataframe_split` body to
-  `/invocations` of both; 1-row and 100-row bodies, N = 1 and 16 connections. wrk runs on the
-  same 2 cores as the servers. Latency percentiles come from wrk's histogram; errors are
-  non-2xx responses plus socket errors (wrk times out a request after 10 s).
+- A local MLflow server (sqlite, artifacts proxied) gets two iris models registered as
+  training registers them: StandardScaler + LogisticRegression and
+  RandomForestClassifier(n_estimators=100), each with its ONNX copy when training's
+  equivalence gate passes. Every server serves the same version, `models:/<name>/<version>`.
+- `mlflow models serve -m models:/<name>/<version> --env-manager local` (1 worker, its default),
+  `python -m inference` (defaults: batching on, runtime auto) and MLServer 1.7.1 with
+  mlserver-sklearn (its own venv, .tools/mlserver; each configuration of the table above)
+  run side by side; start -> ready is from process start until `/ping` (mlflow), `/ready`
+  (this service) or `/v2/models/<name>/ready` (MLServer) answers 200, polled every 0.05 s.
+- Load: `wrk -t2 -cN` with a Lua script POSTing one body. mlflow and this service: the same
+  `dataframe_split` body to `/invocations`, 1 and 100 rows, N = 1 and 16. This service and
+  MLServer: the same v2 body (one [1, 4] FP64 tensor) to `/v2/models/<name>/infer`, N = 16,
+  and N = 1 for this service and MLServer without inference workers. At each N the servers
+  are measured one right after the other. wrk runs on the same 2 cores as the servers.
+  Latency percentiles come from wrk's histogram; errors are non-2xx responses plus socket
+  errors (wrk times out a request after 10 s).
 - Server CPU-ms/request: CPU time of the server's whole process tree during the point (from
   /proc) divided by the requests answered. Model-call figures come from this service's own
   /metrics (inference_model_prediction_duration_seconds, inference_batch_rows,
   inference_batch_queue_wait_seconds), scraped before and after each point.
-- RSS: sum of VmRSS over the server's process tree after its load points.
-- The sweep reuses the 1- and 16-connection points of the comparison; the
-  QUEUE_MAX_REQUESTS=8 row shows overload behaviour: excess requests get 503 with Retry-After
+- RSS: sum of VmRSS over the server's process tree after its load points. The runtime is
+  what this service's GET /model/info says (`runtime`; "sklearn" when absent).
+- The sweep reuses the 1- and 16-connection points of the comparison. The variants run
+  MODEL_RUNTIME=sklearn, where batching and the queue apply (an ONNX call cheaper than a
+  thread handoff runs on the event loop, unqueued): batching on and off, and
+  QUEUE_MAX_REQUESTS=8 under 64 connections, where excess requests get 503 with Retry-After
   at once instead of queueing.
 """

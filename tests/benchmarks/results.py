@@ -9,8 +9,15 @@ from tests.benchmarks.service_stats import ServiceStats
 
 MLFLOW_SERVE = "mlflow models serve"
 OURS = "this service"
-OURS_UNBATCHED = "this service, BATCH_ENABLED=false"
-OURS_SMALL_QUEUE = "this service, QUEUE_MAX_REQUESTS=8"
+# The same process as OURS, sent the Open Inference Protocol (v2) request MLServer gets.
+OURS_V2 = "this service, v2 request"
+# The variants run the scikit-learn runtime, where batching and the queue apply: an ONNX call
+# cheaper than a thread handoff runs on the event loop and is never queued or batched.
+OURS_SKLEARN = "this service, MODEL_RUNTIME=sklearn"
+OURS_UNBATCHED = "this service, MODEL_RUNTIME=sklearn, BATCH_ENABLED=false"
+OURS_SMALL_QUEUE = "this service, MODEL_RUNTIME=sklearn, QUEUE_MAX_REQUESTS=8"
+MLSERVER = "MLServer"  # every MLServer configuration's label starts with this
+DEFAULT_RUNTIME = "sklearn"  # what /model/info without a `runtime` key means
 
 
 @dataclass
@@ -29,6 +36,10 @@ class Point:
             return 0.0
         return self.cpu_seconds / self.result.requests * 1000
 
+    @property
+    def requests_per_second(self) -> float:
+        return self.result.requests_per_second if self.result else 0.0
+
 
 @dataclass
 class ServerFacts:
@@ -37,6 +48,16 @@ class ServerFacts:
     start_to_ready_seconds: float
     rss_bytes: int = 0
     largest_process_rss_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    """The service's image on one model version: from `docker run` to /ready, and memory."""
+
+    model: str
+    start_to_ready_seconds: float
+    memory_bytes: int  # `docker stats` MemUsage after the warm-up
+    image: str
 
 
 @dataclass
@@ -55,6 +76,17 @@ class BenchRun:
     notes: list[str] = field(default_factory=list)
     # library -> (seconds, MiB) it adds to a fresh interpreter, in the service's import order
     imports: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # model -> the runtime this service reported in GET /model/info
+    runtimes: dict[str, str] = field(default_factory=dict)
+    # How OURS_V2 was sent: the v2 infer route, or /predict while the service had no v2 API.
+    ours_v2_request: str = ""
+    # MLServer configuration label -> what it sets (settings.json / model-settings.json)
+    mlserver_configs: dict[str, str] = field(default_factory=dict)
+    # model -> seconds the harness took to download the version for MLServer
+    mlserver_download_seconds: dict[str, float] = field(default_factory=dict)
+    containers: list[ContainerFacts] = field(default_factory=list)
+    # Why the container was not measured (empty when it was, or was not tried yet).
+    container_skipped: str = ""
 
     def point(self, server: str, model: str, rows: int, concurrency: int) -> Point | None:
         for point in self.points:
@@ -72,3 +104,17 @@ class BenchRun:
             if (facts.server, facts.model) == (server, model):
                 return facts
         return None
+
+    def runtime(self, model: str) -> str:
+        return self.runtimes.get(model) or DEFAULT_RUNTIME
+
+    def best_mlserver(self, model: str, rows: int, concurrency: int) -> Point | None:
+        """The MLServer configuration with the most req/s at this point, if any was measured."""
+        measured = [
+            p
+            for p in self.points
+            if p.server.startswith(MLSERVER)
+            and (p.model, p.rows, p.concurrency) == (model, rows, concurrency)
+            and p.result is not None
+        ]
+        return max(measured, key=lambda p: p.requests_per_second, default=None)

@@ -1,37 +1,32 @@
-"""One benchmark run: registry, models, both servers, every load point, then the report."""
+"""One benchmark run: registry, models, every server, every load point, then the report."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-import json
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.benchmarks import bench_models, machine, service_stats
+from tests.benchmarks import bench_models, container, machine
+from tests.benchmarks.bench_core import INVOCATIONS, BenchCore, say
 from tests.benchmarks.contenders import Running, start_mlflow_serve, start_ours
-from tests.benchmarks.load_result import LoadResult
-from tests.benchmarks.process_tree import tree_cpu_seconds, tree_rss_bytes
-from tests.benchmarks.python_load import run_python_load
+from tests.benchmarks.mlserver_peer import CONFIGS, MLServerConfig, download, start_mlserver
+from tests.benchmarks.overload import overload_probe
 from tests.benchmarks.results import (
     MLFLOW_SERVE,
     OURS,
+    OURS_SKLEARN,
     OURS_SMALL_QUEUE,
     OURS_UNBATCHED,
+    OURS_V2,
     BenchRun,
-    Point,
-    ServerFacts,
 )
 from tests.benchmarks.settings import BenchSettings
 from tests.benchmarks.startup_profile import import_costs
 from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS
-from tests.benchmarks.wrk_load import run_wrk
+from tests.benchmarks.v2_request import Request, our_request, v2_body, v2_infer
 from tests.support.servers import free_port
 from training import registry_server
 
@@ -41,125 +36,9 @@ OVERLOAD_QUEUE = "8"
 SERVER_START_ALLOWANCE_SECONDS = 15.0
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-class Bench:
-    def __init__(self, settings: BenchSettings, work: Path) -> None:
-        self.settings = settings
-        self.work = work
-        self.started = time.monotonic()
-        self.deadline = self.started + settings.budget_seconds
-        self.drive: Callable[[str, str, int, float], LoadResult] = (
-            run_wrk if settings.use_wrk else run_python_load
-        )
-        self.bodies = {rows: bench_models.invocations_body(rows) for rows in settings.payload_rows}
-        self.bodies.setdefault(TARGET_ROWS, bench_models.invocations_body(TARGET_ROWS))
-        self.run = BenchRun(
-            command="make bench",
-            date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            machine=machine.describe(),
-            load_before=machine.load_average(),
-            duration_seconds=settings.duration_seconds,
-            warmup_seconds=settings.warmup_seconds,
-            load_tool=(
-                "wrk, 2 threads" if settings.use_wrk else "asyncio + httpx (wrk not installed)"
-            ),
-        )
-        self.running: list[Running] = []
-        self.warmed: set[tuple[str, int]] = set()
-
-    # -- servers ------------------------------------------------------------------------------
-
-    def _start(self, starter: Callable[[], Running], model: str) -> Running:
-        server = starter()
-        self.running.append(server)
-        say(
-            f"[{self.elapsed():4.0f}s] {server.label} ({model}) ready in "
-            f"{server.start_to_ready_seconds:.1f} s"
-        )
-        self.run.servers.append(ServerFacts(server.label, model, server.start_to_ready_seconds))
-        return server
-
-    def _stop(self, server: Running) -> None:
-        server.stop()
-        self.running.remove(server)
-
-    def stop_all(self) -> None:
-        for server in list(self.running):
-            self._stop(server)
-
-    def _record_memory(self, server: Running, model: str) -> None:
-        facts = self.run.facts(server.label, model)
-        if facts is not None:
-            facts.rss_bytes, facts.largest_process_rss_bytes = tree_rss_bytes(
-                server.child.process.pid
-            )
-
-    # -- load ---------------------------------------------------------------------------------
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def _fits(self, seconds: float) -> bool:
-        return time.monotonic() + seconds < self.deadline
-
-    def measure(self, server: Running, model: str, rows: int, concurrency: int) -> Point:
-        settings = self.settings
-        if not self._fits(settings.warmup_seconds + settings.duration_seconds + 2):
-            self.run.notes.append(
-                f"skipped {server.label}, {model}, {rows} rows, {concurrency} connections: "
-                f"the {settings.budget_seconds:.0f} s budget (BENCH_BUDGET) ran out"
-            )
-            point = Point(server.label, model, rows, concurrency, None)
-            self.run.points.append(point)
-            return point
-        body = self.bodies[rows]
-        # Once per server and body: later points on it start warm anyway.
-        if settings.warmup_seconds > 0 and (server.url, rows) not in self.warmed:
-            self.drive(server.invocations, body, concurrency, settings.warmup_seconds)
-            self.warmed.add((server.url, rows))
-        ours = server.label != MLFLOW_SERVE
-        pid = server.child.process.pid
-        stats_before = service_stats.scrape(server.url) if ours else {}
-        cpu_before = tree_cpu_seconds(pid)
-        result = self.drive(server.invocations, body, concurrency, settings.duration_seconds)
-        cpu = tree_cpu_seconds(pid) - cpu_before
-        stats = (
-            service_stats.difference(stats_before, service_stats.scrape(server.url))
-            if ours
-            else None
-        )
-        point = Point(server.label, model, rows, concurrency, result, cpu, stats)
-        self.run.points.append(point)
-        say(
-            f"[{self.elapsed():4.0f}s] {model:19} {server.label:36} rows={rows:<3} "
-            f"c={concurrency:<2} {result.requests_per_second:8,.0f} req/s  "
-            f"p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
-        )
-        return point
-
-    def same_answers(self, first: Running, second: Running) -> None:
-        """Both servers must agree on every row, or the comparison would be meaningless."""
-        body = self.bodies[max(self.bodies)]
-        answers = []
-        for server in (first, second):
-            response = httpx.post(
-                server.invocations,
-                content=body,
-                headers={"Content-Type": "application/json"},
-                timeout=30,
-            )
-            response.raise_for_status()
-            answers.append(response.json()["predictions"])
-        if answers[0] != answers[1]:
-            raise RuntimeError(
-                f"{first.label} and {second.label} disagree on the same model version: "
-                f"{json.dumps(answers[0][:5])} vs {json.dumps(answers[1][:5])}"
-            )
-
-    # -- phases -------------------------------------------------------------------------------
+class Bench(BenchCore):
+    """The phases of a run, in order: every server of each model side by side, this
+    service's sweep, its container, then its variants."""
 
     def execute(self, registry_env: dict[str, str]) -> BenchRun:
         settings = self.settings
@@ -169,15 +48,20 @@ class Bench:
         registry = registry_server.start(self.work / "mlflow", free_port(), env=registry_env)
         try:
             say(f"[{self.elapsed():4.0f}s] MLflow server at {registry.url}")
-            uris = {m: bench_models.register(registry.url, m) for m in settings.models}
-            say(f"[{self.elapsed():4.0f}s] registered {', '.join(uris.values())}")
-            ours = {m: self.compare(registry.url, m, uris[m]) for m in settings.models}
+            versions = {m: bench_models.register(registry.url, m) for m in settings.models}
+            for model, registered in versions.items():
+                say(f"[{self.elapsed():4.0f}s] registered {registered.uri}: {registered.onnx}")
+                self.run.notes.append(f"{model}: registered {registered.uri}; {registered.onnx}.")
+            ours = {m: self.compare(registry.url, m, versions[m]) for m in settings.models}
             for model, server in ours.items():
                 for concurrency in settings.sweep_concurrency:
                     if concurrency not in settings.comparison_concurrency:
                         self.measure(server, model, TARGET_ROWS, concurrency)
                 self._stop(server)
-            self.variants(registry.url, uris)
+            # The container before the variants: the last plans are the first to be dropped
+            # when the time budget runs out.
+            self.containers(registry.url, versions)
+            self.variants(registry.url, {m: r.uri for m, r in versions.items()})
         finally:
             self.stop_all()
             registry.stop()
@@ -187,44 +71,139 @@ class Bench:
         if busiest > cores / 2:
             self.run.notes.append(
                 f"The machine was shared and busy (1-minute load up to {busiest:.1f} on {cores} "
-                "cores): absolute figures are lower and noisier than on an idle machine. Both "
-                "servers ran interleaved under the same conditions, so the ratios still hold."
+                "cores): absolute figures are lower and noisier than on an idle machine. The "
+                "servers of a model ran interleaved under the same conditions, so the ratios "
+                "still hold."
             )
         self.run.elapsed_seconds = self.elapsed()
         return self.run
 
-    def compare(self, tracking_uri: str, model: str, uri: str) -> Running:
-        """Both servers on one model: start, agree, every comparison point, memory."""
-        log_dir = self.work / "logs"
+    def compare(
+        self, tracking_uri: str, model: str, registered: bench_models.Registered
+    ) -> Running:
+        """Every server on one model: start, agree, every comparison point, memory."""
+        log_dir, uri = self.work / "logs", registered.uri
         theirs = self._start(
             lambda: start_mlflow_serve(MLFLOW_SERVE, tracking_uri, uri, log_dir), model
         )
         ours = self._start(lambda: start_ours(OURS, tracking_uri, uri, log_dir, {}), model)
-        self.same_answers(theirs, ours)
+        info = httpx.get(f"{ours.url}/model/info", timeout=10).json()
+        self.run.runtimes[model] = str(info.get("runtime") or "")
+        request = our_request(ours.url, registered.name)
+        self.run.ours_v2_request = request.description
+        peers = self.start_mlservers(tracking_uri, model, registered)
+        largest = max(self.bodies)
+        self.same_answers(
+            theirs,
+            [
+                (ours, INVOCATIONS, self.bodies[largest]),
+                (ours, request.path, request.body(largest)),
+                *((peer, v2_infer(registered.name).path, v2_body(largest)) for peer, _ in peers),
+            ],
+        )
         for rows in self.settings.payload_rows:
             for concurrency in self.settings.comparison_concurrency:
-                # Interleaved, so drift in the machine's background load hits both alike.
+                # Interleaved, so drift in the machine's background load hits all alike.
                 self.measure(theirs, model, rows, concurrency)
                 self.measure(ours, model, rows, concurrency)
-        self._record_memory(theirs, model)
-        self._record_memory(ours, model)
+                if rows == TARGET_ROWS:
+                    self.measure_v2(ours, request, peers, registered.name, model, concurrency)
+        for server in (theirs, ours, *(peer for peer, _ in peers)):
+            self._record_memory(server, model)
         self._stop(theirs)
+        for peer, _ in peers:
+            self._stop(peer)
         return ours
 
+    def measure_v2(
+        self,
+        ours: Running,
+        request: Request,
+        peers: list[tuple[Running, MLServerConfig]],
+        name: str,
+        model: str,
+        concurrency: int,
+    ) -> None:
+        """This service and every MLServer configuration, one after the other, on the v2 body."""
+        self.measure(
+            ours,
+            model,
+            TARGET_ROWS,
+            concurrency,
+            label=OURS_V2,
+            path=request.path,
+            body=request.body(TARGET_ROWS),
+        )
+        route = v2_infer(name)
+        for peer, config in peers:
+            if concurrency == TARGET_CONCURRENCY or config.single_connection:
+                self.measure(
+                    peer,
+                    model,
+                    TARGET_ROWS,
+                    concurrency,
+                    path=route.path,
+                    body=v2_body(TARGET_ROWS),
+                )
+
+    def start_mlservers(
+        self, tracking_uri: str, model: str, registered: bench_models.Registered
+    ) -> list[tuple[Running, MLServerConfig]]:
+        """Every MLServer configuration on the version's model.pkl, downloaded once."""
+        executable = self.settings.mlserver
+        if executable is None:
+            return []
+        if not executable.is_file():
+            self.run.notes.append(
+                f"MLServer not measured: {executable} is missing (`make bench` builds it)."
+            )
+            return []
+        started = time.perf_counter()
+        model_file = download(tracking_uri, registered.uri, self.work / "mlserver-models" / model)
+        self.run.mlserver_download_seconds[model] = time.perf_counter() - started
+        peers = []
+        for config in CONFIGS:
+            self.run.mlserver_configs[config.label] = config.describe()
+            if not self._fits(SERVER_START_ALLOWANCE_SECONDS + 30):
+                self.run.notes.append(f"skipped {config.label} ({model}): the budget ran out")
+                continue
+            try:
+                server = self._start(
+                    lambda config=config: start_mlserver(
+                        executable,
+                        config,
+                        registered.name,
+                        registered.version,
+                        model_file,
+                        self.work,
+                    ),
+                    model,
+                )
+            except RuntimeError as why:  # its log tail: a broken venv must not end the run
+                tail = " ".join(str(why).split())[-600:]
+                self.run.notes.append(f"{config.label} ({model}) did not start: {tail}")
+                continue
+            peers.append((server, config))
+        return peers
+
     def variants(self, tracking_uri: str, uris: dict[str, str]) -> None:
-        """Batching off at the target point; a tiny queue under 64 connections (overload)."""
+        """The scikit-learn runtime with batching on and off at the target point, and with a
+        tiny queue under 64 connections (overload)."""
         log_dir = self.work / "logs"
         per_server = self.settings.warmup_seconds + self.settings.duration_seconds
+        sklearn = {"MODEL_RUNTIME": "sklearn"}
+        plans = []
         # The slowest model first: it is where batching and overload matter most, and the
         # last plans are the first to be dropped when the time budget runs out.
-        models = sorted(uris, key=lambda m: m != "random_forest")
-        unbatched = {"BATCH_ENABLED": "false"}
-        small_queue = {"QUEUE_MAX_REQUESTS": OVERLOAD_QUEUE}
-        plans = [
-            (OURS_UNBATCHED, models[0], unbatched, TARGET_CONCURRENCY),
-            (OURS_SMALL_QUEUE, models[0], small_queue, OVERLOAD_CONCURRENCY),
-            *((OURS_UNBATCHED, m, unbatched, TARGET_CONCURRENCY) for m in models[1:]),
-        ]
+        for model in sorted(uris, key=lambda m: m != "random_forest"):
+            if self.run.runtime(model) != "sklearn":  # else OURS is already this reference
+                plans.append((OURS_SKLEARN, model, sklearn, TARGET_CONCURRENCY))
+            plans.append(
+                (OURS_UNBATCHED, model, {**sklearn, "BATCH_ENABLED": "false"}, TARGET_CONCURRENCY)
+            )
+            if model == "random_forest" or len(uris) == 1:
+                small_queue = {**sklearn, "QUEUE_MAX_REQUESTS": OVERLOAD_QUEUE}
+                plans.append((OURS_SMALL_QUEUE, model, small_queue, OVERLOAD_CONCURRENCY))
         for label, model, extra, concurrency in plans:
             if not self._fits(per_server + SERVER_START_ALLOWANCE_SECONDS):
                 self.run.notes.append(
@@ -240,37 +219,40 @@ class Bench:
             )
             self.measure(server, model, TARGET_ROWS, concurrency)
             if label == OURS_SMALL_QUEUE:
-                self.run.notes.append(self.overload_probe(server, concurrency))
+                self.run.notes.append(
+                    overload_probe(label, server.invocations, self.bodies[TARGET_ROWS], concurrency)
+                )
             self._stop(server)
 
-    def overload_probe(self, server: Running, concurrency: int) -> str:
-        """A burst beyond the queue: every refusal must be a 503 carrying Retry-After."""
+    def containers(self, tracking_uri: str, versions: dict[str, bench_models.Registered]) -> None:
+        """The service's image on each version: start -> ready and memory after a warm-up."""
+        if not isinstance(self.docker, container.Docker):
+            return
+        for model in sorted(versions, key=lambda m: m != "random_forest"):
+            if not self._fits(SERVER_START_ALLOWANCE_SECONDS + self.settings.warmup_seconds + 5):
+                self.run.notes.append(f"skipped the container ({model}): the budget ran out")
+                continue
+            registered = versions[model]
 
-        async def burst() -> list[httpx.Response]:
-            limits = httpx.Limits(max_connections=concurrency)
-            async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(
-                            server.invocations,
-                            content=self.bodies[TARGET_ROWS],
-                            headers={"Content-Type": "application/json"},
-                        )
-                        for _ in range(concurrency)
-                    )
+            def warm(url: str, name: str = registered.name) -> None:
+                request = our_request(url, name)
+                self.drive(
+                    f"{url}{request.path}",
+                    request.body(TARGET_ROWS),
+                    TARGET_CONCURRENCY,
+                    max(self.settings.warmup_seconds, 1.0),
                 )
 
-        responses = asyncio.run(burst())
-        refused = [r for r in responses if r.status_code == 503]
-        with_retry = [r for r in refused if r.headers.get("retry-after")]
-        others = sorted({r.status_code for r in responses} - {200, 503})
-        return (
-            f"Overload probe ({server.label}): a burst of {concurrency} concurrent requests got "
-            f"{len(responses) - len(refused)} answers and {len(refused)} refusals (503), "
-            f"{len(with_retry)} of them with Retry-After"
-            + (f"; unexpected statuses {others}" if others else "")
-            + "."
-        )
+            try:
+                facts = container.measure(self.docker, model, tracking_uri, registered.uri, warm)
+            except RuntimeError as why:
+                self.run.notes.append(f"the container ({model}) failed: {str(why)[-500:]}")
+                continue
+            self.run.containers.append(facts)
+            say(
+                f"[{self.elapsed():4.0f}s] container ({model}) ready in "
+                f"{facts.start_to_ready_seconds:.1f} s, {facts.memory_bytes / 2**20:.0f} MiB"
+            )
 
 
 def registry_env() -> dict[str, str]:
@@ -284,8 +266,20 @@ def registry_env() -> dict[str, str]:
 
 def run_bench(settings: BenchSettings) -> BenchRun:
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
-        bench = Bench(settings, Path(folder))
+        docker: container.Docker | str | None = None
+        if settings.container:
+            # Before the clock starts: a cached build takes seconds, a changed requirements
+            # file minutes, and neither is part of what is measured.
+            say("preparing the service image (Docker)")
+            docker = container.prepare(Path(folder))
+            if isinstance(docker, container.Docker):
+                say(f"image {docker.image} ready in {docker.build_seconds:.0f} s")
+        else:
+            docker = "BENCH_CONTAINER=off"
+        bench = Bench(settings, Path(folder), docker)
         try:
             return bench.execute(registry_env())
         finally:
             bench.stop_all()
+            if isinstance(docker, container.Docker):
+                docker.stop()

@@ -1,4 +1,5 @@
-"""The benchmark harness itself: wrk output parsing, the report and the target verdicts.
+"""The benchmark harness itself: wrk output parsing, settings, the v2 request and answers,
+MLServer's configuration files, the container's figures (report and targets: test_report.py).
 
 No timing assertions: the numbers below are made up and only exercise the arithmetic."""
 
@@ -12,17 +13,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.load_result import LoadResult
+from tests.benchmarks.container import dockerfile_base, memory_bytes
+from tests.benchmarks.mlserver_peer import (
+    CONFIGS,
+    IMPLEMENTATION,
+    pickled_model,
+    settings_documents,
+)
 from tests.benchmarks.process_tree import descendants, tree_cpu_seconds, tree_rss_bytes
-from tests.benchmarks.report import render, table
-from tests.benchmarks.results import MLFLOW_SERVE, OURS, BenchRun, Point, ServerFacts
+from tests.benchmarks.report import table
 from tests.benchmarks.service_stats import difference, parse_counters
 from tests.benchmarks.settings import BenchSettingsError, load_bench_settings
-from tests.benchmarks.startup_profile import MLFLOW_CLIENT, SKLEARN
-from tests.benchmarks.targets import evaluate
+from tests.benchmarks.v2_request import FALLBACK, labels, our_request, v2_body
 from tests.benchmarks.wrk_load import WrkOutputError, lua_script, parse_wrk_output, run_wrk
 
 RESULT_LINE = (
@@ -69,61 +75,6 @@ def test_lua_script_inlines_the_body_safely() -> None:
     assert "wrk.body = [====[" + body + "]====]" in script
 
 
-def load(rps: float, p99: float, errors: int = 0) -> LoadResult:
-    return LoadResult(int(rps * 10), 10.0, p99 / 4, p99, errors, 0)
-
-
-def sample_run() -> BenchRun:
-    run = BenchRun("make bench", "2026-01-01 00:00 UTC", {"CPU": "2 cores"}, "1.00 / 1.00 / 1.00")
-    run.points = [
-        Point(MLFLOW_SERVE, "logistic_regression", 1, 16, load(400, 180), 4.0),
-        Point(OURS, "logistic_regression", 1, 16, load(2000, 20), 4.0),
-        Point(MLFLOW_SERVE, "random_forest", 1, 16, load(40, 650), 4.0),
-        Point(OURS, "random_forest", 1, 16, load(200, 150), 4.0),
-        Point(OURS, "random_forest", 1, 64, None),
-    ]
-    run.servers = [
-        ServerFacts(MLFLOW_SERVE, "logistic_regression", 12.0, 500 * 2**20, 260 * 2**20),
-        ServerFacts(OURS, "logistic_regression", 3.0, 200 * 2**20, 200 * 2**20),
-        ServerFacts(MLFLOW_SERVE, "random_forest", 12.0, 500 * 2**20, 260 * 2**20),
-        ServerFacts(OURS, "random_forest", 6.0, 300 * 2**20, 300 * 2**20),
-    ]
-    return run
-
-
-def test_targets_compare_against_mlflow_serve_of_the_same_run() -> None:
-    verdicts = {t.name: t for t in evaluate(sample_run(), ("logistic_regression", "random_forest"))}
-    lr = verdicts["logistic_regression: throughput (1 row, 16 connections)"]
-    assert lr.met is True
-    assert lr.measured.startswith("5.0x")
-    rf = verdicts["random_forest: throughput (1 row, 16 connections)"]
-    assert rf.met is False  # 5x, and p99 150 ms is over 100 ms
-    assert "CPU-ms per request" in rf.limit
-    assert verdicts["logistic_regression: RSS after warm-up"].met is True
-    assert verdicts["random_forest: RSS after warm-up"].met is False
-    assert verdicts["logistic_regression: start -> ready"].met is True
-    assert verdicts["random_forest: start -> ready"].met is False
-
-
-def test_targets_without_measurements_say_so() -> None:
-    run = sample_run()
-    run.points = [p for p in run.points if p.server != MLFLOW_SERVE]
-    run.servers = []
-    assert {t.met for t in evaluate(run, ("random_forest",))} == {None}
-
-
-def test_report_has_headline_ratios_and_verdicts() -> None:
-    run = sample_run()
-    models = ("logistic_regression", "random_forest")
-    text = render(run, models, evaluate(run, models))
-    headline = text.split("## Headline")[1].split("##")[0]
-    expected = "| logistic_regression | 400 | 180.0 | 2,000 | 20.0 | 5.0x | 200 / 500 | 3.0 / 12.0"
-    assert expected in headline
-    assert "| random_forest | 40 | 650.0 | 200 | 150.0 | 5.0x |" in headline
-    assert "**missed**" in text
-    assert "skipped" in text  # the 64-connection point that did not fit the budget
-
-
 def test_table_escapes_pipes() -> None:
     assert table(["a"], [["x|y"]]).splitlines()[2] == "| x\\|y |"
 
@@ -134,6 +85,15 @@ def test_settings_name_the_bad_variable() -> None:
     with pytest.raises(BenchSettingsError, match="BENCH_MODELS"):
         load_bench_settings({"BENCH_MODELS": "svm"})
     assert load_bench_settings({"BENCH_SWEEP": "1,8"}).sweep_concurrency == (1, 8)
+    with pytest.raises(BenchSettingsError, match="BENCH_CONTAINER"):
+        load_bench_settings({"BENCH_CONTAINER": "yes"})
+    quiet = load_bench_settings({"BENCH_MLSERVER": "off", "BENCH_CONTAINER": "off"})
+    assert quiet.mlserver is None
+    assert quiet.container is False
+    default = load_bench_settings({})
+    assert default.mlserver is not None
+    assert default.mlserver.parts[-3:] == ("mlserver", "bin", "mlserver")
+    assert default.container is True
 
 
 def test_service_stats_are_differences_of_two_scrapes() -> None:
@@ -202,11 +162,104 @@ def test_wrk_script_posts_json_and_reports(local_server: str) -> None:
     assert result.errors == 0  # a 415 would mean the Content-Type header was not sent
 
 
-def test_missed_targets_cite_the_measured_import_costs() -> None:
-    run = sample_run()
-    run.imports = {"fastapi": (1.0, 40.0), SKLEARN: (4.0, 160.0), MLFLOW_CLIENT: (1.5, 35.0)}
-    verdicts = {t.name: t for t in evaluate(run, ("random_forest",))}
-    memory = verdicts["random_forest: RSS after warm-up"]
-    assert f"{SKLEARN} 160.0 MiB" in memory.limit
-    start = verdicts["random_forest: start -> ready"]
-    assert "allows 4.0 s in all; importing scikit-learn alone takes 4.0 s" in start.limit
+def test_v2_body_is_one_fp64_tensor_of_real_rows() -> None:
+    body = json.loads(v2_body(2))
+    (tensor,) = body["inputs"]
+    assert tensor["name"] == "input-0"
+    assert tensor["datatype"] == "FP64"
+    assert tensor["shape"] == [2, 4]
+    assert tensor["data"][:4] == [5.1, 3.5, 1.4, 0.2]  # iris' first row
+    assert len(tensor["data"]) == 8
+
+
+def test_labels_read_every_servers_answer() -> None:
+    assert labels({"predictions": [0, 1]}) == [0, 1]
+    v2 = {
+        "model_name": "m",
+        "outputs": [
+            {"name": "predict_proba", "shape": [2, 2], "data": [0.9, 0.1, 0.2, 0.8]},
+            {"name": "predict", "shape": [2, 1], "datatype": "INT64", "data": [[0], [1]]},
+        ],
+    }
+    assert labels(v2) == [0, 1]
+    assert labels({"outputs": [{"name": "label", "data": [2, 2]}]}) == [2, 2]
+    with pytest.raises(ValueError, match="no predictions"):
+        labels({"error": "bad"})
+
+
+def test_mlserver_settings_for_each_configuration(tmp_path: Path) -> None:
+    ports = (8080, 8081, 8082)
+    model = tmp_path / "model.pkl"
+    documents = {
+        c.label: settings_documents(c, "bench-iris", "3", model, tmp_path, ports) for c in CONFIGS
+    }
+    assert len(documents) == 3
+    for label, (settings, model_settings) in documents.items():
+        assert label.startswith("MLServer")
+        assert settings["debug"] is False
+        assert (settings["http_port"], settings["grpc_port"], settings["metrics_port"]) == ports
+        assert settings["metrics_dir"].startswith(str(tmp_path))
+        assert model_settings["name"] == "bench-iris"
+        assert model_settings["implementation"] == IMPLEMENTATION
+        assert model_settings["parameters"] == {"uri": str(model), "version": "3"}
+    workers = sorted(s["parallel_workers"] for s, _ in documents.values())
+    assert workers == [0, 1, 2]
+    batching = [m for _, m in documents.values() if m["max_batch_size"] > 1]
+    assert [(m["max_batch_size"], m["max_batch_time"]) for m in batching] == [(16, 0.01)]
+    assert [c.label for c in CONFIGS if c.single_connection] == [CONFIGS[0].label]
+    assert "max_batch_time=0.01 s" in CONFIGS[2].describe()
+
+
+def test_pickled_model_is_read_from_mlmodel(tmp_path: Path) -> None:
+    (tmp_path / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: model.pkl\n    serialization_format: "
+        "cloudpickle\n  onnx:\n    data: model.onnx\n"
+    )
+    assert pickled_model(tmp_path) == tmp_path / "model.pkl"
+
+
+def test_docker_figures_are_parsed(tmp_path: Path) -> None:
+    assert memory_bytes("105.3MiB / 23.47GiB") == round(105.3 * 2**20)
+    assert memory_bytes("1.5GiB / 2GiB") == round(1.5 * 2**30)
+    assert memory_bytes("900KiB / 1GiB") == 900 * 1024
+    assert memory_bytes("12MB / 1GB") == 12 * 10**6
+    with pytest.raises(ValueError, match="docker stats"):
+        memory_bytes("-- / --")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("# x\nARG PYTHON_IMAGE=python:3.13.15-slim-trixie\nFROM x\n")
+    assert dockerfile_base(dockerfile) == "python:3.13.15-slim-trixie"
+    dockerfile.write_text("FROM python\n")
+    with pytest.raises(ValueError, match="PYTHON_IMAGE"):
+        dockerfile_base(dockerfile)
+
+
+class _Probe(http.server.BaseHTTPRequestHandler):
+    v2 = False
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self.v2 and self.path == "/v2/health/ready" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("v2", [True, False])
+def test_our_request_falls_back_to_predict_without_v2(v2: bool) -> None:
+    handler = type("Handler", (_Probe,), {"v2": v2})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        request = our_request(f"http://127.0.0.1:{server.server_address[1]}", "bench-iris")
+    finally:
+        server.shutdown()
+        server.server_close()
+    if v2:
+        assert request.path == "/v2/models/bench-iris/infer"
+        assert json.loads(request.body(1))["inputs"][0]["shape"] == [1, 4]
+    else:
+        assert request == FALLBACK
+        assert "no v2 API" in request.description
+        assert json.loads(request.body(1)) == [[5.1, 3.5, 1.4, 0.2]]
