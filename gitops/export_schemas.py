@@ -2,7 +2,7 @@
 for kubeconform, so CI's second validator checks the same objects against the same schemas.
 
 - OUT/core/<kind>-<group>-<version>.json: the strict core schemas pip kubernetes-validate
-  bundles for validate_settings.KUBERNETES_VERSION (the ones `schemas` validates against),
+  bundles for settings.KUBERNETES_VERSION (the ones `schemas` validates against),
   made standalone: the definitions each one uses are embedded, so no reference leaves the
   file. Only the kinds the tree renders are written. kubeconform location:
   OUT/core/{{.ResourceKind}}{{.KindSuffix}}.json
@@ -22,16 +22,16 @@ from typing import Any
 
 import kubernetes_validate
 
-from gitops import validate_settings
 from gitops.crd_schemas import CrdSet, load_crds, to_json_schema
 from gitops.kustomizations import discover, render_all
 from gitops.paths import REPO_ROOT
+from gitops.settings import KUBERNETES_VERSION, Settings
 
 # A kind refers to "/api/_definitions.json#/$defs/X", a definition to another as "#/$defs/X".
 _DEFINITIONS_REF = re.compile(r"^(?:/api/_definitions\.json)?#/\$defs/(?P<name>.+)$")
 
 
-def core_schema_dir(version: str = validate_settings.KUBERNETES_VERSION) -> Path:
+def core_schema_dir(version: str = KUBERNETES_VERSION) -> Path:
     """kubernetes-validate's strict schemas for one Kubernetes minor."""
     base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
     folder = base / f"v{version}.0-local-strict"
@@ -133,14 +133,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    settings = validate_settings.load(args.repo)
+    settings = Settings.from_env(args.repo)
     if not settings.crds_dir.is_dir():
         print(f"error: no pinned CRDs at {settings.crds_dir} (CRDS_DIR)", file=sys.stderr)
         return 2
     core = export_core(args.out, rendered_kinds(args.repo.resolve()))
     crds = export_crds(args.out, load_crds(settings.crds_dir))
     print(
-        f"Kubernetes {validate_settings.KUBERNETES_VERSION}: {len(core)} core schemas, "
+        f"Kubernetes {KUBERNETES_VERSION}: {len(core)} core schemas, "
         f"{len(crds)} CRD schemas from {settings.crds_dir} in {args.out}"
     )
     return 0 if core and crds else 1

@@ -19,12 +19,13 @@ from typing import Any
 
 import yaml
 
-from gitops import paths, tenancy, validate_settings
+from gitops import paths, tenancy
 from gitops.app_tree import App, ClusterTree, TreeBuilder
 from gitops.crd_schemas import CrdSet
 from gitops.kustomizations import discover, render_all
 from gitops.schemas import is_namespaced
 from gitops.selectors import pod_template
+from gitops.settings import REPO_URL
 
 LAYER_LABEL = "ml-platform.example.com/layer"
 TENANT_LAYER = "tenants"
@@ -45,7 +46,7 @@ def cluster_tree(root: Path, cluster: str) -> ClusterTree:
     entry = [p for p in discover(root) if p.is_relative_to(root / "clusters" / cluster)]
     builder = TreeBuilder(
         root,
-        validate_settings.REPO_URL,
+        REPO_URL,
         render_all(entry, root),
         lambda obj: is_namespaced(obj, CrdSet([])),
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from gitops import validate_settings
+from gitops import settings
 
 # Pin kinds.
 CONTAINER_IMAGE = "container-image"
@@ -58,8 +58,8 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
 # The same variable name meaning another thing in one file (none today).
 FILE_VARIABLES: dict[tuple[str, str], tuple[str, str, str]] = {}
 # Python files whose `<NAME>_VERSION = "..."` constants are pins.
-PYTHON_CONSTANT_FILES = ("gitops/validate_settings.py",)
-SETTINGS_FILE = "gitops/validate_settings.py"
+PYTHON_CONSTANT_FILES = ("gitops/settings.py",)
+SETTINGS_FILE = "gitops/settings.py"
 # Packages and images that are one component under another name.
 COMPONENTS = {
     "mlflow-skinny": "mlflow",  # service/requirements.txt: "mlflow-skinny instead of mlflow"
@@ -449,9 +449,9 @@ def dockerfile_pins(rel: str, text: str) -> list[Pin]:
 
 
 def kubernetes_setting_pin() -> Pin:
-    """validate_settings.KUBERNETES_VERSION as imported: the code that validates runs with
+    """settings.KUBERNETES_VERSION as imported: the code that validates runs with
     it, whatever a copy of the tree holds (tests copy manifests, not gitops/)."""
-    source = Path(validate_settings.__file__).read_text(encoding="utf-8").splitlines()
+    source = Path(settings.__file__).read_text(encoding="utf-8").splitlines()
     line = _line_of(source, "KUBERNETES_VERSION =", 1)
-    version = validate_settings.KUBERNETES_VERSION
+    version = settings.KUBERNETES_VERSION
     return Pin(SETTINGS_FILE, line, version, KUBERNETES_MINOR, "kubernetes", version, "kubernetes")

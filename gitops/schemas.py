@@ -15,7 +15,7 @@ from kubernetes_validate import utils as kv_utils
 
 from gitops.crd_schemas import CrdSet
 from gitops.findings import Finding, obj_ref
-from gitops.validate_settings import KUBERNETES_VERSION
+from gitops.settings import KUBERNETES_VERSION
 
 CHECK = "schemas"
 

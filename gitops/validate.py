@@ -25,7 +25,6 @@ from gitops import (
     secret_data,
     sync_waves,
     tenancy,
-    validate_settings,
 )
 from gitops.app_tree import ClusterTree, TreeBuilder
 from gitops.checks import REGISTRY, Context, load_all
@@ -34,11 +33,12 @@ from gitops.findings import Finding
 from gitops.go_regex import dropped_patterns
 from gitops.kustomizations import Rendered, discover, render_all
 from gitops.paths import CLUSTERS
+from gitops.settings import KUBERNETES_VERSION, REPO_URL, UPSTREAM_NAMESPACES, Settings
 
 # name -> what a passing check proves (printed in the summary and the README)
 CHECKS = {
     "render": "every kustomization builds with the pinned kubectl",
-    "schemas": f"core objects match the Kubernetes {validate_settings.KUBERNETES_VERSION} schemas "
+    "schemas": f"core objects match the Kubernetes {KUBERNETES_VERSION} schemas "
     "(strict, no unknown kinds)",
     "crd-schemas": "custom resources match their pinned CRD (strict, served versions)",
     "crossrefs": "Services, HPAs, PDBs and ServiceMonitors point at things that exist",
@@ -72,7 +72,7 @@ class Report:
 
 class _Run:
     def __init__(self, repo_root: Path, checks: Iterable[str]) -> None:
-        self.settings = validate_settings.load(repo_root)
+        self.settings = Settings.from_env(repo_root)
         self.root = self.settings.repo_root
         self.checks = tuple(c for c in CHECKS if c in set(checks))
         self.report = Report(checks=self.checks)
@@ -100,7 +100,7 @@ def validate_repo(
     repo_root: Path, checks: Iterable[str] | None = None, allow_examples: bool | None = None
 ) -> Report:
     """`allow_examples`: accept the example cluster settings the tree ships with (default:
-    the GITOPS_ALLOW_EXAMPLES environment variable, see validate_settings)."""
+    the GITOPS_ALLOW_EXAMPLES environment variable, see gitops.settings)."""
     run = _Run(repo_root, CHECKS if checks is None else checks)
     unknown = set(checks or ()) - set(CHECKS)
     if unknown:
@@ -147,7 +147,7 @@ def validate_repo(
     trees: list[ClusterTree] = []
     tenants: dict[str, frozenset[str]] = {}
     if (root / "clusters").is_dir():
-        builder = TreeBuilder(root, validate_settings.REPO_URL, rendered, is_namespaced)
+        builder = TreeBuilder(root, REPO_URL, rendered, is_namespaced)
         for cluster in _clusters(root):
             tenants[cluster] = tenancy.tenant_namespaces(root, cluster)
             trees.append(run.timed("argo", lambda c=cluster: builder.build(c)))
@@ -233,9 +233,7 @@ def _foreground_checks(
         run.add(
             run.timed(
                 "tenancy",
-                lambda t=tree, ct=cluster_tenants: tenancy.check(
-                    t, ct, validate_settings.REPO_URL, is_namespaced
-                ),
+                lambda t=tree, ct=cluster_tenants: tenancy.check(t, ct, REPO_URL, is_namespaced),
             )
         )
         run.add(run.timed("sync-waves", lambda t=tree, ct=cluster_tenants: sync_waves.check(t, ct)))
@@ -266,9 +264,7 @@ def _object_checks(
         run.add(
             run.timed(
                 "pod-security",
-                lambda: pod_security.check(
-                    objects, where, validate_settings.UPSTREAM_NAMESPACES, tenants
-                ),
+                lambda: pod_security.check(objects, where, UPSTREAM_NAMESPACES, tenants),
             )
         )
     run.add(secret_data.check_rendered(objects, where))
@@ -374,7 +370,7 @@ def main(argv: list[str]) -> int:
             f"error: unknown check(s) {sorted(unknown)}; expected {list(CHECKS)}", file=sys.stderr
         )
         return 2
-    repo = args.repo or validate_settings.load().repo_root
+    repo = args.repo or Settings.from_env().repo_root
     if not repo.is_dir():
         print(f"error: --repo {repo} is not a directory", file=sys.stderr)
         return 2

@@ -42,12 +42,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitops import inventory, tenancy, validate_settings
+from gitops import inventory, tenancy
 from gitops.app_tree import ClusterTree
 from gitops.bootstrap_run import Call, Recording, initial_state, run_script
 from gitops.checks import Context, register
 from gitops.findings import Finding, name_of, namespace_of, obj_ref
 from gitops.selectors import containers, pod_template
+from gitops.settings import REPO_URL
 
 CHECK = "bootstraps"
 KIND_BOOTSTRAP = "clusters/kind/bootstrap.sh"
@@ -57,7 +58,7 @@ EKS_BOOTSTRAP = "clusters/eks/bootstrap.sh"
 EKS_CONTEXT = "arn:aws:eks:eu-west-1:111122223333:cluster/ml-platform"
 # e2e.sh asks git for these when unset; a revision other than main makes the bootstrap
 # point Argo CD at it through its generated overlay, as in CI.
-E2E_ENV = {"REPO_URL": validate_settings.REPO_URL, "REVISION": "e2e0" + "0" * 36}
+E2E_ENV = {"REPO_URL": REPO_URL, "REVISION": "e2e0" + "0" * 36}
 EKS_SETTINGS = Path("clusters/eks/settings/settings.env")
 SEED = ("-m", "training", "seed")
 INVENTORY = ("-m", "gitops", "inventory")

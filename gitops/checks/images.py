@@ -40,13 +40,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from gitops import pins as pinning
-from gitops import validate_settings
 from gitops.app_tree import ClusterTree
 from gitops.checks import Context, register
 from gitops.findings import Finding, obj_ref
 from gitops.inventory import IMAGE_WORKFLOW, BuiltImage, built_images, images_built_here
 from gitops.pins import Pin, split_image
 from gitops.selectors import containers, pod_template
+from gitops.settings import REPO_URL
 
 CHECK = "images"
 KIND = "kind"
@@ -107,7 +107,7 @@ def _built(root: Path) -> list[BuiltImage]:
 
 def own_packages() -> str:
     """Where image.yaml publishes: ${REGISTRY}/${REPOSITORY,,}/${IMAGE} on ghcr.io."""
-    repository = validate_settings.REPO_URL.removesuffix(".git").split("github.com/", 1)[-1]
+    repository = REPO_URL.removesuffix(".git").split("github.com/", 1)[-1]
     return f"ghcr.io/{repository.lower()}/"
 
 

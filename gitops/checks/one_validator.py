@@ -6,7 +6,7 @@ the same schemas.
   ../shared/crds by default): the same files, the same sums, nothing missing on either side.
 - The kubeconform job of .github/workflows/checks.yaml reads only schemas exported by
   `python -m gitops export-schemas` (gitops/export_schemas.py: the core schemas of
-  validate_settings.KUBERNETES_VERSION that `schemas` uses, the CRDs converted by the code
+  settings.KUBERNETES_VERSION that `schemas` uses, the CRDs converted by the code
   `crd-schemas` uses), and names no Kubernetes version or schema source of its own
   (no -kubernetes-version, no `default` schema location).
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from gitops import validate_settings
 from gitops.checks import Context, register
 from gitops.findings import Finding
+from gitops.settings import KUBERNETES_VERSION, Settings
 
 CHECK = "one-validator"
 SOURCES = Path(".github/crd-sources.yaml")
@@ -33,7 +33,7 @@ EXPORT_COMMAND = "gitops export-schemas"
 def check(ctx: Context) -> Iterable[Finding]:
     if not (ctx.root / SOURCES).is_file() and not (ctx.root / WORKFLOW).is_file():
         return  # a tree without CI (fixtures): nothing to compare
-    crds_dir = validate_settings.load(ctx.root).crds_dir
+    crds_dir = Settings.from_env(ctx.root).crds_dir
     yield from _crd_files(ctx.root / SOURCES, crds_dir)
     yield from _kubeconform(ctx.root / WORKFLOW)
 
@@ -129,5 +129,5 @@ def _locations(run: str, out: str | None) -> list[str]:
 def _expected(out: str | None) -> str:
     return (
         f"-schema-location under {out or 'the export folder'} only "
-        f"(core/ for Kubernetes {validate_settings.KUBERNETES_VERSION}, crds/)"
+        f"(core/ for Kubernetes {KUBERNETES_VERSION}, crds/)"
     )

@@ -11,9 +11,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gitops import export_schemas, paths, validate_settings
+from gitops import export_schemas, paths
 from gitops.crd_schemas import load_crds
 from gitops.kustomizations import discover, render_all
+from gitops.settings import Settings
 from gitops.validate import validate_repo
 from tests.gitops.tree_copies import copy_real_tree, problems
 
@@ -28,7 +29,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rendered = render_all(discover(paths.REPO_ROOT), paths.REPO_ROOT)
     kinds = {(o["apiVersion"], o["kind"]) for r in rendered.values() for o in r.objects}
     assert export_schemas.export_core(out, kinds)
-    assert export_schemas.export_crds(out, load_crds(validate_settings.load().crds_dir))
+    assert export_schemas.export_crds(out, load_crds(Settings.from_env().crds_dir))
     return out
 
 
@@ -62,7 +63,7 @@ def test_exported_crd_schema_rejects_an_unknown_field(exported: Path) -> None:
 
 
 def test_every_rendered_core_kind_is_exported(exported: Path) -> None:
-    crd_groups = load_crds(validate_settings.load().crds_dir).groups
+    crd_groups = load_crds(Settings.from_env().crds_dir).groups
     rendered = render_all(discover(paths.REPO_ROOT), paths.REPO_ROOT)
     core = {
         export_schemas.schema_file_name(o["apiVersion"], o["kind"])

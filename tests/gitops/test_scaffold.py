@@ -13,9 +13,8 @@ from gitops.crd_schemas import load_crds
 from gitops.kustomizations import discover, render_all
 from gitops.scaffold import main
 from gitops.schemas import is_namespaced
+from gitops.settings import REPO_URL, Settings
 from gitops.validate import CHECKS, validate_repo
-from gitops.validate_settings import REPO_URL
-from gitops.validate_settings import load as load_settings
 from tests.gitops.tree_copies import GENERIC_CHECKS, copy_real_tree
 
 NO_CHECKOV = [c for c in CHECKS if c != "checkov"]
@@ -24,7 +23,7 @@ GENERIC_NO_CHECKOV = [c for c in GENERIC_CHECKS if c != "checkov"]
 
 def generated_tenant_apps(repo: Path, cluster: str) -> dict[str, str]:
     """Application name -> destination namespace, for Applications deploying tenant folders."""
-    crds = load_crds(load_settings(repo).crds_dir)
+    crds = load_crds(Settings.from_env(repo).crds_dir)
     rendered = render_all(discover(repo), repo)
     tree = TreeBuilder(repo, REPO_URL, rendered, lambda o: is_namespaced(o, crds)).build(cluster)
     prefix = f"overlays/{cluster}/tenants/"

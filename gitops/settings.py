@@ -1,4 +1,5 @@
-"""Settings of `python -m gitops validate`, read from the environment in one place."""
+"""Settings of the gitops tools, read from the environment in one place, and the constants
+they share."""
 
 from __future__ import annotations
 
@@ -30,17 +31,17 @@ class Settings:
     # (CI validates the tree as published); unset, they are findings to replace.
     allow_examples: bool
 
-
-def load(repo_root: Path | None = None) -> Settings:
-    root = (repo_root or paths.REPO_ROOT).resolve()
-    crds = os.environ.get("CRDS_DIR")
-    return Settings(
-        repo_root=root,
-        crds_dir=Path(crds).resolve() if crds else paths.crds_dir(paths.REPO_ROOT),
-        checkov=os.environ.get("CHECKOV") or _checkov(),
-        promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
-        allow_examples=os.environ.get("GITOPS_ALLOW_EXAMPLES", "") in ("1", "true", "yes"),
-    )
+    @classmethod
+    def from_env(cls, repo_root: Path | None = None) -> Settings:
+        """The settings for validating `repo_root` (default: this repository)."""
+        crds = os.environ.get("CRDS_DIR")
+        return cls(
+            repo_root=(repo_root or paths.REPO_ROOT).resolve(),
+            crds_dir=Path(crds).resolve() if crds else paths.crds_dir(paths.REPO_ROOT),
+            checkov=os.environ.get("CHECKOV") or _checkov(),
+            promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
+            allow_examples=os.environ.get("GITOPS_ALLOW_EXAMPLES", "") in ("1", "true", "yes"),
+        )
 
 
 def _checkov() -> str | None:
