@@ -12,8 +12,8 @@ COMMANDS = {
     "scaffold-tenant": "gitops.scaffold",
     "diff": "gitops.diff",
     "bump": "gitops.bump",
-    "inventory": "gitops.inventory",
-    "export-schemas": "gitops.export_schemas",
+    "inventory": "gitops.tree.inventory",
+    "export-schemas": "gitops.tree.export_schemas",
 }
 
 

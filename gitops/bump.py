@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from gitops.image_reference import ImageReference, ImageReferenceError, parse_image_reference
 from gitops.kustomization_images import ImageChange, KustomizationEditError, set_image
 from gitops.paths import CLUSTERS, REPO_ROOT, overlays_dir, tenants_dir
-from gitops.render import RenderError, render
+from gitops.tree.image_reference import ImageReference, ImageReferenceError, parse_image_reference
+from gitops.tree.render import RenderError, render
 
 # Placeholder name in the bases -> the overlays to fall back to when no overlay pins it yet.
 IMAGES = {"inference-service": "tenants", "mlflow-server": "mlflow"}

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gitops.findings import Finding, annotations_of, obj_ref
+from gitops.tree.findings import Finding, annotations_of, obj_ref
 
 CHECK = "checkov"
 SKIPS_CHECK = "checkov-skips"

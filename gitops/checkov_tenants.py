@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops.findings import Finding
+from gitops.tree.findings import Finding
 
 TENANT_LABEL = "ml-platform.example.com/tenant"
 _HASHED = re.compile(r"^(?P<base>.+)-[a-z0-9]{10}$")  # kustomize's generator name suffix

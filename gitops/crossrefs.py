@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from gitops.findings import Finding, labels_of, name_of, namespace_of, obj_ref
-from gitops.selectors import matches, matches_map, pod_template
+from gitops.tree.findings import Finding, labels_of, name_of, namespace_of, obj_ref
+from gitops.tree.selectors import matches, matches_map, pod_template
 
 CHECK = "crossrefs"
 

@@ -11,9 +11,10 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from gitops import diff_apps, diff_report, git_snapshot
+from gitops import diff_apps, diff_report
 from gitops.paths import REPO_ROOT
 from gitops.resource_diff import compare
+from gitops.tree import git_snapshot
 
 WORKTREE = "worktree"
 

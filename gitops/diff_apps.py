@@ -1,6 +1,6 @@
 """Every Argo CD Application a checkout deploys, with the objects each one renders, for
 the rendered diff. The walk itself (root apps, app of apps, ApplicationSet expansion) is
-gitops.app_tree's, shared with validation; this module only shapes it for comparing."""
+gitops.tree.app_tree's, shared with validation; this module only shapes it for comparing."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.app_tree import TreeBuilder
-from gitops.findings import name_of
-from gitops.kustomizations import discover, render_all
-from gitops.repo_sources import app_sources, normalise_repo_url
+from gitops.tree.app_tree import TreeBuilder
+from gitops.tree.findings import name_of
+from gitops.tree.kustomizations import discover, render_all
+from gitops.tree.repo_sources import app_sources, normalise_repo_url
 
 
 @dataclass

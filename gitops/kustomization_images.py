@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from gitops.image_reference import ImageReference
+from gitops.tree.image_reference import ImageReference
 
 
 class KustomizationEditError(RuntimeError):

@@ -39,7 +39,7 @@ from enum import IntEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Any
 
-from gitops.selectors import matches
+from gitops.tree.selectors import matches
 
 # "The Kubernetes control plane sets an immutable label kubernetes.io/metadata.name on all
 # namespaces, the value of the label is the namespace name." (Targeting a Namespace by its name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops.findings import Finding, annotations_of, namespace_of, obj_ref
-from gitops.selectors import pod_template
+from gitops.tree.findings import Finding, annotations_of, namespace_of, obj_ref
+from gitops.tree.selectors import pod_template
 
 CHECK = "pod-security"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from gitops import paths
-from gitops.kustomizations import KUSTOMIZATION_FILES
+from gitops.tree.kustomizations import KUSTOMIZATION_FILES
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # 63 is the DNS label limit; names derived from the tenant add suffixes such as `-kit` or

@@ -1,7 +1,7 @@
 """Core Kubernetes objects against the schemas bundled with pip kubernetes-validate.
 
 kubernetes-validate only warns when it has no schema for a kind; here that is an error
-unless the kind is a custom resource whose CRD is pinned (those are checked by crd_schemas).
+unless the kind is a custom resource whose CRD is pinned (those are checked by `crd-schemas`).
 """
 
 from __future__ import annotations
@@ -13,53 +13,11 @@ from typing import Any
 import kubernetes_validate
 from kubernetes_validate import utils as kv_utils
 
-from gitops.crd_schemas import CrdSet
-from gitops.findings import Finding, obj_ref
 from gitops.settings import KUBERNETES_VERSION
+from gitops.tree.crds import CrdSet
+from gitops.tree.findings import Finding, obj_ref
 
 CHECK = "schemas"
-
-# Built-in kinds that are not namespaced (from the Kubernetes API reference, 1.36).
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "APIService",
-        "CertificateSigningRequest",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ClusterTrustBundle",
-        "ComponentStatus",
-        "CSIDriver",
-        "CSINode",
-        "CustomResourceDefinition",
-        "DeviceClass",
-        "FlowSchema",
-        "IngressClass",
-        "IPAddress",
-        "MutatingAdmissionPolicy",
-        "MutatingAdmissionPolicyBinding",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "PriorityClass",
-        "PriorityLevelConfiguration",
-        "ResourceSlice",
-        "RuntimeClass",
-        "SelfSubjectAccessReview",
-        "SelfSubjectReview",
-        "SelfSubjectRulesReview",
-        "ServiceCIDR",
-        "StorageClass",
-        "StorageVersionMigration",
-        "SubjectAccessReview",
-        "TokenReview",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ValidatingWebhookConfiguration",
-        "VolumeAttachment",
-        "VolumeAttributesClass",
-    }
-)
 
 
 def _install_schema_cache() -> None:
@@ -67,14 +25,6 @@ def _install_schema_cache() -> None:
     # files never change within a process, so memoise the reader it calls.
     if not hasattr(kv_utils.schema_contents, "cache_info"):
         kv_utils.schema_contents = functools.cache(kv_utils.schema_contents)
-
-
-def is_namespaced(obj: dict[str, Any], crds: CrdSet) -> bool:
-    kind = obj.get("kind", "")
-    scope = crds.scope(obj)
-    if scope is not None:
-        return scope == "Namespaced"
-    return kind not in CLUSTER_SCOPED_KINDS
 
 
 @functools.cache
@@ -105,7 +55,7 @@ def validate_objects(objects: list[dict[str, Any]], where: str, crds: CrdSet) ->
             findings.append(Finding(CHECK, where, "", "document without apiVersion/kind"))
             continue
         if crds.knows_group(obj):
-            continue  # custom resource: crd_schemas decides (including unserved versions)
+            continue  # custom resource: `crd-schemas` decides (including unserved versions)
         result = _validate_cached(json.dumps(obj, sort_keys=True))
         if result:
             findings.append(Finding(CHECK, where, obj_ref(obj), result[0], result[1]))

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gitops.findings import Finding, obj_ref
+from gitops.tree.findings import Finding, obj_ref
 
 CHECK = "secrets"
 _SKIP_DIRS = frozenset(

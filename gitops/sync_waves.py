@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from gitops.app_tree import App, ClusterTree
-from gitops.findings import Finding, annotations_of, namespace_of, obj_ref
+from gitops.tree.app_tree import App, ClusterTree
+from gitops.tree.findings import Finding, annotations_of, namespace_of, obj_ref
 
 CHECK = "sync-waves"
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"

@@ -8,20 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from gitops import paths
-from gitops.app_tree import App, ClusterTree
-from gitops.findings import Finding, namespace_of, obj_ref
-from gitops.kustomizations import is_kustomization
-from gitops.repo_sources import normalise_repo_url
+from gitops.tree.app_tree import App, ClusterTree
+from gitops.tree.findings import Finding, namespace_of, obj_ref
+from gitops.tree.repo_sources import normalise_repo_url
 
 CHECK = "tenancy"
-
-
-def tenant_namespaces(repo_root: Path, cluster: str) -> frozenset[str]:
-    """Tenants of a cluster: the folders of overlays/<cluster>/tenants/ (namespace == folder)."""
-    folder = paths.tenants_dir(cluster, repo_root)
-    if not folder.is_dir():
-        return frozenset()
-    return frozenset(p.name for p in folder.iterdir() if p.is_dir() and is_kustomization(p))
 
 
 def check(

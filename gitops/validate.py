@@ -26,14 +26,15 @@ from gitops import (
     sync_waves,
     tenancy,
 )
-from gitops.app_tree import ClusterTree, TreeBuilder
 from gitops.checks import REGISTRY, Context, load_all
-from gitops.crd_schemas import CrdSet, load_crds
-from gitops.findings import Finding
-from gitops.go_regex import dropped_patterns
-from gitops.kustomizations import Rendered, discover, render_all
-from gitops.paths import CLUSTERS
 from gitops.settings import KUBERNETES_VERSION, REPO_URL, UPSTREAM_NAMESPACES, Settings
+from gitops.tree import namespacing
+from gitops.tree.app_tree import ClusterTree, TreeBuilder
+from gitops.tree.crds import CrdSet, load_crds
+from gitops.tree.findings import Finding
+from gitops.tree.go_regex import dropped_patterns
+from gitops.tree.kustomizations import Rendered, discover, render_all
+from gitops.tree.tenants import clusters, loose_tenants, tenant_namespaces
 
 # name -> what a passing check proves (printed in the summary and the README)
 CHECKS = {
@@ -142,17 +143,17 @@ def validate_repo(
         crds = run.timed("crd-schemas", lambda: load_crds(settings.crds_dir))
 
     def is_namespaced(obj: dict[str, Any]) -> bool:
-        return schemas.is_namespaced(obj, crds)
+        return namespacing.is_namespaced(obj, crds)
 
     trees: list[ClusterTree] = []
     tenants: dict[str, frozenset[str]] = {}
     if (root / "clusters").is_dir():
         builder = TreeBuilder(root, REPO_URL, rendered, is_namespaced)
-        for cluster in _clusters(root):
-            tenants[cluster] = tenancy.tenant_namespaces(root, cluster)
+        for cluster in clusters(root):
+            tenants[cluster] = tenant_namespaces(root, cluster)
             trees.append(run.timed("argo", lambda c=cluster: builder.build(c)))
     all_tenants = frozenset().union(*tenants.values()) if tenants else frozenset()
-    for cluster, names in _loose_tenants(root).items():
+    for cluster, names in loose_tenants(root).items():
         tenants.setdefault(cluster, names)
         all_tenants |= names
 
@@ -269,24 +270,6 @@ def _object_checks(
         )
     run.add(secret_data.check_rendered(objects, where))
     run.add(checkov_scan.check_skip_reasons(objects, where))
-
-
-def _clusters(root: Path) -> list[str]:
-    """Clusters with an entry folder, plus any known cluster that has overlays but no entry
-    (reported as missing by the tree builder)."""
-    present = {p.name for p in (root / "clusters").iterdir() if p.is_dir()}
-    expected = {c for c in CLUSTERS if (root / "overlays" / c).is_dir()}
-    return sorted(present | expected)
-
-
-def _loose_tenants(root: Path) -> dict[str, frozenset[str]]:
-    """Tenant folders of clusters that have no entry point yet (fixtures, partial trees)."""
-    overlays = root / "overlays"
-    if not overlays.is_dir():
-        return {}
-    return {
-        c.name: tenancy.tenant_namespaces(root, c.name) for c in overlays.iterdir() if c.is_dir()
-    }
 
 
 def _unique_objects(

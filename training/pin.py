@@ -24,7 +24,7 @@ class PinChange:
 
 
 def _check_renders(overlay: TenantOverlay, expected: ModelUri) -> None:
-    from gitops.render import RenderError, render
+    from gitops.tree.render import RenderError, render
 
     # The pinned kubectl lives beside this interpreter in the venv; find it without `make`.
     bin_dir = str(Path(sys.executable).parent)

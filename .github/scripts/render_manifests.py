@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from gitops.kustomizations import discover, render_all
 from gitops.paths import REPO_ROOT
+from gitops.tree.kustomizations import discover, render_all
 
 
 def main(argv: list[str]) -> int:

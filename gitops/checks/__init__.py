@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.app_tree import ClusterTree
-from gitops.crd_schemas import CrdSet
-from gitops.findings import Finding
-from gitops.kustomizations import Rendered
+from gitops.tree.app_tree import ClusterTree
+from gitops.tree.crds import CrdSet
+from gitops.tree.findings import Finding
+from gitops.tree.kustomizations import Rendered
 
 
 @dataclass

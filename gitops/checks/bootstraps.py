@@ -19,7 +19,7 @@ the stand-ins answer at once, see bootstrap_run.FAST_WAITS):
 What the recorded calls must show, on Kind:
 1. one cluster and one context: `kind create cluster` once; every kind call names that
    cluster (--name) and every kubectl call names its context (--context kind-<cluster>);
-2. every image of the Kind tree that CI builds (gitops.inventory) is loaded into that
+2. every image of the Kind tree that CI builds (gitops.tree.inventory) is loaded into that
    cluster with `kind load docker-image`, before the root Application is applied;
 3. the platform Applications are waited on (Synced/Healthy) before the models are seeded
    (`python -m training seed`), and the tenant Applications only after the seeding: a
@@ -42,13 +42,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitops import inventory, tenancy
-from gitops.app_tree import ClusterTree
 from gitops.bootstrap_run import Call, Recording, initial_state, run_script
 from gitops.checks import Context, register
-from gitops.findings import Finding, name_of, namespace_of, obj_ref
-from gitops.selectors import containers, pod_template
 from gitops.settings import REPO_URL
+from gitops.tree import inventory
+from gitops.tree.app_tree import ClusterTree
+from gitops.tree.findings import Finding, name_of, namespace_of, obj_ref
+from gitops.tree.selectors import containers, pod_template
+from gitops.tree.tenants import tenant_namespaces
 
 CHECK = "bootstraps"
 KIND_BOOTSTRAP = "clusters/kind/bootstrap.sh"
@@ -233,7 +234,7 @@ def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str
     answers = {}
     for tree in trees:
         cluster = tree.cluster
-        tenants = sorted(tenancy.tenant_namespaces(root, cluster))
+        tenants = sorted(tenant_namespaces(root, cluster))
         answers[f"inventory --cluster {cluster} --tenants"] = _printed(tenants)
         if tree.findings:
             continue

@@ -46,10 +46,10 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from gitops.app_tree import App, ClusterTree
 from gitops.checks import Context, register
-from gitops.findings import Finding, labels_of, name_of, namespace_of, obj_ref
-from gitops.selectors import matches, pod_template
+from gitops.tree.app_tree import App, ClusterTree
+from gitops.tree.findings import Finding, labels_of, name_of, namespace_of, obj_ref
+from gitops.tree.selectors import matches, pod_template
 
 CHECK = "capacity"
 RESOURCES = ("cpu", "memory")

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gitops.checks import Context, register
-from gitops.findings import Finding, obj_ref
+from gitops.tree.findings import Finding, obj_ref
 
 CHECK = "cluster-settings"
 EXAMPLE_ACCOUNT = "111122223333"  # the account id AWS's documentation uses

@@ -5,7 +5,7 @@ reach Kind's nodes, and every version the repository pins names one version per 
    X.Y.Z version, a dated release such as MinIO's RELEASE.2025-09-07T16-13-09Z, or a commit);
    never `latest` or a bare major/minor such as `3` or `3.13`, which the publisher moves. The
    images CI builds (.github/workflows/image.yaml, jobs.build.strategy.matrix.include[].image,
-   read by gitops.inventory.built_images): on Kind a 40-hex commit tag and no digest, because
+   read by gitops.tree.inventory.built_images): on Kind a 40-hex commit tag and no digest, because
    `kind load docker-image` puts the image into the nodes by tag and a loaded image has no
    registry digest to match (image.yaml's bump job strips it for Kind); on EKS tag and digest,
    the scanned digest the bump job pins. The shipped tree pins placeholder commit tags until
@@ -19,7 +19,7 @@ reach Kind's nodes, and every version the repository pins names one version per 
    function that reads `inventory --images-built` and runs `kind load docker-image`, and the
    script calls it. An image under this repository's own package path (ghcr.io/<org>/<repo>/,
    where image.yaml publishes) must be in the build matrix, or nothing builds or loads it.
-4. One version per component (gitops/pins.py): MLflow (mlflow, mlflow-skinny), the
+4. One version per component (gitops/tree/pins.py): MLflow (mlflow, mlflow-skinny), the
    Kubernetes minor (KUBERNETES_VERSION, kubectl, the kind node image, EKS, Pod Security
    labels), Argo CD and the charts against .github/crd-sources.yaml, the Python base images,
    kind, boto3 and every other package pinned in more than one place. Versions agree when one
@@ -27,7 +27,7 @@ reach Kind's nodes, and every version the repository pins names one version per 
    The images CI builds are left out: each cluster's bump moves on its own (Kind merges
    itself, EKS waits for review).
 
-Helm-chart Applications are not rendered here (gitops/app_tree.py), so the images a chart
+Helm-chart Applications are not rendered here (gitops/tree/app_tree.py), so the images a chart
 runs are the chart's to pin; its version is checked by the `argo` check and item 4.
 """
 
@@ -39,14 +39,14 @@ from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from gitops import pins as pinning
-from gitops.app_tree import ClusterTree
 from gitops.checks import Context, register
-from gitops.findings import Finding, obj_ref
-from gitops.inventory import IMAGE_WORKFLOW, BuiltImage, built_images, images_built_here
-from gitops.pins import Pin, split_image
-from gitops.selectors import containers, pod_template
 from gitops.settings import REPO_URL
+from gitops.tree import pins as pinning
+from gitops.tree.app_tree import ClusterTree
+from gitops.tree.findings import Finding, obj_ref
+from gitops.tree.inventory import IMAGE_WORKFLOW, BuiltImage, built_images, images_built_here
+from gitops.tree.pins import Pin, split_image
+from gitops.tree.selectors import containers, pod_template
 
 CHECK = "images"
 KIND = "kind"

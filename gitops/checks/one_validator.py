@@ -5,7 +5,7 @@ the same schemas.
   each with its sha256) are byte for byte the ones the local suite reads (CRDS_DIR,
   ../shared/crds by default): the same files, the same sums, nothing missing on either side.
 - The kubeconform job of .github/workflows/checks.yaml reads only schemas exported by
-  `python -m gitops export-schemas` (gitops/export_schemas.py: the core schemas of
+  `python -m gitops export-schemas` (gitops/tree/export_schemas.py: the core schemas of
   settings.KUBERNETES_VERSION that `schemas` uses, the CRDs converted by the code
   `crd-schemas` uses), and names no Kubernetes version or schema source of its own
   (no -kubernetes-version, no `default` schema location).
@@ -20,8 +20,8 @@ from pathlib import Path
 import yaml
 
 from gitops.checks import Context, register
-from gitops.findings import Finding
 from gitops.settings import KUBERNETES_VERSION, Settings
+from gitops.tree.findings import Finding
 
 CHECK = "one-validator"
 SOURCES = Path(".github/crd-sources.yaml")

@@ -41,12 +41,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gitops import bootstrap_script
-from gitops.app_tree import App, ClusterTree
 from gitops.checks import Context, register
-from gitops.findings import Finding, annotations_of, name_of, namespace_of, obj_ref
-from gitops.repo_sources import app_sources
-from gitops.selectors import pod_template
+from gitops.tree import bootstrap_script
+from gitops.tree.app_tree import App, ClusterTree
+from gitops.tree.findings import Finding, annotations_of, name_of, namespace_of, obj_ref
+from gitops.tree.repo_sources import app_sources
+from gitops.tree.selectors import pod_template
 
 CHECK = "ordering"
 WAVE = "argocd.argoproj.io/sync-wave"

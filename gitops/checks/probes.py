@@ -31,10 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.app_tree import App, ClusterTree
 from gitops.checks import Context, register
-from gitops.findings import Finding, labels_of, namespace_of, obj_ref
-from gitops.selectors import matches, matches_map, pod_template
+from gitops.tree.app_tree import App, ClusterTree
+from gitops.tree.findings import Finding, labels_of, namespace_of, obj_ref
+from gitops.tree.selectors import matches, matches_map, pod_template
 
 CHECK = "probes"
 IMAGE = "inference-service"

@@ -19,12 +19,12 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
-from gitops.app_tree import ClusterTree
 from gitops.checks import Context, register
-from gitops.findings import Finding, labels_of, name_of, namespace_of
 from gitops.netpol import ContainerPort, Endpoint, External, IPNetwork, Network, Pod
-from gitops.repo_sources import app_sources
-from gitops.selectors import containers, pod_template
+from gitops.tree.app_tree import ClusterTree
+from gitops.tree.findings import Finding, labels_of, name_of, namespace_of
+from gitops.tree.repo_sources import app_sources
+from gitops.tree.selectors import containers, pod_template
 
 CHECK = "reachability"
 NAME = "app.kubernetes.io/name"

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops import inventory, paths
-from gitops.app_tree import ClusterTree
+from gitops import paths
 from gitops.bootstrap_run import copy_tree, run_script
 from gitops.checks.bootstraps import (
     CHECK,
@@ -25,6 +24,8 @@ from gitops.checks.bootstraps import (
     inventory_answers,
     needed_secrets,
 )
+from gitops.tree import inventory
+from gitops.tree.app_tree import ClusterTree
 from gitops.validate import Report, validate_repo
 
 ROOT = paths.REPO_ROOT

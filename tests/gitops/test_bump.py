@@ -12,7 +12,7 @@ import yaml
 
 from gitops import bump
 from gitops.paths import REPO_ROOT
-from gitops.render import render
+from gitops.tree.render import render
 
 DIGEST = "sha256:" + "3f2a" * 16
 IMAGE = "ghcr.io/example-org/ml-inference-platform/inference-service"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.checkov_tenants import collapse, expand, shape
-from gitops.findings import Finding
+from gitops.tree.findings import Finding
 from gitops.validate import validate_repo
 from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 

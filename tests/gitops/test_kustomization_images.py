@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from gitops.image_reference import ImageReference
 from gitops.kustomization_images import KustomizationEditError, set_image
+from gitops.tree.image_reference import ImageReference
 
 OVERLAY = """\
 apiVersion: kustomize.config.k8s.io/v1beta1

@@ -1,4 +1,4 @@
-"""renovate.json5 sees every pin: each pin gitops/pins.py finds in this tree is covered by a
+"""renovate.json5 sees every pin: each pin gitops/tree/pins.py finds in this tree is covered by a
 Renovate rule, and a pin put where no rule looks is reported.
 
 A pin is covered by
@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 
 from gitops import paths
-from gitops import pins as p
-from gitops.inventory import built_images
-from gitops.pins import Pin, find_pins
+from gitops.tree import pins as p
+from gitops.tree.inventory import built_images
+from gitops.tree.pins import Pin, find_pins
 
 CONFIG = paths.REPO_ROOT / "renovate.json5"
 RENOVATE = "renovatebot/renovate 44.39.2"

@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from gitops import paths
-from gitops.app_tree import TreeBuilder
-from gitops.crd_schemas import load_crds
-from gitops.kustomizations import discover, render_all
 from gitops.scaffold import main
-from gitops.schemas import is_namespaced
 from gitops.settings import REPO_URL, Settings
+from gitops.tree.app_tree import TreeBuilder
+from gitops.tree.crds import load_crds
+from gitops.tree.kustomizations import discover, render_all
+from gitops.tree.namespacing import is_namespaced
 from gitops.validate import CHECKS, validate_repo
 from tests.gitops.tree_copies import GENERIC_CHECKS, copy_real_tree
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gitops.render import render
+from gitops.tree.render import render
 from tests.images import engine as docker
 from tests.support.models import iris_logistic, log_and_register, set_alias
 from tests.support.servers import free_port

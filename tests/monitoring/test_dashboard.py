@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops.render import kustomize_build
+from gitops.tree.render import kustomize_build
 
 from .dashboard_queries import (
     DASHBOARDS_DIR,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitops.paths import CLUSTERS, REPO_ROOT, tenants_dir
-from gitops.render import render
+from gitops.tree.render import render
 
 from .alert_rules import RUNBOOKS, alerting_rules, load_prometheus_rule
 from .dashboard_queries import dashboard_files, expressions, load

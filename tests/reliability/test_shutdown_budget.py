@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gitops.paths import CLUSTERS, REPO_ROOT
-from gitops.render import render
+from gitops.tree.render import render
 
 TARGETS = [
     REPO_ROOT / "base" / "inference",

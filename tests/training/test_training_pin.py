@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.render import render
+from gitops.tree.render import render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

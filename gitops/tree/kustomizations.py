@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.kustomize_inputs import fingerprint
-from gitops.render import RenderError, render
+from gitops.tree.kustomize_inputs import fingerprint
+from gitops.tree.render import RenderError, render
 
 # Top-level folders that hold kustomizations; anything else (tests, service, ...) is not deployed.
 MANIFEST_ROOTS = ("base", "overlays", "apps", "clusters")

@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from gitops.appsets import UnsupportedTemplate, expand
-from gitops.findings import Finding, name_of, namespace_of, obj_ref
-from gitops.kustomizations import Rendered, is_kustomization, render_one
-from gitops.repo_sources import app_sources, normalise_repo_url
+from gitops.tree.appsets import UnsupportedTemplate, expand
+from gitops.tree.findings import Finding, name_of, namespace_of, obj_ref
+from gitops.tree.kustomizations import Rendered, is_kustomization, render_one
+from gitops.tree.repo_sources import app_sources, normalise_repo_url
 
 CHECK = "argo"
 ARGO_KINDS = ("Application", "ApplicationSet")

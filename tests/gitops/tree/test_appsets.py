@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gitops.appsets import UnsupportedTemplate, expand, expand_git_directories
+from gitops.tree.appsets import UnsupportedTemplate, expand, expand_git_directories
 
 
 def appset(directories: list[dict[str, Any]], **template_spec: Any) -> dict[str, Any]:

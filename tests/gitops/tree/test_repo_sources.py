@@ -1,4 +1,4 @@
-"""One repository-URL spelling for validation and the PR diff (gitops/repo_sources.py)."""
+"""One repository-URL spelling for validation and the PR diff (gitops/tree/repo_sources.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops.app_tree import App, ClusterTree, TreeBuilder
-from gitops.repo_sources import app_sources, normalise_repo_url
+from gitops.tree.app_tree import App, ClusterTree, TreeBuilder
+from gitops.tree.repo_sources import app_sources, normalise_repo_url
 
 SAME_REPOSITORY = [
     "https://github.com/example-org/ml-inference-platform.git",

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from gitops import paths
-from gitops.kustomizations import render_one
-from gitops.kustomize_inputs import fingerprint, inputs
+from gitops.tree.kustomizations import render_one
+from gitops.tree.kustomize_inputs import fingerprint, inputs
 
 TENANT = Path("overlays/eks/tenants/tenant-a")
 

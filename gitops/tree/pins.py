@@ -68,7 +68,7 @@ COMPONENTS = {
 }
 MANIFEST_TOPS = ("apps", "base", "overlays", "clusters")
 SKIPPED_DIRS = frozenset({"tests", "node_modules", "__pycache__"})
-# libyaml's loader when PyYAML has it (as gitops/crd_schemas.py does): ~10x faster, same nodes.
+# libyaml's loader when PyYAML has it (as gitops/tree/crds.py does): ~10x faster, same nodes.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PSA_VERSION_LABEL = re.compile(r"^pod-security\.kubernetes\.io/(enforce|audit|warn)-version$")
 

@@ -7,7 +7,7 @@ for kubeconform, so CI's second validator checks the same objects against the sa
   file. Only the kinds the tree renders are written. kubeconform location:
   OUT/core/{{.ResourceKind}}{{.KindSuffix}}.json
 - OUT/crds/<group>/<kind>_<version>.json: every served version of every pinned CRD,
-  converted by crd_schemas.to_json_schema, the conversion `crd-schemas` validates with.
+  converted by crds.to_json_schema, the conversion `crd-schemas` validates with.
   kubeconform location: OUT/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
 """
 
@@ -22,10 +22,10 @@ from typing import Any
 
 import kubernetes_validate
 
-from gitops.crd_schemas import CrdSet, load_crds, to_json_schema
-from gitops.kustomizations import discover, render_all
 from gitops.paths import REPO_ROOT
 from gitops.settings import KUBERNETES_VERSION, Settings
+from gitops.tree.crds import CrdSet, load_crds, to_json_schema
+from gitops.tree.kustomizations import discover, render_all
 
 # A kind refers to "/api/_definitions.json#/$defs/X", a definition to another as "#/$defs/X".
 _DEFINITIONS_REF = re.compile(r"^(?:/api/_definitions\.json)?#/\$defs/(?P<name>.+)$")

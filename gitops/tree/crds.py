@@ -17,8 +17,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gitops.findings import Finding, obj_ref
-from gitops.go_regex import Re2Draft7Validator
+from gitops.tree.findings import Finding, obj_ref
+from gitops.tree.go_regex import Re2Draft7Validator
 
 CHECK = "crd-schemas"
 MAX_ERRORS_PER_OBJECT = 5

@@ -19,13 +19,14 @@ from typing import Any
 
 import yaml
 
-from gitops import paths, tenancy
-from gitops.app_tree import App, ClusterTree, TreeBuilder
-from gitops.crd_schemas import CrdSet
-from gitops.kustomizations import discover, render_all
-from gitops.schemas import is_namespaced
-from gitops.selectors import pod_template
+from gitops import paths
 from gitops.settings import REPO_URL
+from gitops.tree.app_tree import App, ClusterTree, TreeBuilder
+from gitops.tree.crds import CrdSet
+from gitops.tree.kustomizations import discover, render_all
+from gitops.tree.namespacing import is_namespaced
+from gitops.tree.selectors import pod_template
+from gitops.tree.tenants import tenant_namespaces
 
 LAYER_LABEL = "ml-platform.example.com/layer"
 TENANT_LAYER = "tenants"
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     root = args.repo.resolve()
     if args.tenants:
-        lines = sorted(tenancy.tenant_namespaces(root, args.cluster))
+        lines = sorted(tenant_namespaces(root, args.cluster))
     elif args.build_context:
         contexts = {b.name: b.context for b in built_images(root)}
         if args.build_context not in contexts:
