@@ -1,4 +1,5 @@
-"""Custom resources against the openAPIV3Schema of their pinned upstream CRD.
+"""The pinned upstream CRDs: what each kind is (group, scope, served versions) and its
+openAPIV3Schema as the validator of a served version.
 
 The structural schema is turned into a strict JSON Schema: objects that list `properties`
 reject unknown fields unless they say `x-kubernetes-preserve-unknown-fields`, `nullable`
@@ -17,11 +18,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gitops.tree.findings import Finding, obj_ref
 from gitops.tree.go_regex import Re2Draft7Validator
 
-CHECK = "crd-schemas"
-MAX_ERRORS_PER_OBJECT = 5
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -59,52 +57,6 @@ class CrdSet:
     def scope(self, obj: dict[str, Any]) -> str | None:
         crd = self.find(obj)
         return crd.scope if crd else None
-
-    def validate(self, objects: list[dict[str, Any]], where: str) -> list[Finding]:
-        findings = []
-        for obj in objects:
-            if not isinstance(obj, dict) or not self.knows_group(obj):
-                continue
-            findings.extend(self._validate_one(obj, where))
-        return findings
-
-    def _validate_one(self, obj: dict[str, Any], where: str) -> list[Finding]:
-        ref = obj_ref(obj)
-        group, version = split_api_version(str(obj["apiVersion"]))
-        crd = self.find(obj)
-        if crd is None:
-            kinds = sorted(k for g, k in self.by_kind if g == group)
-            return [
-                Finding(
-                    CHECK,
-                    where,
-                    ref,
-                    f"unknown kind {obj['kind']} in group {group}",
-                    f"one of {', '.join(kinds)} (the pinned CRDs)",
-                )
-            ]
-        served = sorted(v for v, (is_served, _, _) in crd.versions.items() if is_served)
-        if version not in served:
-            return [
-                Finding(
-                    CHECK,
-                    where,
-                    ref,
-                    f"apiVersion {obj['apiVersion']} is not served by the CRD",
-                    f"{group}/{' or '.join(served)} ({crd.source.name})",
-                )
-            ]
-        errors = sorted(crd.validator(version).iter_errors(obj), key=lambda e: list(e.path))
-        return [
-            Finding(
-                CHECK,
-                where,
-                ref,
-                f"{'.'.join(str(p) for p in err.path) or '<root>'}: {err.message}",
-                f"{crd.kind} {version} schema from {crd.source.name}",
-            )
-            for err in errors[:MAX_ERRORS_PER_OBJECT]
-        ]
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import gitops.checks
 from gitops import paths
 from gitops.validate import Report, validate_repo
 
@@ -39,3 +43,25 @@ def good_repo(tmp_path: Path) -> Path:
 def real_tree_report() -> Report:
     """Every check, checkov included, over this repository: run once per session."""
     return validate_repo(paths.REPO_ROOT)
+
+
+@pytest.fixture
+def plant_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, str], None]]:
+    """plant_check(module, source): `source` as one more module of gitops.checks for this
+    test, written to a folder that joins the package's path, so the registry finds it as it
+    finds a check in gitops/checks/. What it registers is forgotten afterwards."""
+    folder = tmp_path / "planted_checks"
+    folder.mkdir()
+    monkeypatch.setattr(gitops.checks, "__path__", [*gitops.checks.__path__, str(folder)])
+    monkeypatch.setattr(gitops.checks, "REGISTRY", dict(gitops.checks.REGISTRY))
+    planted: list[str] = []
+
+    def plant(module: str, source: str) -> None:
+        (folder / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        planted.append(f"gitops.checks.{module}")
+
+    yield plant
+    for name in planted:
+        sys.modules.pop(name, None)

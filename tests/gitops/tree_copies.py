@@ -1,5 +1,5 @@
 """Helpers of the manifest validation tests: copies of the real tree, YAML edits that plant a
-fault, the findings of one check."""
+fault, validation of fixtures/good-repo, the findings of one check."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ from typing import Any
 import yaml
 
 from gitops import paths
-from gitops.checks import REGISTRY
-from gitops.validate import CHECKS, Report
+from gitops.checks import load_all
+from gitops.validate import Report, validate_repo
 
-# The checks that hold for any Argo CD + Kustomize tree, which the small fixtures/good-repo
-# exercises. The registered checks (gitops/checks/) model this platform itself (its network
-# paths, charts, bootstrap scripts, images), so their faults are planted in copies of the
-# real tree instead.
-GENERIC_CHECKS = tuple(c for c in CHECKS if c not in REGISTRY)
+# The checks that hold for any Argo CD + Kustomize tree (registered with generic=True),
+# which the small fixtures/good-repo exercises. The others model this platform itself (its
+# network paths, charts, bootstrap scripts, images), so their faults are planted in copies
+# of the real tree instead.
+GENERIC_CHECKS = tuple(name for name, check in load_all().items() if check.generic)
+# The generic checks but checkov (a run of its own costs seconds): what `validate` runs.
+FAST = [c for c in GENERIC_CHECKS if c != "checkov"]
+# In fixtures/good-repo: a tenant folder and the Deployment its workload base holds.
+TENANT = Path("overlays/kind/tenants/tenant-a")
+DEPLOYMENT = Path("base/inference/deployment.yaml")
 
 
 # What validation reads besides the manifests: the CI image matrix and workflows, the pins
@@ -58,3 +63,13 @@ def edit_yaml(path: Path, change: Callable[[list[dict[str, Any]]], None]) -> Non
 
 def problems(report: Report, check: str) -> str:
     return "\n".join(str(f) for f in report.by_check(check))
+
+
+def validate(repo: Path, *checks: str) -> Report:
+    """The named checks over `repo` (default: FAST)."""
+    return validate_repo(repo, checks or FAST)
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first container of the Deployment that is the first document of `docs`."""
+    return docs[0]["spec"]["template"]["spec"]["containers"][0]

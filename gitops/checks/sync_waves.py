@@ -1,10 +1,13 @@
-"""The order in which the root Application syncs the platform, defined in one place."""
+"""`sync-waves`: the order in which the root Application syncs the platform, defined in
+one place (WAVE_ORDER)."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
+from gitops.checks import Context, register
 from gitops.tree.app_tree import App, ClusterTree
 from gitops.tree.findings import Finding, annotations_of, namespace_of, obj_ref
 
@@ -54,7 +57,13 @@ def layer(obj: dict[str, Any], deployed: list[dict[str, Any]], tenants: frozense
     return ""
 
 
-def check(tree: ClusterTree, tenants: frozenset[str]) -> list[Finding]:
+@register(CHECK, f"the root app syncs {' < '.join(WAVE_ORDER)}", order=70, generic=True)
+def check(ctx: Context) -> Iterator[Finding]:
+    for tree in ctx.trees:
+        yield from check_tree(tree, ctx.tenants.get(tree.cluster, frozenset()))
+
+
+def check_tree(tree: ClusterTree, tenants: frozenset[str]) -> list[Finding]:
     roots = [a for a in tree.apps if a.parent.startswith("clusters/")]
     deployed_by = {a.ref: a for a in tree.apps}
     findings: list[Finding] = []

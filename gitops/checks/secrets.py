@@ -1,15 +1,17 @@
-"""No Secret carries data: not in any rendered output, not in any file of the repository.
+"""`secrets`: no Secret carries data: not in any rendered output, not in any file of the repository.
 Credentials reach clusters through bootstrap (Kind) or ExternalSecrets (EKS)."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gitops.checks import Context, register
 from gitops.tree.findings import Finding, obj_ref
 
 CHECK = "secrets"
@@ -37,6 +39,13 @@ def _has_data(obj: Any) -> bool:
         and obj.get("kind") == "Secret"
         and bool(obj.get("data") or obj.get("stringData"))
     )
+
+
+@register(CHECK, "no Secret with data rendered or committed", order=90, generic=True)
+def check(ctx: Context) -> Iterator[Finding]:
+    for where, objects in ctx.outputs:
+        yield from check_rendered(objects, where)
+    yield from check_files(ctx.root)
 
 
 def check_rendered(objects: list[dict[str, Any]], where: str) -> list[Finding]:

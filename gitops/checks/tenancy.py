@@ -1,13 +1,16 @@
-"""Tenant isolation as Argo CD and Kubernetes see it: each tenant's Application uses the
+"""`tenancy`: tenant isolation as Argo CD and Kubernetes see it: each tenant's Application uses the
 tenant's own AppProject, deploys only namespaced objects into the tenant namespace, and the
 namespace starts from a default-deny NetworkPolicy."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from gitops import paths
+from gitops.checks import Context, register
+from gitops.settings import REPO_URL
 from gitops.tree.app_tree import App, ClusterTree
 from gitops.tree.findings import Finding, namespace_of, obj_ref
 from gitops.tree.repo_sources import normalise_repo_url
@@ -15,7 +18,19 @@ from gitops.tree.repo_sources import normalise_repo_url
 CHECK = "tenancy"
 
 
-def check(
+@register(
+    CHECK,
+    "tenant apps, AppProjects and default-deny NetworkPolicies confine tenants",
+    order=60,
+    generic=True,
+)
+def check(ctx: Context) -> Iterator[Finding]:
+    for tree in ctx.trees:
+        tenants = ctx.tenants.get(tree.cluster, frozenset())
+        yield from check_tree(tree, tenants, REPO_URL, ctx.is_namespaced)
+
+
+def check_tree(
     tree: ClusterTree, tenants: frozenset[str], repo_url: str, is_namespaced: Any
 ) -> list[Finding]:
     findings: list[Finding] = []

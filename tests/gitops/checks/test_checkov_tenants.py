@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitops.checkov_tenants import collapse, expand, shape
+from gitops.checks.checkov.tenants import collapse, expand, shape
 from gitops.tree.findings import Finding
 from gitops.validate import validate_repo
 from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems

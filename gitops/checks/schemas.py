@@ -1,4 +1,4 @@
-"""Core Kubernetes objects against the schemas bundled with pip kubernetes-validate.
+"""`schemas`: core Kubernetes objects against the schemas bundled with pip kubernetes-validate.
 
 kubernetes-validate only warns when it has no schema for a kind; here that is an error
 unless the kind is a custom resource whose CRD is pinned (those are checked by `crd-schemas`).
@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import kubernetes_validate
 from kubernetes_validate import utils as kv_utils
 
+from gitops.checks import Context, register
 from gitops.settings import KUBERNETES_VERSION
 from gitops.tree.crds import CrdSet
 from gitops.tree.findings import Finding, obj_ref
 
 CHECK = "schemas"
+
+
+@register(
+    CHECK,
+    f"core objects match the Kubernetes {KUBERNETES_VERSION} schemas (strict, no unknown kinds)",
+    order=20,
+    generic=True,
+)
+def check(ctx: Context) -> Iterator[Finding]:
+    for where, objects in ctx.outputs:
+        yield from validate_objects(objects, where, ctx.crds)
 
 
 def _install_schema_cache() -> None:

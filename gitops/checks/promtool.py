@@ -1,21 +1,44 @@
-"""`promtool check rules` on the spec of every PrometheusRule."""
+"""`promtool`: `promtool check rules` on the spec of every PrometheusRule, each distinct
+spec once."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gitops.checks import Context, register
 from gitops.tree.findings import Finding, obj_ref
 
 CHECK = "promtool"
 
 
-def check(rules: list[tuple[str, dict[str, Any]]], promtool: str | None) -> list[Finding]:
+@register(CHECK, "every PrometheusRule passes promtool check rules", order=120, generic=True)
+def check(ctx: Context) -> Iterator[Finding]:
+    rules = unique_rules(ctx.outputs)
+    ctx.stats["prometheus_rules"] = len(rules)
+    yield from check_rules(rules, ctx.settings.promtool)
+
+
+def unique_rules(
+    outputs: list[tuple[str, list[dict[str, Any]]]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """(where, PrometheusRule) for each distinct spec, where it is first rendered."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for where, objects in outputs:
+        for obj in objects:
+            if obj.get("kind") == "PrometheusRule":
+                seen.setdefault(json.dumps(obj.get("spec"), sort_keys=True), (where, obj))
+    return list(seen.values())
+
+
+def check_rules(rules: list[tuple[str, dict[str, Any]]], promtool: str | None) -> list[Finding]:
     """`rules`: (where, PrometheusRule object) pairs, already de-duplicated."""
     if not rules:
         return []

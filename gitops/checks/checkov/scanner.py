@@ -1,5 +1,4 @@
-"""checkov over everything rendered, in one invocation (each run costs 10-30 s here), and
-the rule that every checkov skip annotation on a resource carries a justification."""
+"""checkov over everything rendered, in one invocation (each run costs 10-30 s here)."""
 
 from __future__ import annotations
 
@@ -15,35 +14,9 @@ from typing import Any
 
 import yaml
 
-from gitops.tree.findings import Finding, annotations_of, obj_ref
+from gitops.tree.findings import Finding
 
 CHECK = "checkov"
-SKIPS_CHECK = "checkov-skips"
-SKIP_ANNOTATION = re.compile(r"^checkov\.io/skip\d+$")
-SKIP_VALUE = re.compile(r"^\s*(CKV2?_[A-Z0-9_]+)\s*(?:=\s*(.*))?$")
-
-
-def check_skip_reasons(objects: list[dict[str, Any]], where: str) -> list[Finding]:
-    findings = []
-    for obj in objects:
-        if not isinstance(obj, dict):
-            continue
-        for key, value in annotations_of(obj).items():
-            if not SKIP_ANNOTATION.match(key):
-                continue
-            match = SKIP_VALUE.match(str(value))
-            if match is None or not (match.group(2) or "").strip():
-                findings.append(
-                    Finding(
-                        SKIPS_CHECK,
-                        where,
-                        obj_ref(obj),
-                        f"annotation {key}={value!r} has no reason",
-                        f"{key}: CKV_K8S_<n>=<why this check does not apply here>",
-                    )
-                )
-    return findings
-
 
 # Run inside checkov's own interpreter: import checkov (most of its start-up), then wait for
 # the arguments of the one scan on stdin. Started before rendering, the import overlaps it.

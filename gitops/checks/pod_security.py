@@ -1,10 +1,14 @@
-"""Pod Security Standards "restricted" (as documented by Kubernetes) for every pod template,
-plus readOnlyRootFilesystem for tenant containers (a requirement of this platform)."""
+"""`pod-security`: Pod Security Standards "restricted" (as documented by Kubernetes) for
+every pod template, plus readOnlyRootFilesystem for tenant containers (a requirement of this
+platform)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from gitops.checks import Context, register
+from gitops.settings import UPSTREAM_NAMESPACES
 from gitops.tree.findings import Finding, annotations_of, namespace_of, obj_ref
 from gitops.tree.selectors import pod_template
 
@@ -45,7 +49,18 @@ SECCOMP_OK = frozenset({"RuntimeDefault", "Localhost"})
 APPARMOR_OK = frozenset({"RuntimeDefault", "Localhost"})
 
 
-def check(
+@register(
+    CHECK,
+    "pod templates meet Pod Security restricted (+ read-only root for tenants)",
+    order=80,
+    generic=True,
+)
+def check(ctx: Context) -> Iterator[Finding]:
+    for where, objects in ctx.outputs:
+        yield from check_objects(objects, where, UPSTREAM_NAMESPACES, ctx.all_tenants)
+
+
+def check_objects(
     objects: list[dict[str, Any]],
     where: str,
     exempt_namespaces: frozenset[str],

@@ -1,11 +1,15 @@
-"""References between objects rendered together: Service -> pods and ports, HPA -> target,
-PDB -> pods, ServiceMonitor -> Services and port names."""
+"""`crossrefs`: references between objects rendered together: Service -> pods and ports,
+HPA -> target, PDB -> pods, ServiceMonitor -> Services and port names. Checked per
+kustomization, per Application, and over each cluster's whole output (ServiceMonitors that
+select Services in other namespaces)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
+from gitops.checks import Context, register
 from gitops.tree.findings import Finding, labels_of, name_of, namespace_of, obj_ref
 from gitops.tree.selectors import matches, matches_map, pod_template
 
@@ -32,7 +36,26 @@ class Scope:
         return {namespace_of(o) for o in self.objects}
 
 
-def check(objects: list[dict[str, Any]], where: str, cluster_wide: bool = False) -> list[Finding]:
+@register(
+    CHECK,
+    "Services, HPAs, PDBs and ServiceMonitors point at things that exist",
+    order=40,
+    generic=True,
+)
+def check(ctx: Context) -> Iterator[Finding]:
+    for r in ctx.built:
+        yield from check_objects(r.objects, r.rel)
+    for tree in ctx.trees:
+        for app in tree.apps:
+            yield from check_objects(app.objects, app.where)
+        yield from check_objects(
+            tree.all_objects(), f"{tree.cluster}: all Applications", cluster_wide=True
+        )
+
+
+def check_objects(
+    objects: list[dict[str, Any]], where: str, cluster_wide: bool = False
+) -> list[Finding]:
     """`cluster_wide`: the scope holds everything deployed to a cluster, so ServiceMonitors
     that select Services in other namespaces are checked too (otherwise they are skipped)."""
     scope = Scope(objects)
