@@ -5,12 +5,12 @@ These stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, k
 eksctl, aws), Docker image builds and registry pulls (docker), Argo CD syncing the tree, and
 the MLflow server inside the cluster (`python -m training ...`, mlflow client snippets). They
 model just enough of each for clusters/kind/bootstrap.sh, clusters/kind/e2e.sh and
-clusters/eks/bootstrap.sh to run to the end, so gitops/checks/bootstraps.py can check the
+clusters/eks/bootstrap.sh to run to the end, so gitops/checks/bootstraps/ can check the
 ORDER and the ARGUMENTS of the calls the scripts make. They prove nothing about the real
 programs: GitHub's e2e workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real
 thing on a real Kind cluster.
 
-How a call travels: gitops/bootstrap_run.py serves one `Run` of this module on 127.0.0.1
+How a call travels: ../bootstrap_run.py serves one `Run` of this module on 127.0.0.1
 (STANDIN_PORT, STANDIN_TOKEN) and puts this folder first on PATH. Each program here is a few
 lines of bash (standin.bash) that send the call (program, arguments, cwd, the calling
 script, a few variables, stdin when it reads it) and print the answer: one small bash process
@@ -244,7 +244,7 @@ class Run:
                     call.err.append(
                         f"standin {call.program}: not modelled: "
                         f"{' '.join([call.program, *call.argv])[:300]}\n"
-                        f"  ({exc}; teach gitops/standins/standin.py this call)\n"
+                        f"  ({exc}; teach gitops/checks/bootstraps/standins/standin.py this call)\n"
                     )
                     rc = 1
                 except Failed as exc:

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by every stand-in of this folder (docker, kind, kubectl, ...): sends the call to the
-# run's model (gitops/standins/standin.py, served by gitops/bootstrap_run.py on 127.0.0.1) and
-# answers with what it says. One small bash process per call, no interpreter start-up.
+# run's model (standin.py, served by ../bootstrap_run.py on 127.0.0.1) and answers with what
+# it says. One small bash process per call, no interpreter start-up.
 #
 # Request:  token, program, PWD, PPID, the count and `NAME=value`s of RECORDED, the count and
 #           the arguments, the byte count of stdin: each NUL-terminated; then stdin's bytes.
@@ -30,7 +30,7 @@ standin() {
   local program="$1" input="" name rc out_length err_length out="" err=""
   local -a variables=()
   shift
-  : "${STANDIN_PORT:?run through gitops/bootstrap_run.py}"
+  : "${STANDIN_PORT:?run through gitops/checks/bootstraps/bootstrap_run.py}"
   for name in "${RECORDED[@]}"; do
     [[ -v "$name" ]] && variables+=("$name=${!name}")
   done

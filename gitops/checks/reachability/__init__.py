@@ -1,5 +1,5 @@
 """`reachability`: the network paths the platform needs are open and the ones it must never
-have are closed, on each cluster, as the rendered NetworkPolicies decide (gitops/netpol.py).
+have are closed, on each cluster, as the rendered NetworkPolicies decide (netpol.py).
 
 Endpoints per cluster: the pod templates the tree renders (Deployments, StatefulSets, Jobs
 including Argo CD hook Jobs), the pods charts and the cluster run that the tree does not
@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from gitops.checks import Context, register
-from gitops.netpol import ContainerPort, Endpoint, External, IPNetwork, Network, Pod
+from gitops.checks.reachability.netpol import (
+    ContainerPort,
+    Endpoint,
+    External,
+    IPNetwork,
+    Network,
+    Pod,
+)
 from gitops.tree.app_tree import ClusterTree
 from gitops.tree.findings import Finding, labels_of, name_of, namespace_of
 from gitops.tree.repo_sources import app_sources
@@ -47,7 +54,7 @@ def _tcp(*ports: int) -> tuple[ContainerPort, ...]:
 
 @dataclass(frozen=True)
 class ClusterModel:
-    """Where a cluster's pods get addresses (see the ipBlock note in gitops/netpol.py) and
+    """Where a cluster's pods get addresses (see the ipBlock note in netpol.py) and
     the addresses outside the pod network its paths involve."""
 
     pod_network: IPNetwork

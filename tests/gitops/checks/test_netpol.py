@@ -6,7 +6,14 @@ from __future__ import annotations
 from ipaddress import ip_address, ip_network
 from typing import Any
 
-from gitops.netpol import ContainerPort, External, Match, Network, Pod, ip_block_match
+from gitops.checks.reachability.netpol import (
+    ContainerPort,
+    External,
+    Match,
+    Network,
+    Pod,
+    ip_block_match,
+)
 
 KIND_PODS = ip_network("10.244.0.0/16")
 VPC = ip_network("10.0.0.0/16")

@@ -1,7 +1,7 @@
 """`bootstraps`: the cluster bootstrap scripts, run offline under recording stand-ins, make
 their calls in an order that works, on one cluster.
 
-The stand-ins (gitops/standins/, run by gitops/bootstrap_run.py) are mocks of what cannot run
+The stand-ins (standins/, run by bootstrap_run.py) are mocks of what cannot run
 here: Kind, kubectl against a cluster, Docker builds and pulls, Argo CD, MLflow in the
 cluster. They answer like the real programs would, and model Argo CD the way the tree needs
 it: once the root Application is applied the platform Applications are Healthy, a tenant's
@@ -28,7 +28,7 @@ What the recorded calls must show, on Kind:
    the keys the pods read) before the root Application is applied;
 5. e2e.sh deletes its cluster when it ends, failed or passed (KEEP_CLUSTER=1 keeps it);
 6. the script ends as expected (exit 0; the failing e2e run not 0), and makes no call the
-   stand-ins do not model (a new call must be taught to gitops/standins/standin.py);
+   stand-ins do not model (a new call must be taught to standins/standin.py);
 and on EKS: never kind or docker; kubectl on the current context, never switching it; Argo
 CD installed and clusters/eks applied.
 """
@@ -42,8 +42,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitops.bootstrap_run import Call, Recording, initial_state, run_script
 from gitops.checks import Context, register
+from gitops.checks.bootstraps.bootstrap_run import Call, Recording, initial_state, run_script
 from gitops.settings import REPO_URL
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
@@ -75,7 +75,7 @@ class Scenario:
     label: str
     script: str
     env: Mapping[str, str] = field(default_factory=dict)
-    fail: str = ""  # injected by the stand-ins (see gitops/standins/standin.py)
+    fail: str = ""  # injected by the stand-ins (see gitops/checks/bootstraps/standins/standin.py)
     cluster: str = "kind"
     current_context: str = ""
     other_contexts: tuple[str, ...] = ()
@@ -384,7 +384,8 @@ def _outcome(scenario: Scenario, recording: Recording) -> Iterable[Finding]:
                 call.script or scenario.script,
                 call,
                 f"a call the stand-ins do not model ({call.effect['unmodelled']})",
-                "calls the stand-ins answer; teach gitops/standins/standin.py a new one",
+                "calls the stand-ins answer; teach gitops/checks/bootstraps/standins/standin.py "
+                "a new one",
             )
 
 

@@ -1,20 +1,20 @@
-"""Run a cluster bootstrap script offline, under the recording stand-ins of gitops/standins/.
+"""Run a cluster bootstrap script offline, under the recording stand-ins of standins/.
 
 The stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, kubectl,
 eksctl, aws), Docker image builds and registry pulls, Argo CD syncing the tree, and MLflow
 inside the cluster (`python -m training ...`). They answer just enough for the scripts to run
 to the end and record every call, so a check can assert the order and the arguments of the
-calls (gitops/checks/bootstraps.py). `python -m gitops inventory` is real: answered from
+calls (gitops/checks/bootstraps/). `python -m gitops inventory` is real: answered from
 what the caller derived from the same tree with the same functions, or run. GitHub's e2e
 workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real thing on Kind.
 
 `run_script(script, env, root)` copies what the scripts read of `root` (COPIED) into a
 temporary folder, so nothing a script writes lands in the checkout; serves the stand-ins'
-model (gitops/standins/standin.py) on 127.0.0.1 for this run; runs `bash <script>` there with
-gitops/standins first on PATH and a timeout; and returns a Recording: the parsed call log, the
+model (standins/standin.py) on 127.0.0.1 for this run; runs `bash <script>` there with
+standins/ first on PATH and a timeout; and returns a Recording: the parsed call log, the
 exit code, stdout and stderr, and the final state (which clusters are left, ...).
 
-  python -m gitops.bootstrap_run clusters/kind/bootstrap.sh [VAR=value ...]   # print the calls
+  python -m gitops.checks.bootstraps clusters/kind/bootstrap.sh [VAR=value ...]   # print the calls
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ FAST_WAITS |= {"MODEL_TIMEOUT": "0"}
 
 @cache
 def standin_model() -> ModuleType:
-    """gitops/standins/standin.py (not a package: loaded from its file)."""
+    """standins/standin.py (not a package: loaded from its file)."""
     spec = importlib.util.spec_from_file_location("standin", STANDINS / "standin.py")
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {STANDINS / 'standin.py'}")
@@ -307,7 +307,3 @@ def main(argv: list[str]) -> int:
         f"exit {recording.returncode} in {recording.seconds}s, left: {recording.state['clusters']}"
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
