@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gitops.resource_diff import AppDiff
+from gitops.diff.resources import AppDiff
 
 MARKER = "<!-- rendered-manifest-diff -->"
 ARTIFACT_NAME = "rendered-manifest-diff"

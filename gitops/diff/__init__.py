@@ -1,7 +1,8 @@
 """`python -m gitops diff`: what a change does to the rendered manifests, per Argo CD app.
 
 Renders every Application of every cluster at the base ref and at the head (a ref or the
-working tree), compares them resource by resource and writes a report for a PR comment.
+working tree) (apps.py), compares them resource by resource (resources.py) and writes a
+report for a PR comment (report.py). Reads the tree; knows nothing of the checks or edits.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from gitops import diff_apps, diff_report
+from gitops.diff.apps import collect
+from gitops.diff.report import DEFAULT_MAX_CHARS
+from gitops.diff.report import build as build_report
+from gitops.diff.resources import compare
 from gitops.paths import REPO_ROOT
-from gitops.resource_diff import compare
 from gitops.tree import git_snapshot
 
 WORKTREE = "worktree"
@@ -36,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-chars",
         type=int,
-        default=diff_report.DEFAULT_MAX_CHARS,
+        default=DEFAULT_MAX_CHARS,
         help="cut the report's diffs to this size (the summary always stays)",
     )
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="repository to compare in")
@@ -74,13 +77,13 @@ def main(argv: list[str]) -> int:
             else stack.enter_context(git_snapshot.snapshot(repo, head_commit))
         )
         urls = set(args.repo_url)
-        base_apps = diff_apps.collect(base_root, urls)
-        head_apps = diff_apps.collect(head_root, urls)
+        base_apps = collect(base_root, urls)
+        head_apps = collect(head_root, urls)
 
     apps = compare(base_apps, head_apps)
     base_label = _label(args.base, base_commit)
     head_label = "working tree" if head_commit is None else _label(args.head, head_commit)
-    report, full = diff_report.build(apps, base_label, head_label, args.format, args.max_chars)
+    report, full = build_report(apps, base_label, head_label, args.format, args.max_chars)
     if args.output_full:
         args.output_full.write_text(full)
     if args.output:
@@ -91,7 +94,3 @@ def main(argv: list[str]) -> int:
         for error in app.errors:
             print(f"warning: {app.key}: {error}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops import diff
+from gitops import diff, paths
 
 REPO_URL = "https://github.com/example-org/mini-platform.git"
 GIT_ENV = {
@@ -250,7 +250,7 @@ def test_unknown_base_ref_exits_2_with_a_clear_message(mini_repo):
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(diff.__file__).resolve().parent.parent,
+        cwd=paths.REPO_ROOT,
     )
     assert result.returncode == 2
     assert "origin/nope" in result.stderr

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gitops.diff_apps import Application
+from gitops.diff.apps import Application
 
 # Environment variables whose literal value is probably a credential.
 _CREDENTIAL_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
