@@ -9,9 +9,9 @@ import sys
 # command's dependencies never slow down or break another.
 COMMANDS = {
     "validate": "gitops.validate",
-    "scaffold-tenant": "gitops.scaffold",
+    "scaffold-tenant": "gitops.scaffold_tenant",
     "diff": "gitops.diff",
-    "bump": "gitops.bump",
+    "bump": "gitops.edits.bump",
     "inventory": "gitops.tree.inventory",
     "export-schemas": "gitops.tree.export_schemas",
 }

@@ -1,4 +1,7 @@
-"""Tenant overlays: overlays/<cluster>/tenants/<tenant>/ with a kustomization.yaml and model.env."""
+"""Tenant overlays: overlays/<cluster>/tenants/<tenant>/ with a kustomization.yaml and model.env.
+
+Read here; edited by gitops/edits (model_env.py), where every overlay edit lives.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops.edits.model_env import MODEL_URI_KEY
 from training.errors import UsageError
 from training.settings import REPO_ROOT
 
-MODEL_URI_KEY = "MODEL_URI"
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
 
@@ -61,16 +64,6 @@ class TenantOverlay:
         if MODEL_URI_KEY not in env:
             raise UsageError(f"{self.model_env}: no {MODEL_URI_KEY}= line")
         return ModelUri.parse(env[MODEL_URI_KEY])
-
-    def with_model_uri(self, uri: ModelUri) -> str:
-        """model.env's text with only the MODEL_URI line replaced (comments and order kept)."""
-        lines = self.model_env.read_text().splitlines(keepends=True)
-        for index, line in enumerate(lines):
-            if line.split("=", 1)[0].strip() == MODEL_URI_KEY:
-                ending = "\n" if line.endswith("\n") else ""
-                lines[index] = f"{MODEL_URI_KEY}={uri}{ending}"
-                return "".join(lines)
-        raise UsageError(f"{self.model_env}: no {MODEL_URI_KEY}= line")
 
 
 def tenant_overlay(path: Path) -> TenantOverlay:

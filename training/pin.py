@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitops.edits.model_env import ModelEnvError, with_model_uri
 from training import registry
 from training.errors import OperationError, UsageError
 from training.overlays import ModelUri, TenantOverlay, tenant_overlay
@@ -48,7 +49,10 @@ def _check_renders(overlay: TenantOverlay, expected: ModelUri) -> None:
 def _rewrite(overlay: TenantOverlay, uri: ModelUri) -> PinChange:
     before = overlay.model_env.read_text()
     old = overlay.model_uri()
-    overlay.model_env.write_text(overlay.with_model_uri(uri))
+    try:
+        overlay.model_env.write_text(with_model_uri(before, str(uri)))
+    except ModelEnvError as error:
+        raise UsageError(f"{overlay.model_env}: {error}") from None
     try:
         _check_renders(overlay, uri)
     except BaseException:

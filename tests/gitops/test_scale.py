@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitops import paths
-from gitops.scaffold import main as scaffold
+from gitops.scaffold_tenant import main as scaffold
 from gitops.validate import validate_repo
 from tests.gitops.tree_copies import copy_real_tree
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops.edits.model_env import with_model_uri
 from training import aliases, gate, ports
 from training.catalog import load_catalog
 from training.datasets import column_name, load, split
@@ -125,7 +126,7 @@ def test_model_env_rewrite_keeps_other_lines(tmp_path: Path) -> None:
     (folder / "kustomization.yaml").write_text("resources: []\n")
     (folder / "model.env").write_text("# served model\nMODEL_URI=models:/m@staging\nTENANT=x\n")
     overlay = tenant_overlay(folder)
-    text = overlay.with_model_uri(ModelUri("m", None, "3"))
+    text = with_model_uri(overlay.model_env.read_text(), str(ModelUri("m", None, "3")))
     assert text == "# served model\nMODEL_URI=models:/m/3\nTENANT=x\n"
 
 

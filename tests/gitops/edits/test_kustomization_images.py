@@ -1,12 +1,12 @@
-"""gitops/kustomization_images.py: one `images:` entry changes; comments, order and every other
-key stay exactly as written."""
+"""gitops/edits/kustomization_images.py: one `images:` entry changes; comments, order and
+every other key stay exactly as written."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from gitops.kustomization_images import KustomizationEditError, set_image
+from gitops.edits.kustomization_images import KustomizationEditError, set_image
 from gitops.tree.image_reference import ImageReference
 
 OVERLAY = """\

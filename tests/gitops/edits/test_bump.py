@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops import bump
+from gitops.edits import bump
 from gitops.paths import REPO_ROOT
 from gitops.tree.render import render
 

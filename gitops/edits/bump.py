@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from gitops.kustomization_images import ImageChange, KustomizationEditError, set_image
+from gitops.edits.kustomization_images import ImageChange, KustomizationEditError, set_image
 from gitops.paths import CLUSTERS, REPO_ROOT, overlays_dir, tenants_dir
 from gitops.tree.image_reference import ImageReference, ImageReferenceError, parse_image_reference
 from gitops.tree.render import RenderError, render

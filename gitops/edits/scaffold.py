@@ -1,4 +1,5 @@
-"""`python -m gitops scaffold-tenant NAME`: add a tenant to every cluster.
+"""A tenant added to every cluster: the files `python -m gitops scaffold-tenant NAME` writes
+(gitops/scaffold_tenant.py runs it and validates the result).
 
 The new tenant is derived from an existing one (tenant-a when present) rather than from a
 separate template, so there is one copy of the tenant YAML and it cannot drift: the source
@@ -7,14 +8,12 @@ file under apps/ and clusters/ named after the source tenant (its AppProject) is
 added next to the original in that folder's kustomization.yaml. The source name is replaced
 only as a whole name (`tenant-a`, `tenant-a-iris`, never `tenant-ab`), its model name
 `<source>-<dataset>` becomes `<name>-<dataset>`, and the copy is refused if the source name
-is still found afterwards. The result is then validated like the rest of the tree.
+is still found afterwards.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,31 +162,3 @@ def _copy_listed(result: Plan, file: Path, rename: Callable[[str], str]) -> None
         if folder.name in ("apps", "clusters"):
             break
     raise ScaffoldError(f"{file}: no kustomization lists it; cannot list {target.name} beside it")
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gitops scaffold-tenant")
-    parser.add_argument("name", help="tenant name (DNS-1123 label), e.g. tenant-c")
-    parser.add_argument("--dataset", default="iris")
-    parser.add_argument("--estimator", default="logistic_regression")
-    parser.add_argument("--repo", type=Path, default=paths.REPO_ROOT)
-    parser.add_argument("--no-validate", action="store_true", help="skip the validation run")
-    args = parser.parse_args(argv)
-    repo = args.repo.resolve()
-    try:
-        result = plan(repo, args.name, args.dataset, args.estimator)
-    except ScaffoldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    written = result.apply()
-    print(f"tenant {result.name} added (copied from {result.source}):")
-    for path in written:
-        print(f"  {path.relative_to(repo)}")
-    if args.no_validate:
-        return 0
-    from gitops.validate import format_report, validate_repo
-
-    report = validate_repo(repo)
-    print(format_report(report))
-    print("validation:", "OK" if report.ok else f"FAILED ({len(report.findings)} problems)")
-    return 0 if report.ok else 1

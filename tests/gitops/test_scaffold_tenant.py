@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from gitops import paths
-from gitops.scaffold import main
+from gitops.scaffold_tenant import main
 from gitops.settings import REPO_URL, Settings
 from gitops.tree.app_tree import TreeBuilder
 from gitops.tree.crds import load_crds
