@@ -2,5 +2,5 @@
 Application tree, and the facts derived from them (tenants, CRDs, namespacing, pins, images).
 
 Nothing here imports the checks, the diff or the edits: they all read the tree, and the
-tree knows none of them.
+tree knows none of them ([tool.importlinter] in pyproject.toml, checked by tests/lint).
 """

@@ -1,0 +1,109 @@
+"""The import contract of gitops/ ([tool.importlinter] in pyproject.toml), checked by
+lint-imports: it holds on the package as it is, and each kind of violation, planted in a
+copy of the package, breaks it with the module and the line that break it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAYERS = "gitops: commands > checks | diff | edits > tree > settings > paths"
+CHECKS_ALONE = "every check stands alone: no check imports another"
+ACYCLIC = "no import cycles between the modules of any gitops package"
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    found = shutil.which("lint-imports", path=str(REPO_ROOT / ".venv" / "bin"))
+    found = found or shutil.which("lint-imports")
+    if found is None:
+        pytest.fail("lint-imports is not installed: run `make setup` (import-linter)")
+    # The package in `cwd` (lint-imports puts it first on the path), never one from PYTHONPATH.
+    env = {**os.environ, "PYTHONPATH": ""}
+    return subprocess.run(
+        [found, "--no-cache", "--no-logo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_contract_holds() -> None:
+    result = lint_imports(REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in (LAYERS, CHECKS_ALONE, ACYCLIC):
+        assert f"{name} KEPT" in result.stdout
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path) -> Path:
+    """gitops/ and pyproject.toml (the contract) copied to a folder of their own."""
+    shutil.copytree(
+        REPO_ROOT / "gitops", tmp_path / "gitops", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("files", "contract", "reported"),
+    [
+        pytest.param(
+            {"gitops/tree/planted.py": "from gitops.checks import Context\n"},
+            LAYERS,
+            "gitops.tree.planted -> gitops.checks (l.1)",
+            id="the tree imports the checks",
+        ),
+        pytest.param(
+            {"gitops/diff/planted.py": "from gitops.edits.model_env import MODEL_URI_KEY\n"},
+            LAYERS,
+            "gitops.diff.planted -> gitops.edits.model_env (l.1)",
+            id="the diff imports an edit",
+        ),
+        pytest.param(
+            {"gitops/settings.py": "\nfrom gitops.tree.findings import Finding\n"},
+            LAYERS,
+            "gitops.settings -> gitops.tree.findings",
+            id="the settings import the tree",
+        ),
+        pytest.param(
+            {"gitops/planted.py": "from gitops import paths\n"},
+            LAYERS,
+            "- gitops.planted",
+            id="a top-level module outside the layers",
+        ),
+        pytest.param(
+            {"gitops/checks/planted.py": "from gitops.checks import crossrefs\n"},
+            CHECKS_ALONE,
+            "gitops.checks.planted -> gitops.checks.crossrefs (l.1)",
+            id="a check imports another check",
+        ),
+        pytest.param(
+            {
+                "gitops/tree/planted_a.py": "from gitops.tree import planted_b\n",
+                "gitops/tree/planted_b.py": "from gitops.tree import planted_a\n",
+            },
+            ACYCLIC,
+            "No cycles are allowed in gitops.tree.",
+            id="two tree modules import each other",
+        ),
+    ],
+)
+def test_a_planted_violation_breaks_the_contract(
+    package_copy: Path, files: dict[str, str], contract: str, reported: str
+) -> None:
+    for rel, text in files.items():
+        path = package_copy / rel
+        path.write_text(
+            (path.read_text(encoding="utf-8") if path.exists() else "") + text, encoding="utf-8"
+        )
+    result = lint_imports(package_copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{contract} BROKEN" in result.stdout
+    assert reported in result.stdout
