@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -123,3 +124,19 @@ def text_pipeline() -> tuple[Any, Any]:
         ColumnTransformer([("tfidf", TfidfVectorizer(), "review")]), LogisticRegression()
     )
     return pipeline.fit(texts, labels), texts
+
+
+def save_model_folder(estimator: Any, features: Any, path: Path, fmt: str = "cloudpickle") -> Path:
+    """An MLflow model folder as mlflow.sklearn writes it (signature, input example)."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    mlflow.sklearn.save_model(
+        estimator,
+        str(path),
+        serialization_format=fmt,
+        signature=infer_signature(features, estimator.predict(features)),
+        input_example=features.head(3),
+        pip_requirements=["scikit-learn"],
+    )
+    return path
