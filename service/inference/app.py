@@ -25,6 +25,7 @@ from inference.model import ServedModel
 from inference.openapi_doc import request_bodies
 from inference.payloads import parse_json, rows_for_invocations, rows_for_predict
 from inference.registry import Registry
+from inference.rollout import Rollout
 from inference.schema import FieldError, InputError, InputSchema
 from inference.settings import Settings
 from inference.swap import ModelHolder, Reloader
@@ -233,16 +234,26 @@ def create_app(
         settings.batch_max_wait_seconds,
         settings.queue_max_requests,
     )
+    # Only for a tenant whose rollout policy is mounted (docs/rollouts.md).
+    rollout = (
+        Rollout(settings, settings.rollout, metrics, holder, predictor, registry_factory)
+        if settings.rollout is not None
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await predictor.start()
         task = asyncio.create_task(reloader.run(), name="reloader")
+        if rollout is not None:
+            await rollout.start()
         try:
             yield
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            if rollout is not None:
+                await rollout.stop()
             await predictor.stop()
 
     app = InferenceApp(
@@ -258,6 +269,7 @@ def create_app(
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.reloader = reloader
+    app.state.rollout = rollout
     direct: dict[str, Callable[[Request], Awaitable[Response]]] = {}
     app.direct = direct
     app.counter = RequestCounter(metrics)
@@ -296,6 +308,7 @@ def create_app(
         to_rows: Callable[[Any, InputSchema, int], list[list[Any]]],
         shape: Callable[[ServedModel, Any, Any], dict[str, Any]],
         model: ServedModel | None = None,
+        routable: bool = True,
     ) -> Response:
         model = model or holder.current  # read once: this request finishes on this version
         if model is None:
@@ -326,8 +339,14 @@ def create_app(
                 headers=close,
             )
         metrics.request_rows.observe(len(rows))
+        headers = None
         try:
-            prediction = await predictor.predict(model, rows)
+            if rollout is not None and rollout.active and routable:
+                # The version that answers may be the candidate: the response says which.
+                model, prediction = await rollout.predict(model, rows, request.headers)
+                headers = rollout.headers(model)
+            else:
+                prediction = await predictor.predict(model, rows)
         except Overloaded:
             return error_response(
                 503,
@@ -348,7 +367,7 @@ def create_app(
                 counter = class_counters[label] = metrics.predictions.labels(str(label))
             counter.inc(count)
         try:
-            return json_response(shape(model, prediction, output_names or payload))
+            return json_response(shape(model, prediction, output_names or payload), headers=headers)
         except ValueError:  # NaN/inf in the output: huge finite inputs can overflow inside
             return cannot_score("the model returned non-finite values")
 
@@ -397,7 +416,10 @@ def create_app(
         def shape(model: ServedModel, prediction: Any, outputs: Any) -> dict[str, Any]:
             return v2.response(model, prediction, outputs, request.headers.get("x-request-id"))
 
-        return await serve(request, v2.rows_from_request, shape, model=found)
+        # A request that names a version gets that version, never a candidate.
+        return await serve(
+            request, v2.rows_from_request, shape, model=found, routable=version is None
+        )
 
     @app.post("/v2/models/{name}/infer", summary="Open Inference Protocol: infer", tags=["v2"])
     async def v2_infer_latest(request: Request, name: str) -> Response:
@@ -473,6 +495,7 @@ def create_app(
                 "last_check": holder.last_check,
                 "last_error": holder.last_error,
                 **model.describe(),
+                **({"rollout": rollout.describe()} if rollout is not None else {}),
             }
         )
 

@@ -140,3 +140,44 @@ def save_model_folder(estimator: Any, features: Any, path: Path, fmt: str = "clo
         pip_requirements=["scikit-learn"],
     )
     return path
+
+
+def refuse_long_sepals(features: Any) -> Any:
+    """A pipeline step that fails on some inputs (sepal length above 7 cm, 8% of iris)."""
+    import numpy as np
+
+    values = np.asarray(features, dtype=float)
+    if (values[:, 0] > 7.0).any():
+        raise ValueError("sepal length above 7 cm")
+    return values
+
+
+def iris_failing_on_long_sepals() -> tuple[Any, Any]:
+    """Same schema and answers as iris_logistic, but fails on 8% of the rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    features, target = iris_frame()
+    pipeline = make_pipeline(
+        FunctionTransformer(refuse_long_sepals),
+        StandardScaler(),
+        LogisticRegression(max_iter=500),
+    )
+    # Fitted on the rows it accepts; answers like iris_logistic on them.
+    accepted = features["sepal_length"] <= 7.0
+    return pipeline.fit(features[accepted], target[accepted]), features[accepted]
+
+
+def iris_disagreeing_on_a_third() -> tuple[Any, Any]:
+    """Same schema, but trained with virginica relabelled versicolor: it disagrees with
+    iris_logistic on the third of the rows that are virginica."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features, target = iris_frame()
+    relabelled = target.where(target != 2, 1)
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+        features, relabelled
+    ), features
