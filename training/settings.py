@@ -58,6 +58,9 @@ class Settings:
     # repository's datasets; 1e-5 leaves ten times that as headroom while a real conversion
     # error (a dropped step, classes out of order) differs by 1e-3 or more.
     onnx_tolerance: float
+    # Basic auth for the REST calls of `rollout` (MLflow's client reads the same variables).
+    tracking_username: str | None = None
+    tracking_password: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,6 +91,8 @@ class Settings:
                 if a.strip()
             ),
             onnx_tolerance=onnx_tolerance,
+            tracking_username=os.environ.get("MLFLOW_TRACKING_USERNAME") or None,
+            tracking_password=os.environ.get("MLFLOW_TRACKING_PASSWORD") or None,
         )
 
 

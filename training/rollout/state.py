@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from .policy import Policy, PolicyError, parse_policy
@@ -147,7 +147,7 @@ def history_entry(
 ) -> dict[str, Any]:
     return {
         "action": action,
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "by": by,
         "step": state.step,
         "mode": state.mode,
