@@ -9,14 +9,10 @@ from typing import Any
 
 import yaml
 
+from training.rollout import actions
+from training.rollout.mlflow_rest import MlflowRest
 from training.rollout.policy import parse_policy
-from training.rollout.state import (
-    TAG_POLICY,
-    TAG_STATE,
-    RolloutState,
-    Snapshot,
-    initial_state,
-)
+from training.rollout.state import TAG_STATE, RolloutState, Snapshot
 
 
 def policy_document(stable_alias: str = "staging", **overrides: Any) -> dict[str, Any]:
@@ -50,20 +46,15 @@ def put_candidate(
     *,
     step: int = 0,
 ) -> RolloutState:
-    """Record the snapshot and the state on `version`, then set `<stable>-candidate`."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri)
+    """Start a rollout of `version` as `rollout start` does (after its gate), at `step`."""
+    rest = MlflowRest(tracking_uri)
     policy = parse_policy(document)
-    stable = client.get_registered_model(model).aliases[policy.stable_alias]
-    state = initial_state(policy, model, tenant, stable, version, time.time())
+    stable = rest.model(model).aliases[policy.stable_alias]
+    snapshot = Snapshot(policy, tenant, "tests", "")
+    state = actions.start(rest, snapshot, model, version, stable, "tests", "test rollout")
     if step:
         state = state.at_step(policy, step, time.time())
-    client.set_model_version_tag(
-        model, version, TAG_POLICY, Snapshot(policy, tenant, "", "").encode()
-    )
-    client.set_model_version_tag(model, version, TAG_STATE, state.encode())
-    client.set_registered_model_alias(model, policy.candidate_alias, version)
+        rest.set_version_tag(model, version, TAG_STATE, state.encode())
     return state
 
 
@@ -73,3 +64,58 @@ def set_state(tracking_uri: str, state: RolloutState) -> None:
     MlflowClient(tracking_uri).set_model_version_tag(
         state.model, state.candidate_version, TAG_STATE, state.encode()
     )
+
+
+class Traffic:
+    """Client traffic against one service from background threads: random iris rows, one
+    per request, optionally with a fresh routing key each; counts every failed request."""
+
+    def __init__(
+        self, url: str, rows: list[list[float]], threads: int = 2, keyed: bool = False
+    ) -> None:
+        import random
+        import threading
+
+        self.url = url
+        self.rows = rows
+        self.keyed = keyed
+        self.sent = 0
+        self.failed: list[str] = []
+        self.by_version: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._random = random.Random(7)
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=10) as client:
+            while not self._stop.is_set():
+                with self._lock:
+                    row = self._random.choice(self.rows)
+                    key = f"k{self._random.random()}"
+                headers = {"x-routing-key": key} if self.keyed else {}
+                try:
+                    response = client.post(f"{self.url}/predict", json=row, headers=headers)
+                    outcome = None if response.status_code == 200 else f"{response.status_code}"
+                    version = response.json()["model"]["version"] if outcome is None else ""
+                    if response.headers.get("x-model-version", version) != version:
+                        outcome = "X-Model-Version disagrees with the body"
+                except (httpx.HTTPError, ValueError, KeyError) as error:
+                    outcome, version = f"{type(error).__name__}: {error}", ""
+                with self._lock:
+                    self.sent += 1
+                    self.by_version[version] = self.by_version.get(version, 0) + 1
+                    if outcome is not None:
+                        self.failed.append(outcome)
