@@ -87,8 +87,17 @@ def rule_groups(rules_dir: Path = RULES_DIR) -> list[dict[str, Any]]:
 
 
 def config(
-    targets: Sequence[ScrapeTarget], scrape_interval: str, rules_file: Path
+    targets: Sequence[ScrapeTarget],
+    scrape_interval: str,
+    rules_file: Path,
+    extra_jobs: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
+    """`extra_jobs`: job name -> addresses of other local scrape targets (the rollout judge,
+    job `rollout-judge` as its ServiceMonitor names it in the cluster)."""
+    jobs = [
+        {"job_name": job, "static_configs": [{"targets": list(addresses)}]}
+        for job, addresses in (extra_jobs or {}).items()
+    ]
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
         "rule_files": [str(rules_file)],
@@ -102,7 +111,8 @@ def config(
                     }
                     for target in targets
                 ],
-            }
+            },
+            *jobs,
         ],
     }
 
@@ -114,6 +124,7 @@ def start(
     scrape_interval: str = "5s",
     env: Mapping[str, str] | None = None,
     timeout: float = 60.0,
+    extra_jobs: Mapping[str, Sequence[str]] | None = None,
 ) -> LocalPrometheus:
     """Write the config and rules, start Prometheus on 127.0.0.1:port, wait for /-/ready."""
     binary = shutil.which("prometheus")
@@ -126,7 +137,7 @@ def start(
     rules_file.write_text(yaml.safe_dump({"groups": rule_groups()}), encoding="utf-8")
     config_file = data_dir / "prometheus.yaml"
     config_file.write_text(
-        yaml.safe_dump(config(targets, scrape_interval, rules_file)), encoding="utf-8"
+        yaml.safe_dump(config(targets, scrape_interval, rules_file, extra_jobs)), encoding="utf-8"
     )
     url = f"http://127.0.0.1:{port}"
     child = processes.start(

@@ -111,6 +111,10 @@ class LocalPlatformSettings:
     # 0 turns the local Prometheus off.
     prometheus_port: int
     scrape_interval: str
+    # The rollout judge (needs Prometheus): its metrics port (0 turns it off) and how often
+    # it evaluates the rollouts.
+    judge_port: int = 9110
+    judge_interval_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> LocalPlatformSettings:
@@ -124,4 +128,6 @@ class LocalPlatformSettings:
             ready_timeout=_float("UP_READY_TIMEOUT", 180.0),
             prometheus_port=_int("UP_PROMETHEUS_PORT", 9090),
             scrape_interval=os.environ.get("UP_SCRAPE_INTERVAL", "5s"),
+            judge_port=_int("UP_JUDGE_PORT", 9110),
+            judge_interval_seconds=_float("UP_JUDGE_INTERVAL_SECONDS", 5.0),
         )

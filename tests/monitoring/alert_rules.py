@@ -21,6 +21,18 @@ def load_prometheus_rule(path: Path = PROMETHEUS_RULE) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def all_prometheus_rules() -> list[dict[str, Any]]:
+    """Every PrometheusRule of the monitoring base (inference, rollouts, ...)."""
+    return [
+        load_prometheus_rule(p)
+        for p in sorted(PROMETHEUS_RULE.parent.glob("prometheusrule-*.yaml"))
+    ]
+
+
+def all_alerting_rules() -> list[dict[str, Any]]:
+    return [rule for document in all_prometheus_rules() for rule in alerting_rules(document)]
+
+
 def rule_groups(prometheus_rule: dict[str, Any]) -> dict[str, Any]:
     """A Prometheus rule file: the PrometheusRule's spec.groups as promtool reads them."""
     return {"groups": prometheus_rule["spec"]["groups"]}

@@ -217,7 +217,7 @@ def test_bad_candidate_is_aborted_in_shadow_without_a_failed_request(platform: P
 def test_a_rollout_without_traffic_stays_inconclusive(platform: Platform) -> None:
     model = platform.model("idle")
     version = log_and_register(platform.registry.url, model, *iris_logistic())
-    judge, _ = start_judge(platform, model)
+    judge, port = start_judge(platform, model)
     try:
         put_candidate(platform.registry.url, model, version, POLICY, "tenant-idle")
         state = wait_for_status(platform, model, version, {"paused", "aborted", "promoted"}, 30)
@@ -231,5 +231,13 @@ def test_a_rollout_without_traffic_stays_inconclusive(platform: Platform) -> Non
         assert {e["verdict"] for e in evaluations} == {"inconclusive"}
         assert all(e["reason"].startswith("too little traffic: 0 of 20") for e in evaluations)
         assert aliases(platform, model)["staging-candidate"] == version
+        # Every judge metric the alerts and dashboards query is in a real scrape.
+        from tests.monitoring.metrics_contract import exported_series_names, is_judge_metric
+        from tests.monitoring.test_metrics_contract import used_metrics
+
+        scrape = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        used = {name for name in used_metrics() if is_judge_metric(name)}
+        assert used
+        assert sorted(used - exported_series_names(scrape)) == []
     finally:
         judge.stop()
