@@ -44,7 +44,10 @@ CHECKS = {
     "crossrefs": "Services, HPAs, PDBs and ServiceMonitors point at things that exist",
     "argo": "every Application source exists and renders; external sources pinned",
     "tenancy": "tenant apps, AppProjects and default-deny NetworkPolicies confine tenants",
-    "sync-waves": f"the root app syncs {' < '.join(sync_waves.WAVE_ORDER)}",
+    "sync-waves": (
+        f"the root app syncs {' < '.join(sync_waves.WAVE_ORDER)}; rollouts after registry "
+        "and monitoring"
+    ),
     "pod-security": "pod templates meet Pod Security restricted (+ read-only root for tenants)",
     "secrets": "no Secret with data rendered or committed",
     "checkov": "checkov passes on everything deployed (run once over all of it)",

@@ -14,6 +14,8 @@ import json
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from training import output, provenance, registry
 from training.errors import OperationError, UsageError, one_of
 from training.overlays import TenantOverlay, cluster_tenants, tenant_overlay
@@ -262,21 +264,28 @@ def _status(rest: MlflowRest, model: str, alias: str) -> int:
     output.table(
         "history",
         ["at", "action", "by", "step", "share", "reason / evidence"],
-        [
+        _plain(
             [
-                e.get("at"),
-                e.get("action"),
-                e.get("by"),
-                e.get("step"),
-                "shadow"
-                if e.get("mode") == "shadow" and e.get("action") != "promote"
-                else f"{e.get('weight')}%",
-                "; ".join(x for x in (e.get("reason"), e.get("evidence")) if x),
+                [
+                    e.get("at"),
+                    e.get("action"),
+                    e.get("by"),
+                    e.get("step"),
+                    "shadow"
+                    if e.get("mode") == "shadow" and e.get("action") != "promote"
+                    else f"{e.get('weight')}%",
+                    "; ".join(x for x in (e.get("reason"), e.get("evidence")) if x),
+                ]
+                for e in history
             ]
-            for e in history
-        ],
+        ),
     )
     return 0
+
+
+def _plain(rows: list[list[object]]) -> list[list[str]]:
+    """Cells as text: reasons such as "[forced past gate]" are not rich markup."""
+    return [[escape("" if cell is None else str(cell)) for cell in row] for row in rows]
 
 
 def _evaluation(raw: str | None) -> dict:

@@ -58,6 +58,9 @@ class Settings:
     # repository's datasets; 1e-5 leaves ten times that as headroom while a real conversion
     # error (a dropped step, classes out of order) differs by 1e-3 or more.
     onnx_tolerance: float
+    # The registry user of the rollout judge, granted MANAGE on every model `train` registers
+    # when the registry has basic auth (TRAINING_ROLLOUT_JUDGE_USER; empty: no grant).
+    rollout_judge_user: str = "rollout-judge"
     # Basic auth for the REST calls of `rollout` (MLflow's client reads the same variables).
     tracking_username: str | None = None
     tracking_password: str | None = None
@@ -91,6 +94,7 @@ class Settings:
                 if a.strip()
             ),
             onnx_tolerance=onnx_tolerance,
+            rollout_judge_user=os.environ.get("TRAINING_ROLLOUT_JUDGE_USER", "rollout-judge"),
             tracking_username=os.environ.get("MLFLOW_TRACKING_USERNAME") or None,
             tracking_password=os.environ.get("MLFLOW_TRACKING_PASSWORD") or None,
         )

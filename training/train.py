@@ -169,6 +169,7 @@ def grant_tenant_read(settings: Settings, entry: TenantModel) -> None:
         return
     from training.registry_access import RegistryAccess
 
-    RegistryAccess(settings.tracking_uri, username, password).grant_model_read(
-        entry.tenant, entry.model_name
-    )
+    access = RegistryAccess(settings.tracking_uri, username, password)
+    access.grant_model_read(entry.tenant, entry.model_name)
+    if settings.rollout_judge_user:
+        access.grant_rollout_judge(settings.rollout_judge_user, entry.model_name)
