@@ -89,7 +89,7 @@ def restricted(container: dict, pod: dict) -> list[str]:
     assert security["capabilities"]["drop"] == ["ALL"]
     assert security["allowPrivilegeEscalation"] is False
     writable = {
-        v["name"] for v in pod["volumes"] if "emptyDir" in v or "persistentVolumeClaim" in v
+        v["name"] for v in pod.get("volumes", []) if "emptyDir" in v or "persistentVolumeClaim" in v
     }
     options = [
         "--read-only",
