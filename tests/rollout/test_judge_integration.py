@@ -25,8 +25,9 @@ from tests.support.models import (
     log_and_register,
 )
 from tests.support.rollouts import Traffic, policy_document, put_candidate, write_policy
-from tests.support.servers import REPO_ROOT, STARTED, Service, free_port, start_service
+from tests.support.servers import REPO_ROOT, STARTED, Service, start_service
 from training import local_prometheus, processes
+from training.ports import free_port
 from training.registry_server import RegistryServer
 
 pytestmark = [
