@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference import v2
 from inference.batching import Overloaded, Predictor, make_predictor
+from inference.drift import DriftMonitor
 from inference.metrics import Metrics
 from inference.model import ServedModel
 from inference.openapi_doc import request_bodies
@@ -226,6 +227,14 @@ def create_app(
 
     metrics = Metrics()
     holder = ModelHolder()
+    # Rows per feature bin and predicted class of the served version, exported with the rest.
+    drift = DriftMonitor(
+        settings.drift_enabled,
+        settings.drift_max_features,
+        settings.drift_max_bins,
+        lambda: (holder.current,),
+    )
+    metrics.registry.register(drift)
     reloader = Reloader(settings, metrics, holder, registry_factory)
     predictor: Predictor = make_predictor(
         metrics,
@@ -366,6 +375,7 @@ def create_app(
             if counter is None:
                 counter = class_counters[label] = metrics.predictions.labels(str(label))
             counter.inc(count)
+        drift.observe(model, rows, prediction.labels)
         try:
             return json_response(shape(model, prediction, output_names or payload), headers=headers)
         except ValueError:  # NaN/inf in the output: huge finite inputs can overflow inside
@@ -496,6 +506,7 @@ def create_app(
                 "last_error": holder.last_error,
                 **model.describe(),
                 **({"rollout": rollout.describe()} if rollout is not None else {}),
+                "drift": drift.info(model),
             }
         )
 

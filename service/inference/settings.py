@@ -73,6 +73,12 @@ class Settings:
     rollout: RolloutConfig | None = None
     # Requests whose rows may wait for the candidate in shadow mode; more are skipped, counted.
     shadow_queue_max_requests: int = 64
+    # Drift monitoring (inference/drift.py): count rows per feature bin against the version's
+    # reference. The caps bound the series per pod and metric to
+    # drift_max_features x (drift_max_bins + 1).
+    drift_enabled: bool = True
+    drift_max_features: int = 32
+    drift_max_bins: int = 20
 
 
 _RUNTIMES = ("auto", "sklearn", "onnx")
@@ -179,4 +185,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_runtime=runtime,
         rollout=rollout,
         shadow_queue_max_requests=int(read.number("ROLLOUT_SHADOW_QUEUE", 64, minimum=1, kind=int)),
+        drift_enabled=read.flag("DRIFT_ENABLED", True),
+        drift_max_features=int(read.number("DRIFT_MAX_FEATURES", 32, minimum=1, kind=int)),
+        drift_max_bins=int(read.number("DRIFT_MAX_BINS", 20, minimum=2, kind=int)),
     )
