@@ -173,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
             ],
         )
         output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
+        output.console.print(f"- drift reference: {result.drift_reference}")
         return 0
     if args.command in ("promote", "rollback"):
         from training import promote

@@ -33,6 +33,20 @@ def _int(name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """The drift reference recorded with every version (training/reference_stats.py)."""
+
+    # Quantile bins per numeric feature, values per categorical one (the last is "other"),
+    # buckets per text feature; every feature has one more bin for missing values.
+    bins: int = 10
+    # Features monitored: the most important ones (Prometheus series grow with features x bins).
+    max_features: int = 32
+    # The fewest rows an alert window must hold; the chance levels are computed at this size.
+    window_rows: int = 300
+    bootstrap_samples: int = 1000
+
+
+@dataclass(frozen=True)
 class Settings:
     tracking_uri: str
     # Each tenant trains into `<prefix>/<tenant>`: MLflow authorizes artifact reads per
@@ -64,6 +78,7 @@ class Settings:
     # Basic auth for the REST calls of `rollout` (MLflow's client reads the same variables).
     tracking_username: str | None = None
     tracking_password: str | None = None
+    drift: DriftSettings = DriftSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -97,7 +112,29 @@ class Settings:
             rollout_judge_user=os.environ.get("TRAINING_ROLLOUT_JUDGE_USER", "rollout-judge"),
             tracking_username=os.environ.get("MLFLOW_TRACKING_USERNAME") or None,
             tracking_password=os.environ.get("MLFLOW_TRACKING_PASSWORD") or None,
+            drift=_drift_settings(),
         )
+
+
+# field of DriftSettings -> (variable, lowest, highest). Two bins are the fewest that can show a
+# shift; the service exports at most DRIFT_MAX_BINS (default 20) bins per feature.
+_DRIFT_VARIABLES = {
+    "bins": ("TRAINING_DRIFT_BINS", 2, 64),
+    "max_features": ("TRAINING_DRIFT_MAX_FEATURES", 1, 256),
+    "window_rows": ("TRAINING_DRIFT_WINDOW_ROWS", 10, 10_000_000),
+    "bootstrap_samples": ("TRAINING_DRIFT_BOOTSTRAP_SAMPLES", 100, 100_000),
+}
+
+
+def _drift_settings() -> DriftSettings:
+    defaults = DriftSettings()
+    values = {}
+    for field, (variable, lowest, highest) in _DRIFT_VARIABLES.items():
+        value = _int(variable, getattr(defaults, field))
+        if not lowest <= value <= highest:
+            raise UsageError(f"{variable}={value}: expected {lowest} <= value <= {highest}")
+        values[field] = value
+    return DriftSettings(**values)
 
 
 @dataclass(frozen=True)
