@@ -13,7 +13,13 @@ import pytest
 from gitops.paths import CLUSTERS, REPO_ROOT, tenants_dir
 from gitops.render import render
 
-from .alert_rules import RUNBOOKS, all_alerting_rules, all_prometheus_rules
+from .alert_rules import (
+    RUNBOOKS,
+    all_alerting_rules,
+    all_rules,
+    load_prometheus_rule,
+    prometheus_rule_paths,
+)
 from .dashboard_queries import dashboard_files, expressions, load
 
 INFERENCE_BASE = REPO_ROOT / "base" / "inference"
@@ -33,8 +39,8 @@ def _of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def _selected_values() -> dict[str, set[str]]:
-    """label -> values that the alert and dashboard queries match exactly."""
-    exprs = [rule["expr"] for rule in all_alerting_rules()]
+    """label -> values that the rules and dashboard queries match exactly."""
+    exprs = [rule["expr"] for rule in all_rules()]
     for path in dashboard_files():
         exprs += [expr for _, expr in expressions(load(path))]
     found: dict[str, set[str]] = {}
@@ -95,12 +101,12 @@ def test_service_monitor_gives_the_job_and_tenant_labels_the_queries_use(
         ).items()
 
 
-def test_the_alerts_are_deployed_once_by_the_monitoring_base() -> None:
+def test_the_rules_are_deployed_once_by_the_monitoring_base() -> None:
     rules = [o for o in render(MONITORING_BASE) if o["kind"] == "PrometheusRule"]
+    names = [load_prometheus_rule(path)["metadata"]["name"] for path in prometheus_rule_paths()]
 
-    assert sorted(r["metadata"]["name"] for r in rules) == sorted(
-        r["metadata"]["name"] for r in all_prometheus_rules()
-    )
+    assert sorted(r["metadata"]["name"] for r in rules) == sorted(names)
+    assert len(set(names)) == len(names)
     assert {r["metadata"]["namespace"] for r in rules} == {"monitoring"}
 
 
