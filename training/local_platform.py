@@ -325,7 +325,18 @@ def _start_prometheus(
         f"Prometheus at {prometheus.url} scraped all {len(targets)} service(s); it scrapes every "
         f"{local.scrape_interval} and evaluates the rules of base/monitoring"
     )
+    progress.note(_drift_note(prometheus))
     return prometheus
+
+
+def _drift_note(prometheus: LocalPrometheus) -> str:
+    """Which tenants' services export a drift reference, as Prometheus scraped it."""
+    found = prometheus.query("count by (tenant) (inference_drift_feature_importance)")
+    if not found:
+        return "drift monitoring: no service exports a drift reference"
+    monitored = sorted((s["metric"]["tenant"], int(float(s["value"][1]))) for s in found)
+    listed = ", ".join(f"{tenant} {count} features" for tenant, count in monitored)
+    return f"drift monitoring: {listed} (docs/drift.md)"
 
 
 def _sample_predictions(

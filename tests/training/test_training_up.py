@@ -99,6 +99,9 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
     # The rollout judge runs beside Prometheus; the tenants with a policy are named.
     with_policy = [t.tenant for t in tenants if (t.path / "rollout.yaml").is_file()]
     assert f"tenants with a rollout policy: {', '.join(with_policy) or 'none'}" in first.stdout
+    # Trained with their drift references, exported by the services, scraped by Prometheus.
+    drift = next(line for line in first.stdout.splitlines() if "drift monitoring:" in line)
+    assert all(f"{overlay.tenant} " in drift for overlay in tenants), drift
     assert "stopped all services and MLflow" in first.stdout
     # Nothing left behind: ports closed, no process still using the run folder.
     opened = [mlflow_port, prometheus_port, judge_port]
