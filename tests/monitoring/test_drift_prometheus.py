@@ -23,10 +23,11 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.servers import free_port, start_service
+from tests.support.servers import start_service
 from training import datasets, local_prometheus
 from training import registry as training_registry
 from training.catalog import TenantModel
+from training.ports import free_port
 from training.settings import Settings
 from training.train import drift_reference, train
 
