@@ -1,4 +1,4 @@
-"""Command line: `python -m training {train,promote,rollback,pin,unpin,status,seed,up}`.
+"""Command line: `python -m training {train,promote,rollback,pin,unpin,status,seed,up,rollout}`.
 
 Exit codes: 0 ok, 1 refused or failed (quality gate, nothing to roll back, MLflow unreachable),
 2 bad input (unknown tenant/model/version/alias/overlay, port in use, bad option)."""
@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--run-dir", type=Path, help="state folder (env UP_RUN_DIR, .run/local)")
     up.add_argument("--cluster", help="whose overlays declare the tenants (env UP_CLUSTER, kind)")
+
+    from training.rollout_cli import add_parser as add_rollout_parser
+
+    add_rollout_parser(commands)
     return parser
 
 
@@ -114,6 +118,10 @@ def _run(args: argparse.Namespace) -> int:
     from training.settings import Settings
 
     settings = Settings.from_env()
+    if args.command == "rollout":
+        from training import rollout_cli
+
+        return rollout_cli.run(args, settings)
     if args.command == "up":
         from training.local_platform import run_up
 
@@ -165,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
             ],
         )
         output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
+        output.console.print(f"- drift reference: {result.drift_reference}")
         return 0
     if args.command in ("promote", "rollback"):
         from training import promote

@@ -36,6 +36,7 @@ def start(
     tracking_uri: str,
     run_dir: Path,
     reload_interval_seconds: int,
+    rollout_policy: Path | None = None,
 ) -> LocalService:
     python_path = [str(REPO_ROOT / "service"), str(REPO_ROOT)]
     if os.environ.get("PYTHONPATH"):
@@ -56,6 +57,8 @@ def start(
         "PORT": str(port),
         "MODEL_CACHE_DIR": str((run_dir / "cache" / tenant).resolve()),
         "RELOAD_INTERVAL_SECONDS": str(reload_interval_seconds),
+        # As the ConfigMap rollout-policy is mounted in the cluster; none: no rollouts.
+        "ROLLOUT_POLICY_FILE": str(rollout_policy or run_dir / "no-rollout-policy"),
         # Local runs only: shut down quickly on Ctrl-C.
         "SHUTDOWN_GRACE_SECONDS": os.environ.get("SHUTDOWN_GRACE_SECONDS", "3"),
     }

@@ -1,6 +1,7 @@
 """`python -m training up`: the platform on one machine. Starts MLflow, trains and registers each
 tenant's model (reusing a version trained from the same code and data), promotes it to the alias
-the tenant's overlay serves, starts one inference service per tenant and checks each answers."""
+the tenant's overlay serves, starts one inference service per tenant and checks each answers,
+then Prometheus scraping them and the rollout judge reading it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,24 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import FrameType
 
-from training import local_prometheus, output, ports, registry, registry_server
+from training import (
+    local_judge,
+    local_prometheus,
+    output,
+    ports,
+    processes,
+    registry,
+    registry_server,
+)
 from training.catalog import TenantModel, load_catalog
 from training.errors import OperationError, UsageError, one_of
 from training.inference_services import LocalService
 from training.local_prometheus import LocalPrometheus, ScrapeTarget
 from training.overlays import ModelUri, cluster_tenants
+from training.rollout.policy import FILE_NAME as POLICY_FILE
 from training.settings import LocalPlatformSettings, Settings
 
 
@@ -29,6 +40,8 @@ class PlannedTenant:
     entry: TenantModel
     uri: ModelUri
     port: int
+    # The overlay's rollout.yaml, mounted into the service as in the cluster; None: no policy.
+    policy: Path | None = None
 
 
 def _local_settings(args: argparse.Namespace) -> LocalPlatformSettings:
@@ -65,7 +78,10 @@ def plan(local: LocalPlatformSettings, catalog: dict[str, TenantModel]) -> list[
                 f"{overlay.model_env}: MODEL_URI names {uri.name}, but training/tenants.yaml "
                 f"gives {overlay.tenant} the model {entry.model_name}"
             )
-        planned.append(PlannedTenant(entry, uri, local.base_port + index))
+        policy = overlay.path / POLICY_FILE
+        planned.append(
+            PlannedTenant(entry, uri, local.base_port + index, policy if policy.is_file() else None)
+        )
     return planned
 
 
@@ -78,6 +94,12 @@ def _check_ports(local: LocalPlatformSettings, planned: list[PlannedTenant]) -> 
             local.prometheus_port,
             "Prometheus",
             "choose another with --prometheus-port or UP_PROMETHEUS_PORT (0 turns it off)",
+        )
+    if local.prometheus_port and local.judge_port:
+        ports.require_free(
+            local.judge_port,
+            "rollout judge",
+            "choose another with UP_JUDGE_PORT (0 turns the judge off)",
         )
     for tenant in planned:
         ports.require_free(
@@ -125,6 +147,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     progress = output.Progress()
     server = None
     prometheus = None
+    judge: processes.Child | None = None
     services: list[LocalService] = []
     previous_handlers = _handle_signals()
     try:
@@ -152,12 +175,26 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
             rows,
         )
         prometheus = _start_prometheus(local, services, progress)
+        if prometheus is not None and local.judge_port:
+            with progress.step(f"starting the rollout judge on 127.0.0.1:{local.judge_port}"):
+                judge = local_judge.start(
+                    server.url,
+                    prometheus.url,
+                    local.judge_port,
+                    local.judge_interval_seconds,
+                    local.run_dir,
+                )
+            with_policy = [t.entry.tenant for t in planned if t.policy is not None]
+            progress.note(
+                f"rollout judge every {local.judge_interval_seconds:g}s; tenants with a rollout "
+                f"policy: {', '.join(with_policy) or 'none'} (docs/rollouts.md)"
+            )
         logs = output.shown_path(local.run_dir / "logs")
         progress.note(f"logs in {logs}, registry UI at {server.url}")
         if args.once:
             return 0
         progress.note("running; Ctrl-C stops the services and MLflow")
-        _watch(services)
+        _watch(services, judge)
         return 1
     except _Stop as stop:
         progress.note(f"{stop}: stopping")
@@ -168,6 +205,8 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         # Stopping must not be interrupted by a second Ctrl-C half-way.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if judge is not None:
+            judge.stop()
         if prometheus is not None:
             prometheus.stop()
         for service in services:
@@ -242,6 +281,7 @@ def _start_services(
                     tracking_uri,
                     local.run_dir,
                     local.reload_interval_seconds,
+                    tenant.policy,
                 )
             )
         deadline = time.monotonic() + local.ready_timeout
@@ -261,10 +301,16 @@ def _start_prometheus(
     if not local.prometheus_port:
         return None
     targets = [ScrapeTarget(s.tenant, f"127.0.0.1:{s.port}") for s in services]
+    # The judge starts once Prometheus is up; its target is scraped as soon as it listens.
+    judge = {"rollout-judge": [f"127.0.0.1:{local.judge_port}"]} if local.judge_port else {}
     try:
         with progress.step(f"starting Prometheus on 127.0.0.1:{local.prometheus_port}"):
             prometheus = local_prometheus.start(
-                local.run_dir / "prometheus", local.prometheus_port, targets, local.scrape_interval
+                local.run_dir / "prometheus",
+                local.prometheus_port,
+                targets,
+                local.scrape_interval,
+                extra_jobs=judge,
             )
     except local_prometheus.PrometheusMissing as missing:
         progress.note(f"no local Prometheus: {missing}")
@@ -279,7 +325,18 @@ def _start_prometheus(
         f"Prometheus at {prometheus.url} scraped all {len(targets)} service(s); it scrapes every "
         f"{local.scrape_interval} and evaluates the rules of base/monitoring"
     )
+    progress.note(_drift_note(prometheus))
     return prometheus
+
+
+def _drift_note(prometheus: LocalPrometheus) -> str:
+    """Which tenants' services export a drift reference, as Prometheus scraped it."""
+    found = prometheus.query("count by (tenant) (inference_drift_feature_importance)")
+    if not found:
+        return "drift monitoring: no service exports a drift reference"
+    monitored = sorted((s["metric"]["tenant"], int(float(s["value"][1]))) for s in found)
+    listed = ", ".join(f"{tenant} {count} features" for tenant, count in monitored)
+    return f"drift monitoring: {listed} (docs/drift.md)"
 
 
 def _sample_predictions(
@@ -309,9 +366,15 @@ def _sample_predictions(
     return rows
 
 
-def _watch(services: list[LocalService]) -> None:
-    """Block until a signal arrives (raises _Stop) or a service dies (RuntimeError)."""
+def _watch(services: list[LocalService], judge: processes.Child | None) -> None:
+    """Block until a signal arrives (raises _Stop) or a service or the judge dies
+    (RuntimeError)."""
     while True:
+        if judge is not None and not judge.alive():
+            raise RuntimeError(
+                f"the rollout judge exited with code {judge.process.returncode}:\n"
+                f"{judge.log_tail()}"
+            )
         for service in services:
             if not service.child.alive():
                 raise RuntimeError(

@@ -4,12 +4,18 @@ watched on one machine exactly as the cluster's Prometheus computes them.
 
 In the cluster, the ServiceMonitor gives each series `job="inference-service"` and
 `tenant=<namespace>`; the static targets below carry the same labels, so the PromQL in
-base/monitoring reads the local series unchanged."""
+base/monitoring reads the local series unchanged.
+
+Tests may start it with `rule_time_divisor=N`: every range selector, offset and `for:` of the
+rules is divided by N (a [1h] window becomes [15s] with N=240), so what takes hours on a
+cluster takes seconds, with the rules' logic unchanged. `make up` never does."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import shutil
 import time
 import urllib.parse
@@ -86,9 +92,56 @@ def rule_groups(rules_dir: Path = RULES_DIR) -> list[dict[str, Any]]:
     return groups
 
 
+_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_UNIT_MS |= {"w": 7 * _UNIT_MS["d"], "y": 365 * _UNIT_MS["d"]}
+# A range selector or subquery ([1h], [10m:1m]) and an offset (offset 5m) in PromQL.
+_RANGE = re.compile(r"\[((?:\d+(?:ms|[smhdwy]))+)(?::((?:\d+(?:ms|[smhdwy]))+))?\]")
+_OFFSET = re.compile(r"\boffset\s+((?:\d+(?:ms|[smhdwy]))+)")
+
+
+def divided_duration(duration: str, divisor: int) -> str:
+    """A Prometheus duration divided by `divisor`, in milliseconds (at least 1)."""
+    parts = _DURATION_PART.findall(duration)
+    if "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    total = sum(int(number) * _UNIT_MS[unit] for number, unit in parts)
+    return f"{max(total // divisor, 1)}ms"
+
+
+def divided_rule_times(groups: list[dict[str, Any]], divisor: int) -> list[dict[str, Any]]:
+    """The rule groups with every window, offset and `for:` divided by `divisor` (tests only)."""
+    if divisor == 1:
+        return groups
+    scaled = copy.deepcopy(groups)
+
+    def window(match: re.Match[str]) -> str:
+        inner = divided_duration(match[1], divisor)
+        if match[2]:
+            inner += ":" + divided_duration(match[2], divisor)
+        return f"[{inner}]"
+
+    for group in scaled:
+        for rule in group["rules"]:
+            expr = _RANGE.sub(window, rule["expr"])
+            rule["expr"] = _OFFSET.sub(lambda m: f"offset {divided_duration(m[1], divisor)}", expr)
+            if "for" in rule:
+                rule["for"] = divided_duration(rule["for"], divisor)
+    return scaled
+
+
 def config(
-    targets: Sequence[ScrapeTarget], scrape_interval: str, rules_file: Path
+    targets: Sequence[ScrapeTarget],
+    scrape_interval: str,
+    rules_file: Path,
+    extra_jobs: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
+    """`extra_jobs`: job name -> addresses of other local scrape targets (the rollout judge,
+    job `rollout-judge` as its ServiceMonitor names it in the cluster)."""
+    jobs = [
+        {"job_name": job, "static_configs": [{"targets": list(addresses)}]}
+        for job, addresses in (extra_jobs or {}).items()
+    ]
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
         "rule_files": [str(rules_file)],
@@ -102,7 +155,8 @@ def config(
                     }
                     for target in targets
                 ],
-            }
+            },
+            *jobs,
         ],
     }
 
@@ -114,8 +168,11 @@ def start(
     scrape_interval: str = "5s",
     env: Mapping[str, str] | None = None,
     timeout: float = 60.0,
+    extra_jobs: Mapping[str, Sequence[str]] | None = None,
+    rule_time_divisor: int = 1,
 ) -> LocalPrometheus:
-    """Write the config and rules, start Prometheus on 127.0.0.1:port, wait for /-/ready."""
+    """Write the config and rules, start Prometheus on 127.0.0.1:port, wait for /-/ready.
+    `rule_time_divisor` > 1 shortens the rules' windows and `for:` (tests only)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise PrometheusMissing(
@@ -123,10 +180,11 @@ def start(
         )
     data_dir.mkdir(parents=True, exist_ok=True)
     rules_file = data_dir / "rules.yaml"
-    rules_file.write_text(yaml.safe_dump({"groups": rule_groups()}), encoding="utf-8")
+    groups = divided_rule_times(rule_groups(), rule_time_divisor)
+    rules_file.write_text(yaml.safe_dump({"groups": groups}), encoding="utf-8")
     config_file = data_dir / "prometheus.yaml"
     config_file.write_text(
-        yaml.safe_dump(config(targets, scrape_interval, rules_file)), encoding="utf-8"
+        yaml.safe_dump(config(targets, scrape_interval, rules_file, extra_jobs)), encoding="utf-8"
     )
     url = f"http://127.0.0.1:{port}"
     child = processes.start(

@@ -241,6 +241,18 @@ class RegistryAccess:
         grants += [self.grant(username, "experiment", e, "READ") for e in sorted(mine)]
         return grants
 
+    def grant_rollout_judge(self, username: str, model_name: str) -> Grant | None:
+        """MANAGE on the registered model for the rollout judge: it sets and deletes aliases
+        (MLflow's auth asks `delete` for DeleteRegisteredModelAlias) and writes version tags.
+        It never downloads artifacts, so it gets no experiment grant. None when the judge's
+        user does not exist (no judge deployed): nothing to grant."""
+        try:
+            return self.grant(username, "registered_model", model_name, "MANAGE")
+        except AccessError as error:
+            if error.status == 404:
+                return None
+            raise
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

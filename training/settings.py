@@ -33,6 +33,20 @@ def _int(name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """The drift reference recorded with every version (training/reference_stats.py)."""
+
+    # Quantile bins per numeric feature, values per categorical one (the last is "other"),
+    # buckets per text feature; every feature has one more bin for missing values.
+    bins: int = 10
+    # Features monitored: the most important ones (Prometheus series grow with features x bins).
+    max_features: int = 32
+    # The fewest rows an alert window must hold; the chance levels are computed at this size.
+    window_rows: int = 300
+    bootstrap_samples: int = 1000
+
+
+@dataclass(frozen=True)
 class Settings:
     tracking_uri: str
     # Each tenant trains into `<prefix>/<tenant>`: MLflow authorizes artifact reads per
@@ -58,6 +72,13 @@ class Settings:
     # repository's datasets; 1e-5 leaves ten times that as headroom while a real conversion
     # error (a dropped step, classes out of order) differs by 1e-3 or more.
     onnx_tolerance: float
+    # The registry user of the rollout judge, granted MANAGE on every model `train` registers
+    # when the registry has basic auth (TRAINING_ROLLOUT_JUDGE_USER; empty: no grant).
+    rollout_judge_user: str = "rollout-judge"
+    # Basic auth for the REST calls of `rollout` (MLflow's client reads the same variables).
+    tracking_username: str | None = None
+    tracking_password: str | None = None
+    drift: DriftSettings = DriftSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,7 +109,32 @@ class Settings:
                 if a.strip()
             ),
             onnx_tolerance=onnx_tolerance,
+            rollout_judge_user=os.environ.get("TRAINING_ROLLOUT_JUDGE_USER", "rollout-judge"),
+            tracking_username=os.environ.get("MLFLOW_TRACKING_USERNAME") or None,
+            tracking_password=os.environ.get("MLFLOW_TRACKING_PASSWORD") or None,
+            drift=_drift_settings(),
         )
+
+
+# field of DriftSettings -> (variable, lowest, highest). Two bins are the fewest that can show a
+# shift; the service exports at most DRIFT_MAX_BINS (default 20) bins per feature.
+_DRIFT_VARIABLES = {
+    "bins": ("TRAINING_DRIFT_BINS", 2, 64),
+    "max_features": ("TRAINING_DRIFT_MAX_FEATURES", 1, 256),
+    "window_rows": ("TRAINING_DRIFT_WINDOW_ROWS", 10, 10_000_000),
+    "bootstrap_samples": ("TRAINING_DRIFT_BOOTSTRAP_SAMPLES", 100, 100_000),
+}
+
+
+def _drift_settings() -> DriftSettings:
+    defaults = DriftSettings()
+    values = {}
+    for field, (variable, lowest, highest) in _DRIFT_VARIABLES.items():
+        value = _int(variable, getattr(defaults, field))
+        if not lowest <= value <= highest:
+            raise UsageError(f"{variable}={value}: expected {lowest} <= value <= {highest}")
+        values[field] = value
+    return DriftSettings(**values)
 
 
 @dataclass(frozen=True)
@@ -106,6 +152,10 @@ class LocalPlatformSettings:
     # 0 turns the local Prometheus off.
     prometheus_port: int
     scrape_interval: str
+    # The rollout judge (needs Prometheus): its metrics port (0 turns it off) and how often
+    # it evaluates the rollouts.
+    judge_port: int = 9110
+    judge_interval_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> LocalPlatformSettings:
@@ -119,4 +169,6 @@ class LocalPlatformSettings:
             ready_timeout=_float("UP_READY_TIMEOUT", 180.0),
             prometheus_port=_int("UP_PROMETHEUS_PORT", 9090),
             scrape_interval=os.environ.get("UP_SCRAPE_INTERVAL", "5s"),
+            judge_port=_int("UP_JUDGE_PORT", 9110),
+            judge_interval_seconds=_float("UP_JUDGE_INTERVAL_SECONDS", 5.0),
         )

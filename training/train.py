@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import io
@@ -10,8 +11,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from training import datasets, estimators, evaluate, onnx_export, provenance
+from training import datasets, estimators, evaluate, onnx_export, provenance, reference_stats
 from training.catalog import TenantModel
 from training.settings import Settings
 
@@ -29,6 +31,8 @@ class TrainResult:
     # The ONNX equivalence gate: passed, failed or unsupported, and why.
     onnx_gate: str
     onnx_detail: str
+    # The drift reference recorded with the version (training/reference_stats.py), in one line.
+    drift_reference: str
 
 
 def fingerprint(entry: TenantModel, settings: Settings) -> str:
@@ -51,6 +55,8 @@ def fingerprint(entry: TenantModel, settings: Settings) -> str:
         "skl2onnx": version("skl2onnx"),
         "onnxruntime": version("onnxruntime"),
         "onnx_tolerance": settings.onnx_tolerance,
+        "drift_reference_source": Path(reference_stats.__file__).read_text(),
+        "drift": dataclasses.asdict(settings.drift),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -89,6 +95,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
     exported = onnx_export.export(
         pipeline, signature, data.x_test, input_example, settings.onnx_tolerance
     )
+    reference = drift_reference(pipeline, data, settings)
     commit = provenance.git_commit()
     tags = {
         "tenant": entry.tenant,
@@ -100,6 +107,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
         "trained_by": provenance.actor(by),
         "onnx_gate": exported.outcome,
         "onnx_gate_detail": exported.detail,
+        "drift_reference": reference_stats.summary(reference),
     }
 
     mlflow.set_experiment(f"{settings.experiment_prefix}/{entry.tenant}")
@@ -130,10 +138,17 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
             info = Model.log(
                 name=MODEL_ARTIFACT,
                 artifact_path=None,
-                flavor=SklearnWithOnnx(exported.model),
+                flavor=SklearnWithOnnx(
+                    exported.model,
+                    drift_reference=reference_stats.to_json(reference),
+                    drift_reference_file=reference_stats.REFERENCE_FILE,
+                ),
                 flavor_name=FLAVOR_NAME,
                 registered_model_name=entry.model_name,
-                metadata={"onnx": exported.metadata},
+                metadata={
+                    "onnx": exported.metadata,
+                    "drift_reference": reference_stats.metadata(reference),
+                },
                 sk_model=pipeline,
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
                 signature=signature,
@@ -154,6 +169,24 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
         entry.dataset,
         exported.outcome,
         exported.detail,
+        tags["drift_reference"],
+    )
+
+
+def drift_reference(pipeline: Any, data: datasets.Split, settings: Settings) -> dict[str, Any]:
+    """The reference statistics of the training inputs and of the pipeline's predictions on
+    them, with each feature weighted by its permutation importance on the held-out rows."""
+    importance = reference_stats.importances(
+        pipeline, data.x_test, data.y_test, settings.split_seed
+    )
+    classes = getattr(pipeline, "classes_", None)
+    return reference_stats.build(
+        data.x_train,
+        pipeline.predict(data.x_train),
+        None if classes is None else list(classes),
+        importance,
+        settings.drift,
+        settings.split_seed,
     )
 
 
@@ -169,6 +202,7 @@ def grant_tenant_read(settings: Settings, entry: TenantModel) -> None:
         return
     from training.registry_access import RegistryAccess
 
-    RegistryAccess(settings.tracking_uri, username, password).grant_model_read(
-        entry.tenant, entry.model_name
-    )
+    access = RegistryAccess(settings.tracking_uri, username, password)
+    access.grant_model_read(entry.tenant, entry.model_name)
+    if settings.rollout_judge_user:
+        access.grant_rollout_judge(settings.rollout_judge_user, entry.model_name)

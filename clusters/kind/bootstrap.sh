@@ -152,8 +152,9 @@ start_port_forward() {
   done
 }
 
-# MLflow runs with basic auth and grants nothing by default: create the trainer user and one
-# user per tenant (its Secret's password); training grants each tenant READ on what it trains.
+# MLflow runs with basic auth and grants nothing by default: create the trainer user, one
+# user per tenant (its Secret's password) and the rollout judge's; training grants each tenant
+# READ on what it trains, and the judge MANAGE (it moves aliases and writes rollout tags).
 provision_registry_users() {
   local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) tenant
   (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
@@ -166,6 +167,10 @@ provision_registry_users() {
       REGISTRY_USER_PASSWORD="$(secret_value "$tenant" mlflow-credentials password)" \
       "${access[@]}" ensure-user --username "$tenant")
   done
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
+    REGISTRY_USER_PASSWORD="$(secret_value rollout-judge mlflow-credentials password)" \
+    "${access[@]}" ensure-user --username rollout-judge)
 }
 
 # The first version of every tenant's model, promoted to the alias its overlay serves, where
@@ -226,6 +231,11 @@ for tenant in $(inventory --tenants); do
     --from-literal=username="$tenant" \
     --from-literal=password="$(random_secret)"
 done
+# The rollout judge's registry user (training grants it MANAGE on every model it trains).
+ensure_namespace rollout-judge
+ensure_secret rollout-judge mlflow-credentials \
+  --from-literal=username=rollout-judge \
+  --from-literal=password="$(random_secret)"
 
 log "applying the root Application ($REPO_URL @ $REVISION)"
 if [[ "$REPO_URL" == "$DEFAULT_REPO_URL" && "$REVISION" == "main" ]]; then
@@ -254,7 +264,7 @@ patches:
           patches:
             - target: {kind: AppProject}
               patch: '[{"op": "add", "path": "/spec/sourceRepos/-", "value": "$REPO_URL"}]'
-            - target: {kind: Application, name: "minio|mlflow|monitoring"}
+            - target: {kind: Application, name: "minio|mlflow|monitoring|rollout-judge"}
               patch: '[{"op": "replace", "path": "/spec/source/repoURL", "value": "$REPO_URL"}, {"op": "replace", "path": "/spec/source/targetRevision", "value": "$REVISION"}]'
             - target: {kind: ApplicationSet}
               patch: '[{"op": "replace", "path": "/spec/generators/0/git/repoURL", "value": "$REPO_URL"}, {"op": "replace", "path": "/spec/generators/0/git/revision", "value": "$REVISION"}, {"op": "replace", "path": "/spec/template/spec/source/repoURL", "value": "$REPO_URL"}, {"op": "replace", "path": "/spec/template/spec/source/targetRevision", "value": "$REVISION"}]'

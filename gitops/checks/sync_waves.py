@@ -15,6 +15,9 @@ CHECK = "sync-waves"
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 # Each layer syncs in a strictly later wave than the one before it.
 WAVE_ORDER = ("projects", "storage", "registry", "monitoring", "tenants")
+# Layers outside that chain, each strictly after the layers it names: the rollout judge
+# needs the registry and the monitoring CRDs and rules, and nothing waits for it.
+SIDE_LAYERS = {"rollouts": ("registry", "monitoring")}
 # Application name or destination namespace -> layer, for Applications of platform pieces
 # (EKS has no MinIO: its `storage` Application holds the S3 side).
 NAME_LAYERS = {
@@ -24,8 +27,14 @@ NAME_LAYERS = {
     "registry": "registry",
     "monitoring": "monitoring",
     "kube-prometheus-stack": "monitoring",
+    "rollout-judge": "rollouts",
 }
-NAMESPACE_LAYERS = {"minio": "storage", "mlflow": "registry", "monitoring": "monitoring"}
+NAMESPACE_LAYERS = {
+    "minio": "storage",
+    "mlflow": "registry",
+    "monitoring": "monitoring",
+    "rollout-judge": "rollouts",
+}
 
 
 def layer(obj: dict[str, Any], deployed: list[dict[str, Any]], tenants: frozenset[str]) -> str:
@@ -57,7 +66,12 @@ def layer(obj: dict[str, Any], deployed: list[dict[str, Any]], tenants: frozense
     return ""
 
 
-@register(CHECK, f"the root app syncs {' < '.join(WAVE_ORDER)}", order=70, generic=True)
+@register(
+    CHECK,
+    f"the root app syncs {' < '.join(WAVE_ORDER)}; rollouts after registry and monitoring",
+    order=70,
+    generic=True,
+)
 def check(ctx: Context) -> Iterator[Finding]:
     for tree in ctx.trees:
         yield from check_tree(tree, ctx.tenants.get(tree.cluster, frozenset()))
@@ -67,7 +81,7 @@ def check_tree(tree: ClusterTree, tenants: frozenset[str]) -> list[Finding]:
     roots = [a for a in tree.apps if a.parent.startswith("clusters/")]
     deployed_by = {a.ref: a for a in tree.apps}
     findings: list[Finding] = []
-    waves: dict[str, list[tuple[int, str]]] = {name: [] for name in WAVE_ORDER}
+    waves: dict[str, list[tuple[int, str]]] = {name: [] for name in (*WAVE_ORDER, *SIDE_LAYERS)}
     for root in roots:
         for obj in root.objects:
             if obj.get("kind") not in ("Application", "ApplicationSet", "AppProject"):
@@ -115,6 +129,24 @@ def check_tree(tree: ClusterTree, tenants: frozenset[str]) -> list[Finding]:
                     f"{' < '.join(WAVE_ORDER)}",
                 )
             )
+    for side, after in SIDE_LAYERS.items():
+        for earlier in after:
+            if not waves[side] or not waves[earlier]:
+                continue
+            latest = max(waves[earlier])
+            first = min(waves[side])
+            if latest[0] >= first[0]:
+                findings.append(
+                    Finding(
+                        CHECK,
+                        f"{tree.cluster}: root Application",
+                        first[1],
+                        f"{side} sync wave {first[0]} is not after {earlier} wave {latest[0]} "
+                        f"({latest[1]})",
+                        f"{side} after {' and '.join(after)}",
+                    )
+                )
+    # A side layer is optional (a tree without a rollout judge is still a platform).
     missing = [name for name in WAVE_ORDER if name != "projects" and not waves[name]]
     if roots and missing:
         findings.append(

@@ -9,15 +9,18 @@ its files download. Elsewhere, a child process downloads with MLflow's client.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 
+from inference.drift import read_version_drift
 from inference.model import ModelCheckError, ServedModel
 from inference.model_folder import (
     chosen_runtime,
+    drift_reference_file,
     load_estimator,
     needed_files,
     onnx_metadata,
@@ -27,7 +30,7 @@ from inference.model_folder import (
     sklearn_flavor,
 )
 from inference.onnx_model import OnnxModel, OnnxSpec
-from inference.registry import Registry
+from inference.registry import Registry, RegistryError
 from inference.sklearn_model import SklearnModel
 
 # What each runtime imports first (the largest part of loading it).
@@ -77,6 +80,12 @@ def _download(registry: Registry, name: str, version: str, staging: Path, runtim
     importer.start()
     for relative in needed_files(meta, chosen):
         registry.download_file(location, relative, staging)
+    reference = drift_reference_file(meta)
+    if reference:
+        # Drift monitoring must not keep a version from serving: a missing reference is
+        # reported by /model/info instead (read_version_drift).
+        with contextlib.suppress(RegistryError):
+            registry.download_file(location, reference, staging)
     importer.join()
 
 
@@ -103,6 +112,7 @@ def _build(
             f"cannot load {name} v{version}: {type(exc).__name__}: {exc}"
         ) from exc
     model.prepare()
+    model.drift = read_version_drift(path, drift_reference_file(meta))
     return model
 
 

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference.drift import VersionDrift
 from inference.schema import InputSchema
 
 # A model call this cheap runs on the event loop itself: handing it to a thread (tens of
@@ -42,6 +43,8 @@ class ServedModel(ABC):
     classes: list[Any] | None = None
     # Measured by prepare(): cheap calls are made inline instead of on the model thread.
     call_seconds: float = 0.0
+    # The version's drift reference, attached by the loader (inference/drift.py).
+    drift: VersionDrift | None = None
 
     runtime = "unknown"
 

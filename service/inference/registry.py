@@ -108,6 +108,24 @@ class Registry:
         except (KeyError, TypeError):
             raise RegistryError(f"cannot resolve {ref.uri}: unexpected answer from {url}") from None
 
+    def aliases(self, name: str) -> dict[str, str]:
+        """alias -> version of a registered model (one GET; rollouts look for a candidate)."""
+        query = urllib.parse.urlencode({"name": name})
+        found = self._get_json(f"{self._api}/mlflow/registered-models/get?{query}")
+        model = found.get("registered_model") or {}
+        return {str(a["alias"]): str(a["version"]) for a in model.get("aliases") or []}
+
+    def alias_with_tags(self, name: str, alias: str) -> tuple[str, str | None, dict[str, str]]:
+        """(version, run_id, the version's tags) an alias points at right now."""
+        query = urllib.parse.urlencode({"name": name, "alias": alias})
+        url = f"{self._api}/mlflow/registered-models/alias?{query}"
+        try:
+            found = self._get_json(url)["model_version"]
+            tags = {str(t["key"]): str(t.get("value", "")) for t in found.get("tags") or []}
+            return str(found["version"]), found.get("run_id") or None, tags
+        except (KeyError, TypeError):
+            raise RegistryError(f"cannot resolve {name}@{alias}: unexpected answer") from None
+
     def start_download(self, name: str, version: str, destination: Path) -> PendingDownload:
         """Start downloading the version's artifacts; the caller may work meanwhile."""
         return self._run_fetch([f"models:/{name}/{version}", str(destination)])

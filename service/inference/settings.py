@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.rollout_policy import PolicyFileError, RolloutConfig, read_rollout_config
+
 _MODEL_URI = re.compile(
     r"^models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>[1-9][0-9]*))$"
 )
@@ -67,9 +69,21 @@ class Settings:
     # auto: the version's ONNX model when it passed training's equivalence gate, else the
     # scikit-learn pickle; sklearn: always the pickle; onnx: refuse a version without one.
     model_runtime: str = "auto"
+    # The tenant's rollout policy (ROLLOUT_POLICY_FILE, docs/rollouts.md); None: no rollouts.
+    rollout: RolloutConfig | None = None
+    # Requests whose rows may wait for the candidate in shadow mode; more are skipped, counted.
+    shadow_queue_max_requests: int = 64
+    # Drift monitoring (inference/drift.py): count rows per feature bin against the version's
+    # reference. The caps bound the series per pod and metric to
+    # drift_max_features x (drift_max_bins + 1).
+    drift_enabled: bool = True
+    drift_max_features: int = 32
+    drift_max_bins: int = 20
 
 
 _RUNTIMES = ("auto", "sklearn", "onnx")
+# Where the Deployment mounts the ConfigMap rollout-policy (optional: absent = no policy).
+DEFAULT_ROLLOUT_POLICY_FILE = "/etc/inference/rollout/rollout.yaml"
 
 
 class _Reader:
@@ -141,6 +155,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in _LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
 
+    policy_file = Path(read.text("ROLLOUT_POLICY_FILE", DEFAULT_ROLLOUT_POLICY_FILE))
+    try:
+        rollout = read_rollout_config(policy_file, model.alias)
+    except PolicyFileError as exc:
+        raise SettingsError(f"ROLLOUT_POLICY_FILE {str(policy_file)!r}: {exc}") from None
+
     return Settings(
         model=model,
         tracking_uri=tracking_uri,
@@ -163,4 +183,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=read.text("HOST", "0.0.0.0"),
         port=int(read.number("PORT", 8080, minimum=1, kind=int)),
         model_runtime=runtime,
+        rollout=rollout,
+        shadow_queue_max_requests=int(read.number("ROLLOUT_SHADOW_QUEUE", 64, minimum=1, kind=int)),
+        drift_enabled=read.flag("DRIFT_ENABLED", True),
+        drift_max_features=int(read.number("DRIFT_MAX_FEATURES", 32, minimum=1, kind=int)),
+        drift_max_bins=int(read.number("DRIFT_MAX_BINS", 20, minimum=2, kind=int)),
     )

@@ -111,10 +111,13 @@ class BenchCore:
         label: str | None = None,
         path: str = INVOCATIONS,
         body: str | None = None,
+        duration: float | None = None,
     ) -> Point:
-        """One point: `label` (default: the server's) POSTing `body` to `path`."""
+        """One point: `label` (default: the server's) POSTing `body` to `path`, for `duration`
+        seconds (default: the settings')."""
         settings, label = self.settings, label or server.label
-        if not self._fits(settings.warmup_seconds + settings.duration_seconds + 2):
+        duration = settings.duration_seconds if duration is None else duration
+        if not self._fits(settings.warmup_seconds + duration + 2):
             self.run.notes.append(
                 f"skipped {label}, {model}, {rows} rows, {concurrency} connections: "
                 f"the {settings.budget_seconds:.0f} s budget (BENCH_BUDGET) ran out"
@@ -131,7 +134,7 @@ class BenchCore:
         pid = server.child.process.pid
         stats_before = service_stats.scrape(server.url) if ours else {}
         cpu_before = tree_cpu_seconds(pid)
-        result = self.drive(url, body, concurrency, settings.duration_seconds)
+        result = self.drive(url, body, concurrency, duration)
         cpu = tree_cpu_seconds(pid) - cpu_before
         stats = (
             service_stats.difference(stats_before, service_stats.scrape(server.url))

@@ -1,6 +1,6 @@
 """The two models of the benchmark, registered in the run's own MLflow as training registers
-them (scikit-learn flavor, plus the ONNX copy when training's equivalence gate passes), and
-their request bodies."""
+them (scikit-learn flavor, plus the ONNX copy when training's equivalence gate passes, plus the
+drift reference), and their request bodies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.models import IRIS_COLUMNS, iris_frame, iris_logistic, log_and_register
+from tests.support.models import (
+    IRIS_COLUMNS,
+    iris_frame,
+    iris_logistic,
+    iris_reference,
+    log_and_register,
+)
 
 # training's default TRAINING_ONNX_TOLERANCE (training/settings.py)
 ONNX_TOLERANCE = 1e-5
@@ -33,6 +39,8 @@ class Registered:
     name: str
     version: str
     onnx: str  # the ONNX gate's outcome and detail, or why there is no ONNX copy
+    # The drift reference the version carries (training/reference_stats.py).
+    drift_reference: dict[str, Any] | None = None
 
     @property
     def uri(self) -> str:
@@ -40,28 +48,35 @@ class Registered:
 
 
 def _log_with_onnx(tracking_uri: str, name: str, estimator: Any, features: Any) -> Registered:
-    """What training/train.py does: Model.log with the flavor that adds model.onnx."""
+    """What training/train.py does: Model.log with the flavor that adds model.onnx and the
+    drift reference (so this service counts drift, as it does for every trained version)."""
     import mlflow
     import mlflow.sklearn
     import sklearn
     from mlflow.models import Model, infer_signature
 
-    from training import onnx_export
+    from training import onnx_export, reference_stats
     from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     signature = infer_signature(features, estimator.predict(features))
     example = features.head(3)
     exported = onnx_export.export(estimator, signature, features, example, ONNX_TOLERANCE)
+    reference = iris_reference(estimator, features)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("benchmarks")
     with mlflow.start_run():
         info = Model.log(
             name="model",
             artifact_path=None,
-            flavor=SklearnWithOnnx(exported.model),
+            flavor=SklearnWithOnnx(
+                exported.model, drift_reference=reference_stats.to_json(reference)
+            ),
             flavor_name=FLAVOR_NAME,
             registered_model_name=name,
-            metadata={"onnx": exported.metadata},
+            metadata={
+                "onnx": exported.metadata,
+                "drift_reference": reference_stats.metadata(reference),
+            },
             sk_model=estimator,
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
             signature=signature,
@@ -70,7 +85,7 @@ def _log_with_onnx(tracking_uri: str, name: str, estimator: Any, features: Any) 
             pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
         )
     onnx = f"ONNX gate {exported.outcome}: {exported.detail}"
-    return Registered(name, str(info.registered_model_version), onnx)
+    return Registered(name, str(info.registered_model_version), onnx, reference)
 
 
 def register(tracking_uri: str, model: str) -> Registered:
@@ -80,8 +95,16 @@ def register(tracking_uri: str, model: str) -> Registered:
     try:
         return _log_with_onnx(tracking_uri, name, estimator, features)
     except ImportError as missing:  # training's ONNX export, or skl2onnx, not installed
-        version = log_and_register(tracking_uri, name, estimator, features, experiment="benchmarks")
-        return Registered(name, version, f"no ONNX copy ({missing})")
+        reference = iris_reference(estimator, features)
+        version = log_and_register(
+            tracking_uri,
+            name,
+            estimator,
+            features,
+            experiment="benchmarks",
+            drift_reference=reference,
+        )
+        return Registered(name, version, f"no ONNX copy ({missing})", reference)
 
 
 def iris_rows(rows: int) -> list[list[float]]:

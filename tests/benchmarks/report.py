@@ -9,6 +9,7 @@ from tests.benchmarks.results import (
     MLFLOW_SERVE,
     MLSERVER,
     OURS,
+    OURS_DRIFT,
     OURS_SKLEARN,
     OURS_SMALL_QUEUE,
     OURS_UNBATCHED,
@@ -17,7 +18,7 @@ from tests.benchmarks.results import (
     Point,
 )
 from tests.benchmarks.tables import MIB, ms, ratio, table
-from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS, TargetResult
+from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS, TargetResult, drift_cost
 
 __all__ = ["render", "table"]
 
@@ -175,6 +176,50 @@ def v2_table(run: BenchRun) -> str:
     )
 
 
+def drift_table(run: BenchRun, models: Sequence[str]) -> str:
+    """Drift counting on against off, per model and request size, at 16 connections."""
+    rows = []
+    for model in models:
+        for size in sorted({p.rows for p in run.points if p.server == OURS_DRIFT}):
+            found = drift_cost(run, model, size, TARGET_CONCURRENCY)
+            if found is None:
+                continue
+            share = found.counting_share
+            rows.append(
+                [
+                    model,
+                    size,
+                    TARGET_CONCURRENCY,
+                    f"{found.counting_seconds * 1e6:.1f}" if found.counting_seconds else "-",
+                    f"{found.off_cpu_seconds * 1e6:.0f}",
+                    "-" if share is None else f"{share:.1%}",
+                    found.pairs,
+                    f"{found.on_rps:,.0f}",
+                    f"{found.off_rps:,.0f}",
+                    f"{found.cost:+.1%}",
+                    f"{found.cpu_cost:+.1%}",
+                ]
+            )
+    if not rows:
+        return "Not measured in this run."
+    return table(
+        [
+            "model",
+            "rows/request",
+            "connections",
+            "counting, CPU us/request",
+            "server, CPU us/request (counting off)",
+            "share",
+            "pairs",
+            "req/s, counting on (mean)",
+            "req/s, DRIFT_ENABLED=false (mean)",
+            "req/s cost (median of pairs)",
+            "server CPU/request (median of pairs)",
+        ],
+        rows,
+    )
+
+
 def imports_table(run: BenchRun) -> str:
     if not run.imports:
         return "Not measured in this run (time budget)."
@@ -246,6 +291,14 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         start_and_memory(run),
         "## Concurrency sweep, runtimes and overload (this service, 1 row per request)",
         sweep(run),
+        "## The cost of drift counting",
+        "This service as shipped counts every row into its version's drift bins "
+        "(service/inference/drift.py). *Share*: the counting's own CPU time per request (timed "
+        "alone on the version's reference and the same rows) over the server's CPU per request "
+        "with counting off: what counting costs a CPU-bound server's throughput. The pairs "
+        "alternate the shipped service and one with DRIFT_ENABLED=false on /invocations "
+        "(dataframe_split): a direct comparison, as noisy as the machine is busy.\n\n"
+        + drift_table(run, models),
         "## Where start-up time and memory go",
         imports_table(run),
         "## How it is measured",
@@ -284,4 +337,13 @@ METHOD = """\
   thread handoff runs on the event loop, unqueued): batching on and off, and
   QUEUE_MAX_REQUESTS=8 under 64 connections, where excess requests get 503 with Retry-After
   at once instead of queueing.
+- Both versions carry a drift reference, as training registers them, so this service counts
+  drift in every point. Its cost: the running service (label "drift counting on (paired)")
+  and a second one with DRIFT_ENABLED=false on the same version, measured one right after the
+  other at 16 connections in 2 s points, 6 pairs at 1 row and 2 at 100 rows (the median over
+  pairs of their req/s and CPU ratios is shown), and the counting's own CPU time per request:
+  `DriftCounts.observe` on the version's reference, the same rows and the server's answers, in
+  the harness's process with nothing else of the run going on (best of 5). Its share of the
+  server's CPU per request is the target's measure: CPU time barely moves with what else runs
+  on the machine, req/s does.
 """

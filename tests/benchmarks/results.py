@@ -16,6 +16,11 @@ OURS_V2 = "this service, v2 request"
 OURS_SKLEARN = "this service, MODEL_RUNTIME=sklearn"
 OURS_UNBATCHED = "this service, MODEL_RUNTIME=sklearn, BATCH_ENABLED=false"
 OURS_SMALL_QUEUE = "this service, MODEL_RUNTIME=sklearn, QUEUE_MAX_REQUESTS=8"
+# Drift counting (service/inference/drift.py) on, as shipped, and off, on the same version
+# (registered with its drift reference, as training registers every version), measured in
+# alternation in the same run.
+OURS_DRIFT = "this service, drift counting on (paired)"
+OURS_NO_DRIFT = "this service, DRIFT_ENABLED=false (paired)"
 MLSERVER = "MLServer"  # every MLServer configuration's label starts with this
 DEFAULT_RUNTIME = "sklearn"  # what /model/info without a `runtime` key means
 
@@ -87,6 +92,9 @@ class BenchRun:
     containers: list[ContainerFacts] = field(default_factory=list)
     # Why the container was not measured (empty when it was, or was not tried yet).
     container_skipped: str = ""
+    # model -> rows per request -> CPU seconds drift counting takes for one request
+    # (drift_counting.py), to set against the server's CPU per request.
+    drift_counting_seconds: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def point(self, server: str, model: str, rows: int, concurrency: int) -> Point | None:
         for point in self.points:
@@ -98,6 +106,15 @@ class BenchRun:
             ) and point.result is not None:
                 return point
         return None
+
+    def points_of(self, server: str, model: str, rows: int, concurrency: int) -> list[Point]:
+        """Every measured point of a server at this load (paired variants repeat points)."""
+        return [
+            p
+            for p in self.points
+            if (p.server, p.model, p.rows, p.concurrency) == (server, model, rows, concurrency)
+            and p.result is not None
+        ]
 
     def facts(self, server: str, model: str) -> ServerFacts | None:
         for facts in self.servers:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.benchmarks import bench_models, container, machine
+from tests.benchmarks import bench_models, container, drift_counting, machine
 from tests.benchmarks.bench_core import INVOCATIONS, BenchCore, say
 from tests.benchmarks.contenders import Running, start_mlflow_serve, start_ours
 from tests.benchmarks.mlserver_peer import CONFIGS, MLServerConfig, download, start_mlserver
@@ -17,6 +17,8 @@ from tests.benchmarks.overload import overload_probe
 from tests.benchmarks.results import (
     MLFLOW_SERVE,
     OURS,
+    OURS_DRIFT,
+    OURS_NO_DRIFT,
     OURS_SKLEARN,
     OURS_SMALL_QUEUE,
     OURS_UNBATCHED,
@@ -34,6 +36,11 @@ OVERLOAD_CONCURRENCY = 64
 OVERLOAD_QUEUE = "8"
 # Starting a server and its checks, on top of the load points, for the time budget.
 SERVER_START_ALLOWANCE_SECONDS = 15.0
+# Drift counting on / off, alternating in short pairs: a shared machine's background load
+# moves req/s by more than the effect measured within seconds, so many short pairs and the
+# median of their ratios (targets.drift_cost) say more than a few long points.
+DRIFT_PAIRS = {1: 6, 100: 2}  # rows per request -> pairs (other sizes: 2)
+DRIFT_POINT_SECONDS = 2.0
 
 
 class Bench(BenchCore):
@@ -57,6 +64,7 @@ class Bench(BenchCore):
                 for concurrency in settings.sweep_concurrency:
                     if concurrency not in settings.comparison_concurrency:
                         self.measure(server, model, TARGET_ROWS, concurrency)
+                self.drift_cost(registry.url, model, versions[model], server)
                 self._stop(server)
             # The container before the variants: the last plans are the first to be dropped
             # when the time budget runs out.
@@ -185,6 +193,51 @@ class Bench(BenchCore):
                 continue
             peers.append((server, config))
         return peers
+
+    def drift_cost(
+        self, tracking_uri: str, model: str, registered: bench_models.Registered, ours: Running
+    ) -> None:
+        """This service as shipped (counting drift against the version's reference) and with
+        DRIFT_ENABLED=false, on the same version at 16 connections, in alternation; then the
+        counting's own CPU time per request, on the same rows (drift_counting.py)."""
+        uri = registered.uri
+        drift = httpx.get(f"{ours.url}/model/info", timeout=10).json().get("drift") or {}
+        if not drift.get("monitored"):
+            self.run.notes.append(
+                f"drift cost not measured ({model}): {drift.get('reason', 'no drift section')}"
+            )
+            return
+        loads = sorted({TARGET_ROWS, *self.settings.payload_rows})
+        pairs = {rows: DRIFT_PAIRS.get(rows, 2) for rows in loads}
+        per_point = DRIFT_POINT_SECONDS + 1
+        needed = self.settings.warmup_seconds * len(loads) + per_point * 2 * sum(pairs.values())
+        if not self._fits(SERVER_START_ALLOWANCE_SECONDS + needed):
+            self.run.notes.append(f"skipped the drift cost ({model}): the budget ran out")
+            return
+        off = self._start(
+            lambda: start_ours(
+                OURS_NO_DRIFT, tracking_uri, uri, self.work / "logs", {"DRIFT_ENABLED": "false"}
+            ),
+            model,
+        )
+        for rows in loads:
+            for _ in range(pairs[rows]):
+                seconds = DRIFT_POINT_SECONDS
+                self.measure(
+                    ours, model, rows, TARGET_CONCURRENCY, label=OURS_DRIFT, duration=seconds
+                )
+                self.measure(off, model, rows, TARGET_CONCURRENCY, duration=seconds)
+        self._stop(off)
+        if registered.drift_reference is not None:
+            timed = self.run.drift_counting_seconds.setdefault(model, {})
+            for rows in loads:
+                answer = self._labels(ours, INVOCATIONS, self.bodies[rows])
+                timed[rows] = drift_counting.counting_seconds(
+                    registered.drift_reference,
+                    bench_models.IRIS_COLUMNS,
+                    bench_models.iris_rows(rows),
+                    answer,
+                )
 
     def variants(self, tracking_uri: str, uris: dict[str, str]) -> None:
         """The scikit-learn runtime with batching on and off at the target point, and with a

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.benchmarks.results import MLFLOW_SERVE, OURS, OURS_V2, BenchRun, Point
+from tests.benchmarks.results import (
+    MLFLOW_SERVE,
+    OURS,
+    OURS_DRIFT,
+    OURS_NO_DRIFT,
+    OURS_V2,
+    BenchRun,
+    Point,
+)
 from tests.benchmarks.startup_profile import ONNXRUNTIME, SKLEARN, WEB
 
 TARGET_CONCURRENCY = 16
@@ -19,6 +27,8 @@ MAX_P50_ONE_CONNECTION_MS = {"random_forest": 1.5}
 MAX_START_SECONDS = 1.5
 # For a version the service answers with ONNX (GET /model/info "runtime": "onnx").
 MAX_ONNX_RSS_MIB = 110.0
+# Drift counting may cost at most this share of req/s at the target load (same run, paired).
+MAX_DRIFT_COST = 0.05
 ONNX = "onnx"
 MIB = 2**20
 
@@ -167,10 +177,80 @@ def memory_target(run: BenchRun, model: str) -> TargetResult:
     return TargetResult(name, goal, measured, met, limit)
 
 
+@dataclass(frozen=True)
+class DriftCost:
+    """Drift counting at one load: the alternating on/off pairs, and the counting's own CPU."""
+
+    pairs: int
+    on_rps: float  # means over the pairs, for scale
+    off_rps: float
+    # Medians over the pairs: the share of req/s counting cost (negative: it measured
+    # faster), and how much more server CPU a request took with it. Both move with the
+    # machine's other load.
+    cost: float
+    cpu_cost: float
+    # The server's CPU per request with counting off (median), and the counting's own CPU per
+    # request (drift_counting.py) when timed: their ratio is what counting costs a CPU-bound
+    # server, and hardly moves with the machine's other load.
+    off_cpu_seconds: float
+    counting_seconds: float | None
+
+    @property
+    def counting_share(self) -> float | None:
+        if self.counting_seconds is None or not self.off_cpu_seconds:
+            return None
+        return self.counting_seconds / self.off_cpu_seconds
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def drift_cost(run: BenchRun, model: str, rows: int, concurrency: int) -> DriftCost | None:
+    """Pairs are the n-th on and the n-th off point, measured one right after the other."""
+    on = run.points_of(OURS_DRIFT, model, rows, concurrency)
+    off = run.points_of(OURS_NO_DRIFT, model, rows, concurrency)
+    pairs = [(a, b) for a, b in zip(on, off, strict=False) if b.requests_per_second]
+    if not pairs:
+        return None
+    measured_cpu = [(a, b) for a, b in pairs if a.cpu_seconds and b.cpu_seconds]
+    return DriftCost(
+        len(pairs),
+        sum(a.requests_per_second for a, _ in pairs) / len(pairs),
+        sum(b.requests_per_second for _, b in pairs) / len(pairs),
+        _median([1 - a.requests_per_second / b.requests_per_second for a, b in pairs]),
+        _median([a.cpu_ms_per_request / b.cpu_ms_per_request - 1 for a, b in measured_cpu])
+        if measured_cpu
+        else 0.0,
+        _median([b.cpu_ms_per_request / 1000 for _, b in pairs]),
+        run.drift_counting_seconds.get(model, {}).get(rows),
+    )
+
+
+def drift_cost_target(run: BenchRun, model: str) -> TargetResult:
+    name = f"{model}: cost of drift counting ({TARGET_ROWS} row, {TARGET_CONCURRENCY} connections)"
+    goal = f"<= {MAX_DRIFT_COST:.0%} of throughput (the server's CPU per request), same run"
+    found = drift_cost(run, model, TARGET_ROWS, TARGET_CONCURRENCY)
+    if found is None or found.counting_share is None:
+        return TargetResult(name, goal, "not measured", None)
+    assert found.counting_seconds is not None
+    measured = (
+        f"{found.counting_share:.1%} ({found.counting_seconds * 1e6:.1f} us of "
+        f"{found.off_cpu_seconds * 1e6:.0f} us CPU per request); alternating pairs: "
+        f"{found.cost:+.1%} req/s cost, {found.cpu_cost:+.1%} server CPU per request "
+        f"(median of {found.pairs})"
+    )
+    met = found.counting_share <= MAX_DRIFT_COST
+    return TargetResult(name, goal, measured, met)
+
+
 def evaluate(run: BenchRun, models: tuple[str, ...]) -> list[TargetResult]:
     found = [throughput_vs_mlflow(run, model) for model in models]
     found += [throughput_vs_mlserver(run, model) for model in models]
     found += [single_connection_target(run, m) for m in models if m in MAX_P50_ONE_CONNECTION_MS]
     found += [start_target(run, model) for model in models]
     found += [memory_target(run, model) for model in models]
+    found += [drift_cost_target(run, model) for model in models]
     return found

@@ -263,3 +263,20 @@ def test_our_request_falls_back_to_predict_without_v2(v2: bool) -> None:
         assert request == FALLBACK
         assert "no v2 API" in request.description
         assert json.loads(request.body(1)) == [[5.1, 3.5, 1.4, 0.2]]
+
+
+def test_drift_counting_is_timed_on_the_versions_reference() -> None:
+    from tests.benchmarks import bench_models, drift_counting
+    from tests.support.models import iris_logistic, iris_reference
+
+    estimator, features = iris_logistic()
+    reference = iris_reference(estimator, features)
+    rows = bench_models.iris_rows(20)  # the numpy path (more than SMALL_REQUEST_ROWS)
+
+    seconds = drift_counting.counting_seconds(
+        reference, bench_models.IRIS_COLUMNS, rows, estimator.predict(features).tolist()[:20]
+    )
+
+    assert 0 < seconds < 0.01
+    with pytest.raises(ValueError, match="window_rows"):  # a malformed reference is not timed
+        drift_counting.counting_seconds({"format": 1}, ["x"], rows, [0] * 20)

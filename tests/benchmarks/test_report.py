@@ -9,6 +9,8 @@ from tests.benchmarks.report import render
 from tests.benchmarks.results import (
     MLFLOW_SERVE,
     OURS,
+    OURS_DRIFT,
+    OURS_NO_DRIFT,
     OURS_SKLEARN,
     OURS_V2,
     BenchRun,
@@ -200,3 +202,55 @@ def test_where_time_goes_tells_inline_calls_from_batches() -> None:
     batched = Point(OURS_SKLEARN, "random_forest", 1, 16, load(500, 60), 8.0)
     batched.stats = ServiceStats(400, 8.0, 12.5, 3.0, 0)
     assert "20.00 ms each for 12.5 rows on average (model busy 80%" in where_time_goes(batched)
+
+
+def test_drift_cost_is_the_countings_share_of_the_servers_cpu() -> None:
+    run = sample_run()
+    lr, rf = MODELS
+    run.points += [
+        # cpu_seconds 4.0 over rps * 10 requests: 0.0816, 0.08, 0.0825, 0.08 ms per request
+        Point(OURS_DRIFT, lr, 1, 16, load(4900, 10), 4.0),
+        Point(OURS_NO_DRIFT, lr, 1, 16, load(5000, 10), 4.0),
+        Point(OURS_DRIFT, lr, 1, 16, load(4850, 10), 4.0),
+        Point(OURS_NO_DRIFT, lr, 1, 16, load(5000, 10), 4.0),
+        Point(OURS_DRIFT, lr, 100, 16, load(1000, 30), 4.0),
+        Point(OURS_NO_DRIFT, lr, 100, 16, load(1250, 30), 4.0),
+        Point(OURS_DRIFT, rf, 1, 16, load(2000, 10), 4.0),
+        Point(OURS_NO_DRIFT, rf, 1, 16, load(2200, 10), 4.0),
+        Point(OURS_NO_DRIFT, rf, 1, 16, None),  # skipped: time budget
+    ]
+    run.drift_counting_seconds = {lr: {1: 2e-6, 100: 40e-6}, rf: {1: 12e-6}}
+    found = verdicts(run)
+
+    lr_cost = found["logistic_regression: cost of drift counting (1 row, 16 connections)"]
+    assert lr_cost.met is True  # 2 us of 80 us
+    assert lr_cost.measured == (
+        "2.5% (2.0 us of 80 us CPU per request); alternating pairs: +2.5% req/s cost, "
+        "+2.6% server CPU per request (median of 2)"
+    )
+    rf_cost = found["random_forest: cost of drift counting (1 row, 16 connections)"]
+    assert rf_cost.met is False  # 12 us of 182 us; the skipped off-point has no pair
+    assert rf_cost.measured.startswith("6.6% (12.0 us of 182 us CPU per request)")
+    assert "(median of 1)" in rf_cost.measured
+    section = render(run, MODELS, []).split("## The cost of drift counting")[1].split("\n## ")[0]
+    assert f"| {lr} | 1 | 16 | 2.0 | 80 | 2.5% | 2 | 4,875 | 5,000 | +2.5% | +2.6% |" in section
+    assert f"| {lr} | 100 | 16 | 40.0 | 320 | 12.5% | 1 | 1,000 | 1,250 | +20.0% |" in section
+    assert f"| {rf} | 1 | 16 | 12.0 | 182 | 6.6% | 1 | 2,000 | 2,200 | +9.1% | +10.0% |" in section
+
+
+def test_drift_cost_without_the_countings_timing_is_not_measured() -> None:
+    run = sample_run()
+    run.points += [
+        Point(OURS_DRIFT, MODELS[0], 1, 16, load(4900, 10), 4.0),
+        Point(OURS_NO_DRIFT, MODELS[0], 1, 16, load(5000, 10), 4.0),
+    ]
+    found = verdicts(run)
+    assert found["logistic_regression: cost of drift counting (1 row, 16 connections)"].met is None
+
+
+def test_drift_cost_not_measured_says_so() -> None:
+    run = sample_run()
+    found = verdicts(run)
+    assert found["random_forest: cost of drift counting (1 row, 16 connections)"].met is None
+    assert "## The cost of drift counting" in render(run, MODELS, [])
+    assert "Not measured in this run." in render(run, MODELS, [])

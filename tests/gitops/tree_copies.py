@@ -36,6 +36,7 @@ REAL_TREE_FILES = (
     "service/Dockerfile",
     "service/requirements.txt",
     "training/tenants.yaml",
+    "training/rollout",  # the judge image's build context (the bootstrap builds it)
 )
 
 

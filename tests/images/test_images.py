@@ -31,6 +31,7 @@ REPO_ROOT = docker.REPO_ROOT
 DEFAULT_BASE = "python:3.13.15-slim-trixie"  # the Dockerfiles' default PYTHON_IMAGE
 SERVICE_TAG = "inference-service:test"
 MLFLOW_TAG = "mlflow-server:test"
+JUDGE_TAG = "rollout-judge:test"
 FIGURES: dict[str, object] = {}
 
 
@@ -67,6 +68,13 @@ def mlflow_image(engine: docker.Engine, base: str) -> str:
     return MLFLOW_TAG
 
 
+@pytest.fixture(scope="module")
+def judge_image(engine: docker.Engine, base: str) -> str:
+    seconds = engine.build(JUDGE_TAG, REPO_ROOT / "training/rollout", base)
+    FIGURES["judge_build_seconds"] = round(seconds)
+    return JUDGE_TAG
+
+
 def deployment(folder: str, name: str) -> dict:
     objects = render(REPO_ROOT / folder)
     return next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
@@ -81,7 +89,7 @@ def restricted(container: dict, pod: dict) -> list[str]:
     assert security["capabilities"]["drop"] == ["ALL"]
     assert security["allowPrivilegeEscalation"] is False
     writable = {
-        v["name"] for v in pod["volumes"] if "emptyDir" in v or "persistentVolumeClaim" in v
+        v["name"] for v in pod.get("volumes", []) if "emptyDir" in v or "persistentVolumeClaim" in v
     }
     options = [
         "--read-only",
@@ -92,7 +100,7 @@ def restricted(container: dict, pod: dict) -> list[str]:
         "--security-opt",
         "no-new-privileges",
     ]
-    for mount in container["volumeMounts"]:
+    for mount in container.get("volumeMounts", []):
         if mount["name"] in writable:
             options += ["--tmpfs", f"{mount['mountPath']}:rw,uid=10001,gid=10001"]
     return options
@@ -231,3 +239,52 @@ def test_mlflow_image_serves_and_enforces_basic_auth(
         engine.run("rm", "--force", name, check=False)
     size = int(engine.run("image", "inspect", "-f", "{{.Size}}", mlflow_image))
     FIGURES["mlflow_image_mib"] = round(size / 2**20)
+
+
+def test_judge_image_runs_as_the_cluster_runs_it(
+    engine: docker.Engine, judge_image: str, registry
+) -> None:
+    """Standard library only, read-only root, UID 10001: it answers /healthz, lists the
+    registry (no rollout: Prometheus is never asked), exports its metrics, stops on SIGTERM."""
+    pod = deployment("overlays/kind/rollout-judge", "rollout-judge")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    name = f"image-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {
+        "MLFLOW_TRACKING_URI": registry.url,
+        "PROMETHEUS_URL": "http://127.0.0.1:9",  # nothing to evaluate, so never called
+        "JUDGE_HOST": "127.0.0.1",
+        "JUDGE_METRICS_PORT": str(port),
+        "JUDGE_INTERVAL_SECONDS": "1",
+    }
+    env_args = [a for k, v in env.items() for a in ("--env", f"{k}={v}")]
+    engine.run(
+        "run", "--detach", "--name", name, "--network", "host",
+        *restricted(container, pod["spec"]), *env_args, judge_image,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        start = time.monotonic()
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() - start < 60, engine.run("logs", name, check=False)[-3000:]
+            time.sleep(0.2)
+        FIGURES["judge_start_to_healthy_seconds"] = round(time.monotonic() - start, 2)
+        time.sleep(2)  # a round or two over the registry
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert "rollout_judge_last_run_timestamp_seconds " in metrics
+        assert 'rollout_judge_errors_total{reason="registry"} 0.0' in metrics
+        FIGURES["judge_memory_mib"] = memory_mib(engine, name)
+        stopped = time.monotonic()
+        engine.run("stop", "--time", str(grace), name, timeout=grace + 30)
+        FIGURES["judge_stop_seconds"] = round(time.monotonic() - stopped, 2)
+        assert engine.run("inspect", "-f", "{{.State.ExitCode}}", name).strip() == "0"
+    finally:
+        engine.run("rm", "--force", name, check=False)
+    size = int(engine.run("image", "inspect", "-f", "{{.Size}}", judge_image))
+    FIGURES["judge_image_mib"] = round(size / 2**20)

@@ -1,17 +1,76 @@
-"""The platform's inference alerts: where the PrometheusRule lives and what it holds."""
+"""The platform's alert and recording rules: where each PrometheusRule lives, what it holds,
+and which promtool unit tests go with it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROMETHEUS_RULE = REPO_ROOT / "base" / "monitoring" / "prometheusrule-inference.yaml"
-UNIT_TESTS = Path(__file__).resolve().parent / "alerts_test.yaml"
+MONITORING_BASE = REPO_ROOT / "base" / "monitoring"
+HERE = Path(__file__).resolve().parent
+PROMETHEUS_RULE = MONITORING_BASE / "prometheusrule-inference.yaml"
+UNIT_TESTS = HERE / "alerts_test.yaml"
 # The name alerts_test.yaml lists under rule_files.
 EXTRACTED_RULES_NAME = "inference-alerts.rules.yaml"
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """A PrometheusRule of the monitoring base and its own promtool unit tests."""
+
+    path: Path
+    unit_tests: Path
+    # The name its unit tests list under rule_files.
+    extracted_name: str
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+
+RULE_FILES = (
+    RuleFile(PROMETHEUS_RULE, UNIT_TESTS, EXTRACTED_RULES_NAME),
+    RuleFile(
+        MONITORING_BASE / "prometheusrule-drift.yaml",
+        HERE / "drift_test.yaml",
+        "drift-alerts.rules.yaml",
+    ),
+    RuleFile(
+        MONITORING_BASE / "prometheusrule-rollouts.yaml",
+        HERE / "rollout_alerts_test.yaml",
+        "rollout-alerts.rules.yaml",
+    ),
+)
+
+
+def prometheus_rule_paths(directory: Path = MONITORING_BASE) -> list[Path]:
+    """Every PrometheusRule file of the monitoring base (what `make up`'s Prometheus loads)."""
+    return sorted(directory.glob("prometheusrule-*.yaml"))
+
+
+def all_rules() -> list[dict[str, Any]]:
+    """Every alerting and recording rule of every PrometheusRule of the monitoring base."""
+    return [
+        rule
+        for path in prometheus_rule_paths()
+        for group in load_prometheus_rule(path)["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def all_alerting_rules() -> list[dict[str, Any]]:
+    return [rule for rule in all_rules() if "alert" in rule]
+
+
+def recorded_names() -> set[str]:
+    """Series the recording rules write: queried by alerts and panels, exported by no service."""
+    return {rule["record"] for rule in all_rules() if "record" in rule}
+
+
 # Each alert's runbook: docs/runbooks/<AlertName>.md, as GitHub shows it.
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 RUNBOOK_URL = "https://github.com/example-org/ml-inference-platform/blob/main/docs/runbooks/{}.md"
@@ -35,8 +94,10 @@ def alerting_rules(prometheus_rule: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def write_rule_file(prometheus_rule: dict[str, Any], directory: Path) -> Path:
-    path = directory / EXTRACTED_RULES_NAME
+def write_rule_file(
+    prometheus_rule: dict[str, Any], directory: Path, name: str = EXTRACTED_RULES_NAME
+) -> Path:
+    path = directory / name
     path.write_text(yaml.safe_dump(rule_groups(prometheus_rule), sort_keys=False), "utf-8")
     return path
 
@@ -51,12 +112,36 @@ def unit_test_cases(unit_tests: dict[str, Any]) -> dict[str, dict[str, int]]:
     return cases
 
 
-def cases_missing(alert_names: list[str], unit_tests: dict[str, Any]) -> list[str]:
-    """One line per alert that lacks a firing or a silent promtool case."""
+def fired_severities(unit_tests: dict[str, Any]) -> dict[str, set[str]]:
+    """alertname -> the severities some case expects to fire."""
+    found: dict[str, set[str]] = {}
+    for test in unit_tests.get("tests", []):
+        for case in test.get("alert_rule_test", []):
+            for alert in case.get("exp_alerts") or []:
+                severity = alert.get("exp_labels", {}).get("severity")
+                found.setdefault(case["alertname"], set()).add(severity)
+    return found
+
+
+def cases_missing(
+    alert_names: list[str], unit_tests: dict[str, Any], severities: list[tuple[str, str]] = ()
+) -> list[str]:
+    """One line per alert that lacks a firing or a silent promtool case, and per tier
+    (alertname, severity) of an alert defined in several tiers that no case sees firing."""
     cases = unit_test_cases(unit_tests)
     problems = []
-    for name in alert_names:
+    for name in dict.fromkeys(alert_names):
         counts = cases.get(name, {"firing": 0, "silent": 0})
         problems += [f"{name}: no {kind} case" for kind, n in counts.items() if n == 0]
     problems += [f"{name}: tested but not defined" for name in cases if name not in alert_names]
+    fired = fired_severities(unit_tests)
+    tiers: dict[str, set[str]] = {}
+    for name, severity in severities:
+        tiers.setdefault(name, set()).add(severity)
+    for name, defined in tiers.items():
+        if len(defined) > 1:
+            problems += [
+                f"{name}: no case fires its {severity} tier"
+                for severity in sorted(defined - fired.get(name, set()))
+            ]
     return problems

@@ -1,4 +1,6 @@
-"""A real service for the metrics contract test: one prediction, then a scrape."""
+"""A real service for the metrics contract test: one prediction, then a scrape. Its version
+carries a drift reference, and a candidate runs in shadow beside it, so the drift and rollout
+metrics are in the scrape too."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.monitoring.metrics_contract import ALIAS, MODEL_NAME
-from tests.support.models import iris_logistic, log_and_register
+from tests.support.models import iris_logistic, iris_reference, log_and_register
+from tests.support.rollouts import policy_document, put_candidate, write_policy
 from tests.support.servers import start_service
 from training.registry_server import RegistryServer
 
@@ -20,7 +23,15 @@ def scraped_metrics(
     registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """/metrics of a real service after one prediction and at least one reload tick."""
-    log_and_register(registry.url, MODEL_NAME, *iris_logistic(), alias=ALIAS)
+    estimator, features = iris_logistic()
+    reference = iris_reference(estimator, features)
+    log_and_register(
+        registry.url, MODEL_NAME, estimator, features, alias=ALIAS, drift_reference=reference
+    )
+    candidate = log_and_register(registry.url, MODEL_NAME, *iris_logistic())
+    folder = tmp_path_factory.mktemp("inference")
+    policy = policy_document(ALIAS)
+    put_candidate(registry.url, MODEL_NAME, candidate, policy, "tenant-a")
     service = start_service(
         {
             "MODEL_URI": f"models:/{MODEL_NAME}@{ALIAS}",
@@ -28,10 +39,15 @@ def scraped_metrics(
             "RELOAD_INTERVAL_SECONDS": str(RELOAD_INTERVAL_SECONDS),
             "TENANT": "tenant-a",
             "LOG_LEVEL": "WARNING",
+            "ROLLOUT_POLICY_FILE": str(write_policy(folder / "rollout.yaml", policy)),
         },
-        tmp_path_factory.mktemp("inference"),
+        folder,
     )
     try:
+        deadline = time.monotonic() + 30
+        while service.get("/model/info").json()["rollout"]["candidate_version"] != candidate:
+            assert time.monotonic() < deadline, "the candidate never loaded"
+            time.sleep(0.2)
         example = service.get("/model/info").json()["input_example"]
         response = service.post("/predict", example[:1])
         assert response.status_code == 200, response.text

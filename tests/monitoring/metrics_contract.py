@@ -29,6 +29,15 @@ def is_service_metric(name: str) -> bool:
     return name.startswith(SERVICE_PREFIXES)
 
 
+# The rollout judge's own metrics: checked against a real judge's scrape
+# (tests/rollout/test_judge_integration.py), not allowlisted.
+JUDGE_PREFIXES = ("rollout_judge_",)
+
+
+def is_judge_metric(name: str) -> bool:
+    return name.startswith(JUDGE_PREFIXES)
+
+
 def exported_series_names(exposition: str) -> set[str]:
     """Names of the series a scrape of `exposition` yields: a histogram counts as its
     _bucket/_sum/_count series, which is what queries select."""

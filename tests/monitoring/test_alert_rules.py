@@ -1,4 +1,5 @@
-"""The inference alerts: schema, promtool checks, unit tests and their coverage."""
+"""The alert and recording rules of every PrometheusRule of the monitoring base: schema,
+promtool checks, unit tests and their coverage."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import yaml
 from gitops.paths import crds_dir
 
 from .alert_rules import (
+    RULE_FILES,
     RUNBOOK_URL,
-    UNIT_TESTS,
+    RuleFile,
     alerting_rules,
     cases_missing,
     load_prometheus_rule,
+    prometheus_rule_paths,
     write_rule_file,
 )
 
@@ -27,14 +30,27 @@ needs_promtool = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def prometheus_rule() -> dict[str, Any]:
-    return load_prometheus_rule()
+@pytest.fixture(scope="module", params=RULE_FILES, ids=lambda f: f.id)
+def rule_file(request: pytest.FixtureRequest) -> RuleFile:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def unit_tests() -> dict[str, Any]:
-    return yaml.safe_load(UNIT_TESTS.read_text(encoding="utf-8"))
+def prometheus_rule(rule_file: RuleFile) -> dict[str, Any]:
+    return load_prometheus_rule(rule_file.path)
+
+
+@pytest.fixture(scope="module")
+def unit_tests(rule_file: RuleFile) -> dict[str, Any]:
+    return yaml.safe_load(rule_file.unit_tests.read_text(encoding="utf-8"))
+
+
+def test_every_prometheus_rule_has_its_own_unit_tests() -> None:
+    # A rule file added without unit tests would go unchecked by everything below.
+    assert sorted(f.path for f in RULE_FILES) == prometheus_rule_paths()
+    for rule_file in RULE_FILES:
+        listed = yaml.safe_load(rule_file.unit_tests.read_text(encoding="utf-8"))["rule_files"]
+        assert listed == [rule_file.extracted_name], rule_file.id
 
 
 def _unknown_fields(value: Any, schema: dict[str, Any], where: str) -> list[str]:
@@ -70,28 +86,34 @@ def test_promtool_check_rules_accepts_the_rule_groups(
     prometheus_rule: dict[str, Any], tmp_path: Path
 ) -> None:
     rule_file = write_rule_file(prometheus_rule, tmp_path)
+    rules = [rule for group in prometheus_rule["spec"]["groups"] for rule in group["rules"]]
 
     result = subprocess.run(
         [PROMTOOL, "check", "rules", str(rule_file)], capture_output=True, text=True, check=False
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(alerting_rules(prometheus_rule))} rules found" in result.stdout
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
-@needs_promtool
-def test_promtool_unit_tests_pass(prometheus_rule: dict[str, Any], tmp_path: Path) -> None:
+def run_unit_tests(prometheus_rule: dict[str, Any], rule_file: RuleFile, directory: Path):
     # promtool resolves rule_files relative to the test file, so both go side by side.
-    write_rule_file(prometheus_rule, tmp_path)
-    shutil.copy(UNIT_TESTS, tmp_path / UNIT_TESTS.name)
-
-    result = subprocess.run(
-        [PROMTOOL, "test", "rules", UNIT_TESTS.name],
-        cwd=tmp_path,
+    write_rule_file(prometheus_rule, directory, rule_file.extracted_name)
+    shutil.copy(rule_file.unit_tests, directory / rule_file.unit_tests.name)
+    return subprocess.run(
+        [PROMTOOL, "test", "rules", rule_file.unit_tests.name],
+        cwd=directory,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+@needs_promtool
+def test_promtool_unit_tests_pass(
+    prometheus_rule: dict[str, Any], rule_file: RuleFile, tmp_path: Path
+) -> None:
+    result = run_unit_tests(prometheus_rule, rule_file, tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
@@ -100,9 +122,27 @@ def test_promtool_unit_tests_pass(prometheus_rule: dict[str, Any], tmp_path: Pat
 def test_every_alert_has_a_firing_and_a_silent_case(
     prometheus_rule: dict[str, Any], unit_tests: dict[str, Any]
 ) -> None:
-    names = [rule["alert"] for rule in alerting_rules(prometheus_rule)]
+    rules = alerting_rules(prometheus_rule)
+    names = [rule["alert"] for rule in rules]
+    tiers = [(rule["alert"], rule["labels"]["severity"]) for rule in rules]
 
-    assert cases_missing(names, unit_tests) == []
+    assert cases_missing(names, unit_tests, tiers) == []
+
+
+def test_coverage_check_reports_a_tier_no_case_fires() -> None:
+    fires_warning = {
+        "tests": [
+            {"alert_rule_test": [{"alertname": "A", "exp_alerts": []}]},
+            {
+                "alert_rule_test": [
+                    {"alertname": "A", "exp_alerts": [{"exp_labels": {"severity": "warning"}}]}
+                ]
+            },
+        ]
+    }
+    tiers = [("A", "warning"), ("A", "critical")]
+
+    assert cases_missing(["A", "A"], fires_warning, tiers) == ["A: no case fires its critical tier"]
 
 
 def test_coverage_check_reports_an_alert_without_a_silent_case() -> None:

@@ -1,4 +1,4 @@
-"""The Grafana dashboard: structure, datasource handling, PromQL validity, provisioning."""
+"""The Grafana dashboards: structure, datasource handling, PromQL validity, provisioning."""
 
 from __future__ import annotations
 
@@ -26,12 +26,27 @@ from .promql_names import metric_names
 
 PROMTOOL = shutil.which("promtool")
 DASHBOARD = DASHBOARDS_DIR / "inference-service.json"
+DRIFT_DASHBOARD = DASHBOARDS_DIR / "inference-drift.json"
 DATASOURCE_REF = "${datasource}"
+# file -> (its uid, the service metric its tenant variable lists tenants of)
+DASHBOARDS = {
+    DASHBOARD.name: ("ml-inference-service", "inference_http_requests_total"),
+    DRIFT_DASHBOARD.name: ("ml-inference-drift", "inference_drift_rows_total"),
+}
+
+
+@pytest.fixture(scope="module", params=dashboard_files(), ids=lambda p: p.name)
+def any_dashboard(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return request.param.name, load(request.param)
 
 
 @pytest.fixture(scope="module")
 def dashboard() -> dict[str, Any]:
     return load(DASHBOARD)
+
+
+def test_every_dashboard_is_known_here() -> None:
+    assert sorted(DASHBOARDS) == [path.name for path in dashboard_files()]
 
 
 def _datasource_uids(node: Any) -> list[str]:
@@ -51,44 +66,48 @@ def _datasource_uids(node: Any) -> list[str]:
     return uids
 
 
-def test_dashboard_has_a_stable_identity(dashboard: dict[str, Any]) -> None:
-    assert dashboard["uid"] == "ml-inference-service"
+def test_dashboard_has_a_stable_identity(any_dashboard: tuple[str, dict[str, Any]]) -> None:
+    name, dashboard = any_dashboard
+    assert dashboard["uid"] == DASHBOARDS[name][0]
     assert dashboard["schemaVersion"] >= 39
     # The sidecar provisions it; an "id" would clash with Grafana's own database ids.
     assert "id" not in dashboard or dashboard["id"] is None
 
 
-def test_no_datasource_uid_is_hard_coded(dashboard: dict[str, Any]) -> None:
-    uids = _datasource_uids(dashboard)
+def test_no_datasource_uid_is_hard_coded(any_dashboard: tuple[str, dict[str, Any]]) -> None:
+    uids = _datasource_uids(any_dashboard[1])
 
     assert uids, "panels should name their datasource"
     assert set(uids) <= {DATASOURCE_REF, "-- Grafana --"}, set(uids)
 
 
-def test_template_variables(dashboard: dict[str, Any]) -> None:
+def test_template_variables(any_dashboard: tuple[str, dict[str, Any]]) -> None:
+    name, dashboard = any_dashboard
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
 
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     tenant = variables["tenant"]
     query = tenant["query"]["query"] if isinstance(tenant["query"], dict) else tenant["query"]
-    assert query == "label_values(inference_http_requests_total, tenant)"
+    assert query == f"label_values({DASHBOARDS[name][1]}, tenant)"
     assert tenant["multi"] is True
     assert tenant["includeAll"] is True
 
 
-def test_every_query_is_scoped_to_the_selected_tenants(dashboard: dict[str, Any]) -> None:
+def test_every_query_is_scoped_to_the_selected_tenants(
+    any_dashboard: tuple[str, dict[str, Any]],
+) -> None:
     unscoped = [
         where
-        for where, expr in expressions(dashboard)
+        for where, expr in expressions(any_dashboard[1])
         if not where.startswith("variable") and '=~"$tenant"' not in expr
     ]
 
     assert unscoped == []
 
 
-def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
-    ids = [panel["id"] for panel in dashboard["panels"]]
+def test_panel_ids_are_unique(any_dashboard: tuple[str, dict[str, Any]]) -> None:
+    ids = [panel["id"] for panel in any_dashboard[1]["panels"]]
 
     assert len(ids) == len(set(ids))
 
@@ -114,6 +133,40 @@ def test_dashboard_shows_what_the_platform_needs(dashboard: dict[str, Any]) -> N
     } <= used
     annotation_names = {a["name"] for a in dashboard["annotations"]["list"]}
     assert "Model version change" in annotation_names
+
+
+def test_drift_dashboard_shows_the_verdict_and_what_it_rests_on() -> None:
+    board = load(DRIFT_DASHBOARD)
+    used = set().union(*(metric_names(expr) for _, expr in expressions(board)))
+
+    assert {
+        "tenant_model_version:inference_drift_drifted_importance:warn1h",
+        "tenant_model_version:inference_drift_drifted_importance:page1h",
+        "tenant_model_version:inference_drift_rows:increase1h",
+        "tenant_model_version:inference_drift_window_rows:max",
+        "tenant_model_version_feature:inference_drift_psi:1h",
+        "tenant_model_version_feature:inference_drift_js_distance:1h",
+        "tenant_model_version_feature:inference_drift_psi_threshold:warn",
+        "tenant_model_version_feature:inference_drift_psi_threshold:page",
+        "tenant_model_version_feature:inference_drift_feature_importance:max",
+        "inference_drift_chance_psi",
+        "inference_drift_reference_share",
+        "tenant_model_version_feature_bin:inference_drift_observed_share:ratio1h",
+        "tenant_model_version:inference_drift_prediction_psi:1h",
+        "tenant_model_version:inference_drift_prediction_psi_threshold:warn",
+        "tenant_model_version_class:inference_drift_observed_prediction_share:ratio1h",
+        "inference_drift_reference_prediction_share",
+    } <= used
+    # Per tenant and feature: every feature panel follows the feature variable too.
+    feature_panels = [
+        where
+        for where, expr in expressions(board)
+        if "inference_drift_psi" in expr or "observed_share" in expr
+    ]
+    assert feature_panels
+    assert all(
+        'feature=~"$feature"' in expr for _, expr in expressions(board) if "_feature" in expr
+    )
 
 
 def test_unknown_grafana_variables_are_rejected() -> None:
@@ -148,14 +201,15 @@ def test_every_dashboard_query_parses_as_promql(path: Path, tmp_path: Path) -> N
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
-def test_sidecar_provisions_the_dashboard() -> None:
+def test_sidecar_provisions_the_dashboards() -> None:
     objects = list(yaml.safe_load_all(kustomize_build(DASHBOARDS_DIR)))
     config_maps = {o["metadata"]["name"]: o for o in objects if o and o["kind"] == "ConfigMap"}
 
-    config_map = config_maps["grafana-dashboard-inference-service"]
-    assert config_map["metadata"]["namespace"] == "monitoring"
-    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert json.loads(config_map["data"][DASHBOARD.name]) == load(DASHBOARD)
+    for path in dashboard_files():
+        config_map = config_maps[f"grafana-dashboard-{path.stem}"]
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert json.loads(config_map["data"][path.name]) == load(path)
     # Every dashboard in the folder is provisioned, not only the one above.
     provisioned = {key for o in config_maps.values() for key in o.get("data", {})}
     assert provisioned == {path.name for path in dashboard_files()}

@@ -1,5 +1,6 @@
-"""Every metric the dashboards and alerts query exists: the service's own ones in a real
-scrape of the service, the platform's ones in an explicit allowlist."""
+"""Every metric the dashboards and rules query exists: the service's own ones in a real
+scrape of the service, the platform's ones in an explicit allowlist, the recorded ones in a
+recording rule."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .alert_rules import alerting_rules, load_prometheus_rule
+from .alert_rules import all_rules, recorded_names
 from .dashboard_queries import dashboard_files, expressions, load
 from .metrics_contract import (
     ALIAS,
     MODEL_NAME,
+    is_judge_metric,
     is_service_metric,
     missing_service_metrics,
     platform_allowlist,
@@ -19,11 +21,36 @@ from .metrics_contract import (
 from .promql_names import metric_names
 
 
-def used_metrics() -> set[str]:
-    exprs = [rule["expr"] for rule in alerting_rules(load_prometheus_rule())]
+def queried_metrics() -> set[str]:
+    """Every name an alerting or recording rule or a dashboard query selects."""
+    exprs = [rule["expr"] for rule in all_rules()]
     for path in dashboard_files():
         exprs += [expr for _, expr in expressions(load(path))]
     return set().union(*(metric_names(expr) for expr in exprs))
+
+
+def used_metrics() -> set[str]:
+    """The queried names something other than a recording rule must export."""
+    return queried_metrics() - recorded_names()
+
+
+def unrecorded(names: set[str], recorded: set[str]) -> list[str]:
+    """Names in the form of a recording rule's (level:metric:operations) that no rule records:
+    a typo there selects nothing, and nothing else would notice."""
+    return sorted(name for name in names if name.count(":") >= 2 and name not in recorded)
+
+
+def test_every_recorded_name_a_query_uses_is_recorded() -> None:
+    assert recorded_names()
+    assert unrecorded(queried_metrics(), recorded_names()) == []
+
+
+def test_a_misspelt_recorded_name_is_reported() -> None:
+    recorded = {"tenant:inference_drift_psi:1h"}
+
+    assert unrecorded({"tenant:inference_drift_psl:1h", "up"}, recorded) == [
+        "tenant:inference_drift_psl:1h"
+    ]
 
 
 def _exposition_with(names: set[str]) -> str:
@@ -48,7 +75,9 @@ def test_the_queries_use_service_metrics_at_all() -> None:
 
 
 def test_platform_metrics_are_exactly_the_allowlist() -> None:
-    platform = {name for name in used_metrics() if not is_service_metric(name)}
+    platform = {
+        name for name in used_metrics() if not is_service_metric(name) and not is_judge_metric(name)
+    }
     allowlist = platform_allowlist()
 
     assert sorted(platform - allowlist) == [], "queried but not allowlisted"
@@ -107,5 +136,16 @@ def test_label_values_the_queries_select_are_exported(scraped_metrics: str) -> N
     assert has(
         "inference_model_info", model=MODEL_NAME, version="1", alias=ALIAS, runtime="sklearn"
     )
+    # Drift: every bin of every feature from the start (the missing one too), the reference
+    # beside it with the bin's range, labelled with the version they belong to.
+    drift = {"model": MODEL_NAME, "version": "1"}
+    assert has("inference_drift_bin_rows_total", feature="petal_width", bin="0", **drift)
+    assert has("inference_drift_bin_rows_total", feature="petal_width", bin="missing", **drift)
+    assert has("inference_drift_reference_share", feature="petal_width", bin="missing", **drift)
+    assert any(
+        s.name == "inference_drift_reference_share" and s.labels.get("range", "").startswith("(")
+        for s in samples
+    )
+    assert has("inference_drift_prediction_rows_total", **{"class": "0"}, **drift)
     # `tenant` comes from the ServiceMonitor; a service-side label would clash with it.
     assert not [s for s in samples if "tenant" in s.labels or "namespace" in s.labels]

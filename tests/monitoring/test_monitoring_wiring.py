@@ -13,7 +13,13 @@ import pytest
 from gitops.paths import CLUSTERS, REPO_ROOT, tenants_dir
 from gitops.tree.render import render
 
-from .alert_rules import RUNBOOKS, alerting_rules, load_prometheus_rule
+from .alert_rules import (
+    RUNBOOKS,
+    all_alerting_rules,
+    all_rules,
+    load_prometheus_rule,
+    prometheus_rule_paths,
+)
 from .dashboard_queries import dashboard_files, expressions, load
 
 INFERENCE_BASE = REPO_ROOT / "base" / "inference"
@@ -33,8 +39,8 @@ def _of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def _selected_values() -> dict[str, set[str]]:
-    """label -> values that the alert and dashboard queries match exactly."""
-    exprs = [rule["expr"] for rule in alerting_rules(load_prometheus_rule())]
+    """label -> values that the rules and dashboard queries match exactly."""
+    exprs = [rule["expr"] for rule in all_rules()]
     for path in dashboard_files():
         exprs += [expr for _, expr in expressions(load(path))]
     found: dict[str, set[str]] = {}
@@ -95,11 +101,13 @@ def test_service_monitor_gives_the_job_and_tenant_labels_the_queries_use(
         ).items()
 
 
-def test_the_alerts_are_deployed_once_by_the_monitoring_base() -> None:
+def test_the_rules_are_deployed_once_by_the_monitoring_base() -> None:
     rules = [o for o in render(MONITORING_BASE) if o["kind"] == "PrometheusRule"]
+    names = [load_prometheus_rule(path)["metadata"]["name"] for path in prometheus_rule_paths()]
 
-    assert [r["metadata"]["name"] for r in rules] == [load_prometheus_rule()["metadata"]["name"]]
-    assert rules[0]["metadata"]["namespace"] == "monitoring"
+    assert sorted(r["metadata"]["name"] for r in rules) == sorted(names)
+    assert len(set(names)) == len(names)
+    assert {r["metadata"]["namespace"] for r in rules} == {"monitoring"}
 
 
 @pytest.mark.parametrize(
@@ -112,7 +120,7 @@ def test_no_tenant_deploys_a_copy_of_the_rules(overlay: Path) -> None:
 
 
 def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
-    alerts = {rule["alert"] for rule in alerting_rules(load_prometheus_rule())}
+    alerts = {rule["alert"] for rule in all_alerting_rules()}
     pages = {p.stem for p in RUNBOOKS.glob("*.md") if p.name != "README.md"}
     assert alerts == pages
     index = (RUNBOOKS / "README.md").read_text(encoding="utf-8")

@@ -262,3 +262,41 @@ def test_training_grants_its_tenant_read_on_what_it_trains(
         timeout=30,
     )
     assert other.status_code == 403
+
+
+JUDGE = ("rollout-judge", "rollout-judge-password-for-tests")
+
+
+def test_the_rollout_judge_manages_the_models_it_was_granted_and_no_other(
+    tenants: Tenants,
+) -> None:
+    from tests.support.rollouts import policy_document
+    from training.rollout import actions
+    from training.rollout.mlflow_rest import MlflowRest, RegistryError
+    from training.rollout.policy import parse_policy
+    from training.rollout.state import Snapshot
+
+    trainer = RegistryAccess(tenants.url, *TRAINER)
+    assert trainer.grant_rollout_judge(JUDGE[0], "tenant-a-iris") is None  # no such user yet
+    RegistryAccess(tenants.url, *ADMIN).ensure_user(*JUDGE)
+    grant = trainer.grant_rollout_judge(JUDGE[0], "tenant-a-iris")
+    assert grant is not None
+    assert (grant.resource_type, grant.permission) == ("registered_model", "MANAGE")
+
+    judge = MlflowRest(tenants.url, *JUDGE)
+    assert [m.name for m in judge.models()] == ["tenant-a-iris"]
+    # What the judge does on a rollout: tags, the candidate alias, then abort (alias deleted).
+    snapshot = Snapshot(parse_policy(policy_document()), "tenant-a", "tests", "")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_USERNAME", TRAINER[0])
+        env.setenv("MLFLOW_TRACKING_PASSWORD", TRAINER[1])
+        candidate = copy_version(tenants.url, "tenant-a-iris", tenants.a_version)
+    state = actions.start(judge, snapshot, "tenant-a-iris", candidate, tenants.a_version, "t", "")
+    rollout = actions.current(judge, "tenant-a-iris", "staging")
+    assert rollout is not None
+    assert rollout.state == state
+    actions.abort(judge, rollout, "rollout-judge", "isolation test")
+    assert "staging-candidate" not in judge.model("tenant-a-iris").aliases
+    with pytest.raises(RegistryError) as refused:
+        judge.set_alias("tenant-b-iris", "staging-candidate", "1")
+    assert refused.value.status == 403

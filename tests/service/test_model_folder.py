@@ -15,31 +15,16 @@ import yaml
 
 from inference.model import ModelCheckError
 from inference.model_folder import read_model_dir
-from tests.support.models import IRIS_COLUMNS, iris_logistic, text_pipeline
+from tests.support.models import IRIS_COLUMNS, iris_logistic, save_model_folder, text_pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "service"), str(REPO_ROOT)])}
 
 
-def save(estimator: Any, features: Any, path: Path, fmt: str = "cloudpickle") -> Path:
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    mlflow.sklearn.save_model(
-        estimator,
-        str(path),
-        serialization_format=fmt,
-        signature=infer_signature(features, estimator.predict(features)),
-        input_example=features.head(3),
-        pip_requirements=["scikit-learn"],
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
 def iris_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     estimator, features = iris_logistic()
-    return save(estimator, features, tmp_path_factory.mktemp("iris") / "model")
+    return save_model_folder(estimator, features, tmp_path_factory.mktemp("iris") / "model")
 
 
 @pytest.fixture
@@ -83,7 +68,7 @@ def test_serving_process_never_imports_mlflow(iris_folder: Path, tmp_path: Path)
 
 def test_text_model_reads_and_predicts(tmp_path: Path) -> None:
     estimator, texts = text_pipeline()
-    _, schema, example = read_model_dir(save(estimator, texts, tmp_path / "text"))
+    _, schema, example = read_model_dir(save_model_folder(estimator, texts, tmp_path / "text"))
     assert [(c.name, c.type) for c in schema.columns] == [("review", "string")]
     assert example == texts.head(3).values.tolist()
 

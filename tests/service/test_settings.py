@@ -16,6 +16,11 @@ def test_defaults() -> None:
     assert settings.model_cache_dir == Path("/var/cache/inference")
     assert settings.batch_enabled is True
     assert settings.port == 8080
+    assert (settings.drift_enabled, settings.drift_max_features, settings.drift_max_bins) == (
+        True,
+        32,
+        20,
+    )
 
 
 def test_pinned_version() -> None:
@@ -39,6 +44,9 @@ def test_pinned_version() -> None:
         ({**BASE, "REQUEST_BODY_TIMEOUT_SECONDS": "0"}, "REQUEST_BODY_TIMEOUT_SECONDS"),
         ({**BASE, "BATCH_ENABLED": "maybe"}, "BATCH_ENABLED"),
         ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({**BASE, "DRIFT_ENABLED": "sometimes"}, "DRIFT_ENABLED"),
+        ({**BASE, "DRIFT_MAX_FEATURES": "0"}, "DRIFT_MAX_FEATURES"),
+        ({**BASE, "DRIFT_MAX_BINS": "1"}, "DRIFT_MAX_BINS"),
         ({**BASE, "MLFLOW_TRACKING_USERNAME": "tenant-a"}, "MLFLOW_TRACKING_PASSWORD"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -25,16 +26,18 @@ def log_and_register(
     experiment: str = "service-tests",
     with_signature: bool = True,
     onnx: bool = False,
+    drift_reference: dict[str, Any] | None = None,
 ) -> str:
     """Log `estimator` (fitted) with signature and input example; return the new version.
     `onnx`: also its ONNX copy, converted and gated by training's own export (on `features`),
-    as `python -m training train` logs it."""
+    as `python -m training train` logs it. `drift_reference`: a reference document
+    (training/reference_stats.py) stored with the version as training stores it."""
     import mlflow
     import mlflow.sklearn
     import sklearn
     from mlflow.models import Model, infer_signature
 
-    from training import onnx_export
+    from training import onnx_export, reference_stats
     from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     mlflow.set_tracking_uri(tracking_uri)
@@ -44,14 +47,24 @@ def log_and_register(
     if onnx:
         exported = onnx_export.export(estimator, signature, features, features.head(3), 1e-5)
         assert exported.outcome == "passed", exported.detail
+    metadata: dict[str, Any] = {}
+    if exported:
+        metadata["onnx"] = exported.metadata
+    if drift_reference:
+        metadata["drift_reference"] = reference_stats.metadata(drift_reference)
     with mlflow.start_run():
         info = Model.log(
             name="model",
             artifact_path=None,
-            flavor=SklearnWithOnnx(exported.model if exported else None),
+            flavor=SklearnWithOnnx(
+                exported.model if exported else None,
+                drift_reference=reference_stats.to_json(drift_reference)
+                if drift_reference
+                else None,
+            ),
             flavor_name=FLAVOR_NAME,
             registered_model_name=name,
-            metadata={"onnx": exported.metadata} if exported else None,
+            metadata=metadata or None,
             sk_model=estimator,
             serialization_format="cloudpickle",
             signature=signature,
@@ -80,6 +93,24 @@ def iris_logistic() -> tuple[Any, Any]:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
         features, target
     ), features
+
+
+def iris_reference(estimator: Any, features: Any, window_rows: int = 300) -> dict[str, Any]:
+    """A drift reference of an iris model fitted on all of `features`, as training builds one
+    (importance measured on the same rows: there is no held-out split here)."""
+    from training import reference_stats
+    from training.settings import DriftSettings
+
+    _, target = iris_frame()
+    importance = reference_stats.importances(estimator, features, target, 0)
+    return reference_stats.build(
+        features,
+        estimator.predict(features),
+        list(estimator.classes_),
+        importance,
+        DriftSettings(window_rows=window_rows),
+        0,
+    )
 
 
 def iris_forest() -> tuple[Any, Any]:
@@ -123,3 +154,60 @@ def text_pipeline() -> tuple[Any, Any]:
         ColumnTransformer([("tfidf", TfidfVectorizer(), "review")]), LogisticRegression()
     )
     return pipeline.fit(texts, labels), texts
+
+
+def save_model_folder(estimator: Any, features: Any, path: Path, fmt: str = "cloudpickle") -> Path:
+    """An MLflow model folder as mlflow.sklearn writes it (signature, input example)."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    mlflow.sklearn.save_model(
+        estimator,
+        str(path),
+        serialization_format=fmt,
+        signature=infer_signature(features, estimator.predict(features)),
+        input_example=features.head(3),
+        pip_requirements=["scikit-learn"],
+    )
+    return path
+
+
+def refuse_long_sepals(features: Any) -> Any:
+    """A pipeline step that fails on some inputs (sepal length above 7 cm, 8% of iris)."""
+    import numpy as np
+
+    values = np.asarray(features, dtype=float)
+    if (values[:, 0] > 7.0).any():
+        raise ValueError("sepal length above 7 cm")
+    return values
+
+
+def iris_failing_on_long_sepals() -> tuple[Any, Any]:
+    """Same schema and answers as iris_logistic, but fails on 8% of the rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    features, target = iris_frame()
+    pipeline = make_pipeline(
+        FunctionTransformer(refuse_long_sepals),
+        StandardScaler(),
+        LogisticRegression(max_iter=500),
+    )
+    # Fitted on the rows it accepts; answers like iris_logistic on them.
+    accepted = features["sepal_length"] <= 7.0
+    return pipeline.fit(features[accepted], target[accepted]), features[accepted]
+
+
+def iris_disagreeing_on_a_third() -> tuple[Any, Any]:
+    """Same schema, but trained with virginica relabelled versicolor: it disagrees with
+    iris_logistic on the third of the rows that are virginica."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features, target = iris_frame()
+    relabelled = target.where(target != 2, 1)
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+        features, relabelled
+    ), features

@@ -32,7 +32,7 @@ def _free_range(count: int) -> int:
 
 
 def _up(
-    run_dir: Path, mlflow_port: int, base_port: int, prometheus_port: int = 0
+    run_dir: Path, mlflow_port: int, base_port: int, prometheus_port: int = 0, judge_port: int = 0
 ) -> subprocess.CompletedProcess[str]:
     env = {
         key: value
@@ -46,6 +46,7 @@ def _up(
         UP_BASE_PORT=str(base_port),
         UP_PROMETHEUS_PORT=str(prometheus_port),
         UP_SCRAPE_INTERVAL="1s",
+        UP_JUDGE_PORT=str(judge_port),
     )
     return subprocess.run(
         [sys.executable, "-m", "training", "up", "--once"],
@@ -77,8 +78,9 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
     assert tenants, "overlays/kind/tenants/ declares no tenant"
     run_dir = tmp_path / "run"
     mlflow_port, base_port, prometheus_port = free_port(), _free_range(len(tenants)), free_port()
+    judge_port = free_port()
 
-    first = _up(run_dir, mlflow_port, base_port, prometheus_port)
+    first = _up(run_dir, mlflow_port, base_port, prometheus_port, judge_port)
     assert first.returncode == 0, first.stdout + first.stderr
     for index, overlay in enumerate(tenants):
         model = overlay.model_uri().name
@@ -94,9 +96,16 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
         f"Prometheus at http://127.0.0.1:{prometheus_port} scraped all {len(tenants)} service(s)"
         in first.stdout
     )
+    # The rollout judge runs beside Prometheus; the tenants with a policy are named.
+    with_policy = [t.tenant for t in tenants if (t.path / "rollout.yaml").is_file()]
+    assert f"tenants with a rollout policy: {', '.join(with_policy) or 'none'}" in first.stdout
+    # Trained with their drift references, exported by the services, scraped by Prometheus.
+    drift = next(line for line in first.stdout.splitlines() if "drift monitoring:" in line)
+    assert all(f"{overlay.tenant} " in drift for overlay in tenants), drift
     assert "stopped all services and MLflow" in first.stdout
     # Nothing left behind: ports closed, no process still using the run folder.
-    opened = [mlflow_port, prometheus_port, *range(base_port, base_port + len(tenants))]
+    opened = [mlflow_port, prometheus_port, judge_port]
+    opened += range(base_port, base_port + len(tenants))
     assert all(is_free(port) for port in opened)
     assert _processes_mentioning(str(run_dir)) == []
 

@@ -183,6 +183,7 @@ ROLES: dict[str, Role] = {
     "coredns": Role("CoreDNS pods", {"k8s-app": "kube-dns"}, "kube-system", required=BOTH),
     "prometheus": Role("Prometheus server pods", {NAME: "prometheus"}, required=BOTH),
     "mlflow": Role("MLflow server pods", {NAME: "mlflow"}, "mlflow", required=BOTH),
+    "judge": Role("rollout judge pods", {NAME: "rollout-judge"}, "rollout-judge", required=BOTH),
     "minio": Role("MinIO pods", {NAME: "minio"}, "minio", required=ONLY_KIND),
     "create-bucket": Role("bucket Job pods", {NAME: "create-bucket"}, "minio", required=ONLY_KIND),
     **{
@@ -227,6 +228,11 @@ INTENTS: tuple[Intent, ...] = (
     allow("mlflow", "sts", 443, "IRSA exchanges the ServiceAccount token at STS", ONLY_EKS),
     allow("alb", "tenant", "http", "the ALB sends tenant traffic to pod IPs", ONLY_EKS),
     allow("alb", "mlflow", "http", "the ALB sends registry traffic to pod IPs", ONLY_EKS),
+    # The rollout judge reads Prometheus and acts through the registry, nothing else.
+    allow("judge", "coredns", 53, "the judge resolves Service names", protocol="UDP"),
+    allow("judge", "mlflow", 5000, "the judge reads and moves rollouts in the registry"),
+    allow("judge", "prometheus", 9090, "the judge evaluates rollouts from Prometheus"),
+    allow("prometheus", "judge", "metrics", "Prometheus scrapes the judge's own metrics"),
     # Denied paths are checked on every port the destination serves.
     deny("tenant", OTHER_TENANT, "tenants are isolated from each other"),
     deny("tenant", "minio", "models come through MLflow's artifact proxy, never from storage"),
@@ -235,6 +241,12 @@ INTENTS: tuple[Intent, ...] = (
     deny("tenant", "s3", "tenant pods never reach object storage", ONLY_EKS),
     deny("tenant", "internet", "tenant pods have no egress beyond DNS and MLflow"),
     deny(OUTSIDER, "tenant", "only Prometheus may call a tenant", ONLY_KIND),
+    deny("judge", "tenant", "the judge's evidence comes from Prometheus, never the services"),
+    deny("judge", "minio", "the judge never touches model storage", ONLY_KIND),
+    deny("judge", "kube-api", "the judge writes nothing to the Kubernetes API"),
+    deny("judge", "kubernetes-service", "the API through its Service IP", ONLY_KIND),
+    deny("judge", "internet", "the judge reaches only DNS, MLflow and Prometheus"),
+    deny("tenant", "judge", "tenants cannot reach the judge"),
     # Declared on EKS: the internal ALB sends traffic to pod IPs from inside the VPC, and the
     # VPC CNI gives pods addresses in the same VPC subnets, so the ALB rule (ipBlock VPC_CIDR)
     # also admits any VPC address, pods of other namespaces included. Tenants themselves stay

@@ -88,6 +88,7 @@ def test_real_tree_without_examples_wants_the_eks_digests(real_report: Report) -
     found = real_report.by_check(CHECK)
     assert {f.where for f in found} == {
         "eks: Application argocd/mlflow",
+        "eks: Application argocd/rollout-judge",
         "eks: Application argocd/tenant-a",
         "eks: Application argocd/tenant-b",
     }

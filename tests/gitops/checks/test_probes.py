@@ -22,7 +22,11 @@ CHECK = "probes"
 DEPLOYMENT = "base/inference/deployment.yaml"
 SERVICE_MONITOR = "base/inference/servicemonitor.yaml"
 TENANTS = ("tenant-a", "tenant-b")
-ROUTES = "/docs, /docs/oauth2-redirect, /health, /metrics, /model/info, /openapi.json, /ready"
+ROUTES = (
+    "/docs, /docs/oauth2-redirect, /health, /metrics, /model/info, /openapi.json, /ready, "
+    "/v2, /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready, "
+    "/v2/models/{name}/versions/{version}, /v2/models/{name}/versions/{version}/ready"
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,7 @@ def test_routes_come_from_the_service_app() -> None:
     assert served.serves("/health")
     assert served.serves("/ready")
     assert served.serves("/metrics")
+    assert served.serves("/v2/health/ready")  # the Open Inference Protocol's readiness
     assert not served.serves("/predict")
     assert not served.serves("/readyz")
     assert not served.serves("/")

@@ -88,7 +88,8 @@ def test_mlflow_admitting_another_namespace_label_shuts_tenants_out(tmp_path: Pa
     found = planted(tmp_path, "base/mlflow/networkpolicy-allow-tenant-ingress.yaml", relabel)
     assert (
         f"kind: {TENANT_A} -> mlflow/mlflow:5000/TCP is not allowed: denied by ingress of "
-        "mlflow/mlflow: selected by allow-tenant-ingress, default-deny-all; no rule allows it"
+        "mlflow/mlflow: selected by allow-judge-ingress, allow-tenant-ingress, default-deny-all; "
+        "no rule allows it"
     ) in found
 
 
