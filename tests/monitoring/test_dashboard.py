@@ -27,11 +27,13 @@ from .promql_names import metric_names
 PROMTOOL = shutil.which("promtool")
 DASHBOARD = DASHBOARDS_DIR / "inference-service.json"
 DRIFT_DASHBOARD = DASHBOARDS_DIR / "inference-drift.json"
+ROLLOUTS_DASHBOARD = DASHBOARDS_DIR / "rollouts.json"
 DATASOURCE_REF = "${datasource}"
 # file -> (its uid, the service metric its tenant variable lists tenants of)
 DASHBOARDS = {
     DASHBOARD.name: ("ml-inference-service", "inference_http_requests_total"),
     DRIFT_DASHBOARD.name: ("ml-inference-drift", "inference_drift_rows_total"),
+    ROLLOUTS_DASHBOARD.name: ("ml-model-rollouts", "inference_http_requests_total"),
 }
 
 
