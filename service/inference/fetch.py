@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from inference.settings import ModelRef
+from inference.model_uri import ModelUri, ModelUriError
 
 EXIT_BAD_ARGUMENTS = 2
 EXIT_REGISTRY = 3
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest", nargs="?", type=Path, help="folder to download into")
     args = parser.parse_args(argv)
     try:
-        ref = ModelRef.parse(args.model_uri)
-    except ValueError as exc:
+        ref = ModelUri.parse(args.model_uri)
+    except ModelUriError as exc:
         print(f"inference.fetch: model_uri: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
 

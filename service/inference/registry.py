@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from inference.settings import ModelRef
+from inference.model_uri import ModelUri
 
 log = logging.getLogger("inference.registry")
 
@@ -88,7 +88,7 @@ class Registry:
     def _speaks_rest(self) -> bool:
         return self.tracking_uri.startswith(("http://", "https://"))
 
-    def resolve(self, ref: ModelRef) -> tuple[str, str | None]:
+    def resolve(self, ref: ModelUri) -> tuple[str, str | None]:
         """Return (version, run_id) that `ref` points at right now."""
         if not self._speaks_rest:  # file:/sqlite: stores: only MLflow's client reads them
             found = self._run_fetch([ref.uri]).wait_json()

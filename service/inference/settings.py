@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.model_uri import ModelUri, ModelUriError
 from inference.rollout_policy import PolicyFileError, RolloutConfig, read_rollout_config
 
-_MODEL_URI = re.compile(
-    r"^models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>[1-9][0-9]*))$"
-)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -24,31 +22,8 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class ModelRef:
-    """What the tenant asked to serve: a registered model and an alias or a fixed version."""
-
-    name: str
-    alias: str | None = None
-    version: str | None = None
-
-    @property
-    def uri(self) -> str:
-        suffix = f"@{self.alias}" if self.alias else f"/{self.version}"
-        return f"models:/{self.name}{suffix}"
-
-    @classmethod
-    def parse(cls, uri: str) -> ModelRef:
-        match = _MODEL_URI.match(uri.strip())
-        if match is None:
-            raise ValueError(
-                f"expected models:/<name>@<alias> or models:/<name>/<version>, got {uri!r}"
-            )
-        return cls(match["name"], alias=match["alias"], version=match["version"])
-
-
-@dataclass(frozen=True)
 class Settings:
-    model: ModelRef
+    model: ModelUri
     tracking_uri: str
     tracking_username: str | None
     tracking_password: str | None
@@ -130,8 +105,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     model_uri = read.text("MODEL_URI")
     try:
-        model = ModelRef.parse(model_uri)
-    except ValueError as exc:
+        model = ModelUri.parse(model_uri)
+    except ModelUriError as exc:
         raise SettingsError(f"MODEL_URI: {exc}") from None
 
     tracking_uri = read.text("MLFLOW_TRACKING_URI")
