@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
+from inference.model_uri import ModelUri
 from training import (
     local_judge,
     local_prometheus,
@@ -26,7 +27,7 @@ from training.catalog import TenantModel, load_catalog
 from training.errors import OperationError, UsageError, one_of
 from training.inference_services import LocalService
 from training.local_prometheus import LocalPrometheus, ScrapeTarget
-from training.overlays import ModelUri, cluster_tenants
+from training.overlays import cluster_tenants
 from training.rollout.policy import FILE_NAME as POLICY_FILE
 from training.settings import LocalPlatformSettings, Settings
 

@@ -5,38 +5,13 @@ Read here; edited by gitops/edits (model_env.py), where every overlay edit lives
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.edits.model_env import MODEL_URI_KEY
+from inference.model_uri import ModelUri, ModelUriError
 from training.errors import UsageError
 from training.settings import REPO_ROOT
-
-_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
-
-
-@dataclass(frozen=True)
-class ModelUri:
-    name: str
-    alias: str | None
-    version: str | None
-
-    @classmethod
-    def parse(cls, uri: str) -> ModelUri:
-        match = _URI.match(uri.strip())
-        if not match:
-            raise UsageError(
-                f"MODEL_URI {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>"
-            )
-        return cls(match["name"], match["alias"], match["version"])
-
-    def __str__(self) -> str:
-        return (
-            f"models:/{self.name}@{self.alias}"
-            if self.alias
-            else f"models:/{self.name}/{self.version}"
-        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +38,10 @@ class TenantOverlay:
         env = self.env()
         if MODEL_URI_KEY not in env:
             raise UsageError(f"{self.model_env}: no {MODEL_URI_KEY}= line")
-        return ModelUri.parse(env[MODEL_URI_KEY])
+        try:
+            return ModelUri.parse(env[MODEL_URI_KEY])
+        except ModelUriError as error:
+            raise UsageError(f"{self.model_env}: {MODEL_URI_KEY}: {error}") from None
 
 
 def tenant_overlay(path: Path) -> TenantOverlay:

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops.edits.model_env import ModelEnvError, with_model_uri
+from inference.model_uri import ModelUri
 from training import registry
 from training.errors import OperationError, UsageError
-from training.overlays import ModelUri, TenantOverlay, tenant_overlay
+from training.overlays import TenantOverlay, tenant_overlay
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

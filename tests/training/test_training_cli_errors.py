@@ -40,3 +40,27 @@ def test_unknown_tenant_is_one_line_with_exit_2() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "unknown tenant 'tenant-zz'; valid: tenant-a" in lines[0]
+
+
+def test_bad_model_uri_without_pythonpath_is_bad_input(tmp_path: Path) -> None:
+    """As the docs type it, at the repository root with no PYTHONPATH: training still finds the
+    MODEL_URI parser it shares with the service (service/inference/model_uri.py)."""
+    folder = tmp_path / "overlays" / "kind" / "tenants" / "tenant-x"
+    folder.mkdir(parents=True)
+    (folder / "kustomization.yaml").write_text("resources: []\n")
+    (folder / "model.env").write_text("MODEL_URI=models:/tenant-x-iris@sta ging\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "unpin", "--overlay", str(folder), "--alias", "staging"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "model.env: MODEL_URI: alias 'sta ging'" in lines[0]
+    assert "expected models:/<name>@<alias> or models:/<name>/<version>" in lines[0]

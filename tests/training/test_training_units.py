@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from gitops.edits.model_env import with_model_uri
+from inference.model_uri import ModelUri
 from training import aliases, gate, ports
 from training.catalog import load_catalog
 from training.datasets import column_name, load, split
 from training.errors import UsageError
-from training.overlays import ModelUri, tenant_overlay
+from training.overlays import tenant_overlay
 from training.settings import Settings
 from training.train import fingerprint
 
@@ -113,11 +114,15 @@ def test_history_tag_stays_under_mlflow_limit() -> None:
     assert '"version":"199"' in encoded
 
 
-def test_model_uri_round_trip_and_errors() -> None:
-    assert str(ModelUri.parse("models:/tenant-a-iris@staging")) == "models:/tenant-a-iris@staging"
-    assert ModelUri.parse("models:/tenant-a-iris/7").version == "7"
-    with pytest.raises(UsageError, match="MODEL_URI"):
-        ModelUri.parse("runs:/abc/model")
+def test_overlay_model_uri_is_read_and_a_bad_one_is_bad_input(tmp_path: Path) -> None:
+    folder = tmp_path / "overlays" / "kind" / "tenants" / "tenant-x"
+    folder.mkdir(parents=True)
+    (folder / "kustomization.yaml").write_text("resources: []\n")
+    (folder / "model.env").write_text("MODEL_URI=models:/m@staging\n")
+    assert tenant_overlay(folder).model_uri() == ModelUri("m", alias="staging")
+    (folder / "model.env").write_text("MODEL_URI=runs:/abc/model\n")
+    with pytest.raises(UsageError, match=r"model.env: MODEL_URI: expected models:/<name>@<alias>"):
+        tenant_overlay(folder).model_uri()
 
 
 def test_model_env_rewrite_keeps_other_lines(tmp_path: Path) -> None:
