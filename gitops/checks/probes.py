@@ -40,7 +40,7 @@ CHECK = "probes"
 IMAGE = "inference-service"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 CACHE_KEY = "probes.served"
-# Enough for inference.settings.load_settings; nothing is contacted (the app never starts).
+# Enough for inference.settings.Settings.from_env; nothing is contacted (the app never starts).
 OFFLINE_ENV = {
     "MODEL_URI": "models:/offline-check@champion",
     "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
@@ -64,9 +64,9 @@ class Served:
 def served_routes() -> Served:
     """Build the service's FastAPI app offline and read its GET routes."""
     from inference.app import create_app  # lazy: FastAPI and numpy cost ~1.5 s to import
-    from inference.settings import load_settings
+    from inference.settings import Settings
 
-    settings = load_settings(OFFLINE_ENV)
+    settings = Settings.from_env(OFFLINE_ENV)
 
     def no_registry(uri: str) -> Any:
         raise RuntimeError(f"offline route listing: no registry for {uri}")

@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 
-from inference.settings import Settings, SettingsError, load_settings
+from inference.settings import Settings, SettingsError
 
 
 def _check_cache_dir(settings: Settings) -> None:
@@ -23,7 +23,7 @@ def _check_cache_dir(settings: Settings) -> None:
 
 def main() -> int:
     try:
-        settings = load_settings()
+        settings = Settings.from_env()
         _check_cache_dir(settings)
     except SettingsError as exc:
         print(f"inference: configuration error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ import pytest
 from inference.app import create_app, route_template
 from inference.model import Prediction, ServedModel
 from inference.schema import InputSchema
-from inference.settings import load_settings
+from inference.settings import Settings
 
 
 class FakeModel(ServedModel):
@@ -30,7 +30,7 @@ class FakeModel(ServedModel):
 
 
 def _app(tmp_path: Path, model: ServedModel) -> Any:
-    settings = load_settings(
+    settings = Settings.from_env(
         {
             "MODEL_URI": "models:/iris@staging",
             "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",

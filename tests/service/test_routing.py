@@ -98,7 +98,7 @@ def test_mounted_policy_opts_in_and_must_follow_the_served_alias(tmp_path: Path)
 
 
 def test_a_bad_policy_stops_the_start_naming_the_variable(tmp_path: Path) -> None:
-    from inference.settings import SettingsError, load_settings
+    from inference.settings import Settings, SettingsError
 
     path = write_policy(tmp_path / "rollout.yaml", policy_document(routingHeader="x y"))
     env = {
@@ -107,7 +107,7 @@ def test_a_bad_policy_stops_the_start_naming_the_variable(tmp_path: Path) -> Non
         "ROLLOUT_POLICY_FILE": str(path),
     }
     with pytest.raises(SettingsError, match=r"ROLLOUT_POLICY_FILE .*routingHeader: got 'x y'"):
-        load_settings(env)
+        Settings.from_env(env)
     write_policy(path, policy_document())
-    assert load_settings(env).rollout is not None
-    assert load_settings({**env, "ROLLOUT_POLICY_FILE": str(tmp_path / "none")}).rollout is None
+    assert Settings.from_env(env).rollout is not None
+    assert Settings.from_env({**env, "ROLLOUT_POLICY_FILE": str(tmp_path / "none")}).rollout is None

@@ -3,13 +3,13 @@ from pathlib import Path
 import pytest
 
 from inference.model_uri import ModelUri
-from inference.settings import SettingsError, load_settings
+from inference.settings import Settings, SettingsError
 
 BASE = {"MODEL_URI": "models:/tenant-a-iris@staging", "MLFLOW_TRACKING_URI": "http://mlflow:5000"}
 
 
 def test_defaults() -> None:
-    settings = load_settings(BASE)
+    settings = Settings.from_env(BASE)
     assert settings.model == ModelUri("tenant-a-iris", alias="staging")
     assert settings.reload_interval_seconds == 30
     assert settings.max_rows_per_request == 1000
@@ -25,7 +25,7 @@ def test_defaults() -> None:
 
 
 def test_pinned_version() -> None:
-    settings = load_settings({**BASE, "MODEL_URI": "models:/tenant-a-iris/7"})
+    settings = Settings.from_env({**BASE, "MODEL_URI": "models:/tenant-a-iris/7"})
     assert settings.model == ModelUri("tenant-a-iris", version="7")
 
 
@@ -51,8 +51,8 @@ def test_pinned_version() -> None:
 )
 def test_bad_setting_names_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
-        load_settings(env)
+        Settings.from_env(env)
 
 
 def test_reload_interval_zero_means_never() -> None:
-    assert load_settings({**BASE, "RELOAD_INTERVAL_SECONDS": "0"}).reload_interval_seconds == 0
+    assert Settings.from_env({**BASE, "RELOAD_INTERVAL_SECONDS": "0"}).reload_interval_seconds == 0

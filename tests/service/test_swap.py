@@ -14,7 +14,7 @@ from inference import swap
 from inference.metrics import Metrics
 from inference.model import ModelCheckError, Prediction, ServedModel
 from inference.schema import InputSchema
-from inference.settings import load_settings
+from inference.settings import Settings
 
 
 class Fake(ServedModel):
@@ -59,7 +59,7 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rig:
-    settings = load_settings(
+    settings = Settings.from_env(
         {
             "MODEL_URI": "models:/iris@staging",
             "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
@@ -141,7 +141,7 @@ def test_registry_failures_back_off_and_recover(rig: Rig) -> None:
 
 
 def test_a_pinned_version_is_not_polled(tmp_path: Path) -> None:
-    settings = load_settings(
+    settings = Settings.from_env(
         {
             "MODEL_URI": "models:/iris/3",
             "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
