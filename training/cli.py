@@ -11,8 +11,16 @@ import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.errors import OperationError, UsageError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from training.catalog import TenantModel
+    from training.pin import PinChange
+    from training.settings import Settings
 
 
 def _tolerance(raw: str) -> float:
@@ -47,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tenant", required=True, help="a tenant of training/tenants.yaml")
     train.add_argument("--estimator", help="override the tenant's estimator (e.g. dummy)")
     train.add_argument("--by", help="who trains (default: git user.name, then $USER)")
+    train.set_defaults(handler=_train)
 
     promote = commands.add_parser("promote", help="move an alias to a version, through the gate")
     promote.add_argument("--model", required=True)
@@ -61,23 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     promote.add_argument("--tolerance", type=_tolerance, help="largest accepted metric drop")
     promote.add_argument("--by", help="who promotes (default: git user.name, then $USER)")
+    promote.set_defaults(handler=_promote)
 
     rollback = commands.add_parser("rollback", help="move an alias back to its previous version")
     rollback.add_argument("--model", required=True)
     rollback.add_argument("--alias", required=True)
     rollback.add_argument("--reason", default="")
     rollback.add_argument("--by")
+    rollback.set_defaults(handler=_rollback)
 
     pin = commands.add_parser("pin", help="write models:/M/<version of alias> into an overlay")
     pin.add_argument("--model", required=True)
     pin.add_argument("--alias", required=True)
     pin.add_argument("--overlay", required=True, type=Path, help="overlays/<cluster>/tenants/<t>")
+    pin.set_defaults(handler=_pin)
 
     unpin = commands.add_parser("unpin", help="write models:/M@<alias> back into an overlay")
     unpin.add_argument("--overlay", required=True, type=Path)
     unpin.add_argument("--alias", required=True)
+    unpin.set_defaults(handler=_unpin)
 
-    commands.add_parser("status", help="every tenant model: aliases, versions, metrics")
+    status = commands.add_parser("status", help="every tenant model: aliases, versions, metrics")
+    status.set_defaults(handler=_status)
 
     seed = commands.add_parser(
         "seed", help="first version of every tenant of a cluster whose served alias is unset"
@@ -86,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster", required=True, help="whose overlays name the tenants (kind, eks)"
     )
     seed.add_argument("--by", help="who seeds (default: git user.name, then $USER)")
+    seed.set_defaults(handler=_seed)
 
     up = commands.add_parser("up", help="local platform: MLflow, models, one service per tenant")
     up.add_argument("--once", action="store_true", help="exit after the table instead of serving")
@@ -99,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--run-dir", type=Path, help="state folder (env UP_RUN_DIR, .run/local)")
     up.add_argument("--cluster", help="whose overlays declare the tenants (env UP_CLUSTER, kind)")
+    up.set_defaults(handler=_up)
 
     from training.rollout_cli import add_parser as add_rollout_parser
 
@@ -113,152 +129,186 @@ def _quiet_libraries() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from training import output
-    from training.catalog import load_catalog, tenant_model
     from training.settings import Settings
 
-    settings = Settings.from_env()
-    if args.command == "rollout":
-        from training import rollout_cli
+    return args.handler(args, Settings.from_env())
 
-        return rollout_cli.run(args, settings)
-    if args.command == "up":
-        from training.local_platform import run_up
 
-        return run_up(args, settings)
-    if args.command == "unpin":
-        from training.pin import unpin
+# One function per subcommand, registered in build_parser with set_defaults(handler=...). Each
+# imports what it needs when it runs: `python -m training --help` stays quick.
 
-        change = unpin(args.alias, args.overlay, settings.aliases)
-        output.table(
-            "unpinned",
-            ["overlay", "before", "after"],
-            [[output.shown_path(change.overlay), change.before, change.after]],
-        )
-        return 0
+
+def _catalog_and_client(settings: Settings) -> tuple[dict[str, TenantModel], MlflowClient]:
+    """The registry commands read training/tenants.yaml before contacting MLflow: a broken
+    catalog is bad input (exit 2) even when MLflow is down."""
+    from training import registry
+    from training.catalog import load_catalog
 
     catalog = load_catalog(settings.tenants_file)
-    entry = tenant_model(catalog, args.tenant) if args.command == "train" else None
-    from training import registry
+    return catalog, registry.connect(settings)
 
-    client = registry.connect(settings)
-    if args.command == "train":
-        from training.train import train
 
-        assert entry is not None
-        if args.estimator:
-            from training.errors import one_of
-            from training.estimators import BUILDERS
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from training import output, registry
+    from training.catalog import load_catalog, tenant_model
 
-            if args.estimator not in BUILDERS:
-                raise one_of("estimator", args.estimator, list(BUILDERS))
-            entry = replace(entry, estimator=args.estimator)
-        progress = output.Progress()
-        with progress.step(f"training {entry.model_name} ({entry.estimator} on {entry.dataset})"):
-            result = train(entry, settings, by=args.by)
-        output.table(
-            "registered",
-            ["model", "version", "estimator", "accuracy", "f1_macro", "log_loss", "onnx", "run"],
+    # An unknown tenant is reported before MLflow is contacted; connect configures MLflow's
+    # client and fails fast when the server is down, before the fit.
+    entry = tenant_model(load_catalog(settings.tenants_file), args.tenant)
+    registry.connect(settings)
+    if args.estimator:
+        from training.errors import one_of
+        from training.estimators import BUILDERS
+
+        if args.estimator not in BUILDERS:
+            raise one_of("estimator", args.estimator, list(BUILDERS))
+        entry = replace(entry, estimator=args.estimator)
+    from training.train import train
+
+    progress = output.Progress()
+    with progress.step(f"training {entry.model_name} ({entry.estimator} on {entry.dataset})"):
+        result = train(entry, settings, by=args.by)
+    output.table(
+        "registered",
+        ["model", "version", "estimator", "accuracy", "f1_macro", "log_loss", "onnx", "run"],
+        [
             [
-                [
-                    result.model_name,
-                    result.version,
-                    result.estimator,
-                    output.metric(result.metrics["accuracy"]),
-                    output.metric(result.metrics["f1_macro"]),
-                    output.metric(result.metrics["log_loss"]),
-                    result.onnx_gate,
-                    result.run_id,
-                ]
-            ],
+                result.model_name,
+                result.version,
+                result.estimator,
+                output.metric(result.metrics["accuracy"]),
+                output.metric(result.metrics["f1_macro"]),
+                output.metric(result.metrics["log_loss"]),
+                result.onnx_gate,
+                result.run_id,
+            ]
+        ],
+    )
+    output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
+    output.console.print(f"- drift reference: {result.drift_reference}")
+    return 0
+
+
+def _promote(args: argparse.Namespace, settings: Settings) -> int:
+    from training import output, promote, registry
+
+    _, client = _catalog_and_client(settings)
+    # Bad input is reported before any progress line.
+    registry.check_alias_allowed(settings, args.alias)
+    registry.model_version(client, args.model, args.version)
+    progress = output.Progress()
+    with progress.step(f"gate for {args.model} version {args.version} -> {args.alias}"):
+        change = promote.promote(
+            client,
+            settings,
+            args.model,
+            args.version,
+            args.alias,
+            reason=args.reason,
+            force=args.force,
+            allow_signature_change=args.allow_signature_change,
+            tolerance=args.tolerance,
+            by=args.by,
         )
-        output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
-        output.console.print(f"- drift reference: {result.drift_reference}")
-        return 0
-    if args.command in ("promote", "rollback"):
-        from training import promote
+    _print_change(change)
+    return 0
 
-        if args.command == "promote":
-            # Bad input is reported before any progress line.
-            registry.check_alias_allowed(settings, args.alias)
-            registry.model_version(client, args.model, args.version)
-            progress = output.Progress()
-            with progress.step(f"gate for {args.model} version {args.version} -> {args.alias}"):
-                change = promote.promote(
-                    client,
-                    settings,
-                    args.model,
-                    args.version,
-                    args.alias,
-                    reason=args.reason,
-                    force=args.force,
-                    allow_signature_change=args.allow_signature_change,
-                    tolerance=args.tolerance,
-                    by=args.by,
-                )
-        else:
-            change = promote.rollback(
-                client, settings, args.model, args.alias, reason=args.reason, by=args.by
-            )
-        _print_change(change)
-        return 0
-    if args.command == "pin":
-        from training.pin import pin
 
-        change = pin(client, args.model, args.alias, args.overlay)
-        output.table(
-            "pinned",
-            ["overlay", "before", "after"],
-            [[output.shown_path(change.overlay), change.before, change.after]],
-        )
-        return 0
-    if args.command == "seed":
-        from training.seed import seed
+def _rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from training import promote
 
-        rows = seed(client, settings, args.cluster, by=args.by)
-        output.table(
-            f"first models for {args.cluster}",
-            ["tenant", "model", "serves", "version", "action"],
-            [[r.tenant, r.model, r.served, r.version or "-", r.action] for r in rows],
-        )
-        missing = [r for r in rows if r.action == "pinned version missing"]
-        return 1 if missing else 0
-    if args.command == "status":
-        from training.status import collect
+    _, client = _catalog_and_client(settings)
+    change = promote.rollback(
+        client, settings, args.model, args.alias, reason=args.reason, by=args.by
+    )
+    _print_change(change)
+    return 0
 
-        rows = collect(client, catalog)
-        output.table(
-            f"models at {settings.tracking_uri}",
+
+def _pin(args: argparse.Namespace, settings: Settings) -> int:
+    from training.pin import pin
+
+    _, client = _catalog_and_client(settings)
+    _print_pin_change("pinned", pin(client, args.model, args.alias, args.overlay))
+    return 0
+
+
+def _unpin(args: argparse.Namespace, settings: Settings) -> int:
+    from training.pin import unpin
+
+    # Only git is edited: no catalog, no registry.
+    _print_pin_change("unpinned", unpin(args.alias, args.overlay, settings.aliases))
+    return 0
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from training import output
+    from training.seed import seed
+
+    _, client = _catalog_and_client(settings)
+    rows = seed(client, settings, args.cluster, by=args.by)
+    output.table(
+        f"first models for {args.cluster}",
+        ["tenant", "model", "serves", "version", "action"],
+        [[r.tenant, r.model, r.served, r.version or "-", r.action] for r in rows],
+    )
+    missing = [r for r in rows if r.action == "pinned version missing"]
+    return 1 if missing else 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from training import output
+    from training.status import collect
+
+    catalog, client = _catalog_and_client(settings)
+    rows = collect(client, catalog)
+    output.table(
+        f"models at {settings.tracking_uri}",
+        [
+            "tenant",
+            "model",
+            "alias",
+            "version",
+            "accuracy",
+            "f1_macro",
+            "log_loss",
+            "onnx",
+            "git",
+            "created (UTC)",
+        ],
+        [
             [
-                "tenant",
-                "model",
-                "alias",
-                "version",
-                "accuracy",
-                "f1_macro",
-                "log_loss",
-                "onnx",
-                "git",
-                "created (UTC)",
-            ],
-            [
-                [
-                    r.tenant,
-                    r.model,
-                    r.pointer,
-                    r.version,
-                    output.metric(r.metrics.get("accuracy")),
-                    output.metric(r.metrics.get("f1_macro")),
-                    output.metric(r.metrics.get("log_loss")),
-                    r.onnx,
-                    r.git_commit,
-                    r.created,
-                ]
-                for r in rows
-            ],
-        )
-        return 0
-    raise UsageError(f"unknown command {args.command!r}")
+                r.tenant,
+                r.model,
+                r.pointer,
+                r.version,
+                output.metric(r.metrics.get("accuracy")),
+                output.metric(r.metrics.get("f1_macro")),
+                output.metric(r.metrics.get("log_loss")),
+                r.onnx,
+                r.git_commit,
+                r.created,
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from training.local_platform import run_up
+
+    return run_up(args, settings)
+
+
+def _print_pin_change(title: str, change: PinChange) -> None:
+    from training import output
+
+    output.table(
+        title,
+        ["overlay", "before", "after"],
+        [[output.shown_path(change.overlay), change.before, change.after]],
+    )
 
 
 def _print_change(change) -> None:
