@@ -30,6 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     rollout = commands.add_parser(
         "rollout", help="progressive delivery of a version: shadow, canary steps, judge"
     )
+    rollout.set_defaults(handler=run)
     actions_ = rollout.add_subparsers(dest="rollout_command", required=True, metavar="action")
     start = actions_.add_parser("start", help="put a version on <alias>-candidate under the policy")
     start.add_argument("--model", required=True)
@@ -41,10 +42,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--reason", default="", help="why; recorded in the rollout history")
     start.add_argument("--force", action="store_true", help="start even if held-out metrics drop")
     start.add_argument("--by", help="who starts it (default: git user.name, then $USER)")
-    for name, text in (
-        ("status", "step, share, evidence per gate, verdict and history"),
-        ("promote", "move the stable alias to the candidate now"),
-        ("abort", "stop the rollout: every request goes to the stable version"),
+    start.set_defaults(rollout_handler=_start)
+    for name, text, handler in (
+        ("status", "step, share, evidence per gate, verdict and history", _status),
+        ("promote", "move the stable alias to the candidate now", _promote),
+        ("abort", "stop the rollout: every request goes to the stable version", _abort),
     ):
         command = actions_.add_parser(name, help=text)
         command.add_argument("--model", required=True)
@@ -52,39 +54,57 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         if name != "status":
             command.add_argument("--reason", default="", help="recorded in the history")
             command.add_argument("--by", help="who (default: git user.name, then $USER)")
+        # Not `handler`: that key is the top-level command's (this module's run).
+        command.set_defaults(rollout_handler=handler)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Checks every action shares, then the action's own function (set by add_parser)."""
     registry.check_alias_allowed(settings, args.alias)
     registry.check_reachable(settings.tracking_uri, settings.connect_timeout)
     rest = MlflowRest(settings.tracking_uri, settings.tracking_username, settings.tracking_password)
     try:
-        if args.rollout_command == "start":
-            return _start(rest, settings, args)
-        _known_model(rest, args.model)
-        if args.rollout_command == "status":
-            return _status(rest, args.model, args.alias)
-        rollout = actions.current(rest, args.model, args.alias)
-        if rollout is None or not rollout.state.active:
-            raise OperationError(f"no rollout of {args.model}@{args.alias} is in progress")
-        by = provenance.actor(args.by)
-        if args.rollout_command == "promote":
-            state = actions.promote(rest, rollout, by, args.reason or "promoted by hand")
-            output.console.print(
-                f"promoted: {args.model}@{args.alias} -> version {state.candidate_version} "
-                f"(was {state.stable_version}, kept on {rollout.policy.previous_alias})"
-            )
-        else:
-            actions.abort(rest, rollout, by, args.reason or "aborted by hand")
-            output.console.print(
-                f"aborted: {args.model}@{args.alias} stays on version "
-                f"{rollout.state.stable_version}; {rollout.policy.candidate_alias} removed"
-            )
-        return 0
+        return args.rollout_handler(rest, settings, args)
     except RegistryError as error:
         raise OperationError(f"MLflow: {error}") from None
     except StateError as error:
         raise OperationError(str(error)) from None
+
+
+def _status(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> int:
+    _known_model(rest, args.model)
+    return _print_status(rest, args.model, args.alias)
+
+
+def _promote(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> int:
+    _known_model(rest, args.model)
+    rollout = _in_progress(rest, args.model, args.alias)
+    state = actions.promote(
+        rest, rollout, provenance.actor(args.by), args.reason or "promoted by hand"
+    )
+    output.console.print(
+        f"promoted: {args.model}@{args.alias} -> version {state.candidate_version} "
+        f"(was {state.stable_version}, kept on {rollout.policy.previous_alias})"
+    )
+    return 0
+
+
+def _abort(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> int:
+    _known_model(rest, args.model)
+    rollout = _in_progress(rest, args.model, args.alias)
+    actions.abort(rest, rollout, provenance.actor(args.by), args.reason or "aborted by hand")
+    output.console.print(
+        f"aborted: {args.model}@{args.alias} stays on version "
+        f"{rollout.state.stable_version}; {rollout.policy.candidate_alias} removed"
+    )
+    return 0
+
+
+def _in_progress(rest: MlflowRest, model: str, alias: str) -> actions.Rollout:
+    rollout = actions.current(rest, model, alias)
+    if rollout is None or not rollout.state.active:
+        raise OperationError(f"no rollout of {model}@{alias} is in progress")
+    return rollout
 
 
 def _known_model(rest: MlflowRest, name: str) -> None:
@@ -212,7 +232,7 @@ def _start(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> in
     return 0
 
 
-def _status(rest: MlflowRest, model: str, alias: str) -> int:
+def _print_status(rest: MlflowRest, model: str, alias: str) -> int:
     rollout = actions.latest(rest, model, alias)
     if rollout is None:
         output.console.print(f"no rollout of {model}@{alias} yet")
