@@ -30,7 +30,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,6 +254,23 @@ class RegistryAccess:
             raise
 
 
+def _ensure_user(access: RegistryAccess, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    outcome = access.ensure_user(args.username, env["REGISTRY_USER_PASSWORD"])
+    print(f"user {args.username}: {outcome}")
+
+
+def _grant_read(access: RegistryAccess, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    for grant in access.grant_model_read(args.username, args.model):
+        state = "granted" if grant.changed else "already granted"
+        print(
+            f"{grant.permission} on {grant.resource_type} {grant.resource_id} "
+            f"for {grant.username}: {state}"
+        )
+
+
+_CONNECTION = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training.registry_access",
@@ -265,24 +282,21 @@ def _parser() -> argparse.ArgumentParser:
         "ensure-user", help="create a user or reset its password (from REGISTRY_USER_PASSWORD)"
     )
     user.add_argument("--username", required=True)
+    # needs: the variables the command reads besides the connection's.
+    user.set_defaults(handler=_ensure_user, needs=("REGISTRY_USER_PASSWORD",))
     grant = commands.add_parser(
         "grant-read", help="READ on a registered model and the experiments holding its artifacts"
     )
     grant.add_argument("--username", required=True)
     grant.add_argument("--model", required=True, help="registered model name, e.g. tenant-a-iris")
+    grant.set_defaults(handler=_grant_read, needs=())
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     env = os.environ
-    missing = [
-        name
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
-        if not env.get(name)
-    ]
-    if args.command == "ensure-user" and not env.get("REGISTRY_USER_PASSWORD"):
-        missing.append("REGISTRY_USER_PASSWORD")
+    missing = [name for name in (*_CONNECTION, *args.needs) if not env.get(name)]
     if missing:
         print(f"error: set {', '.join(missing)}", file=sys.stderr)
         return 2
@@ -290,16 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env["MLFLOW_TRACKING_URI"], env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"]
     )
     try:
-        if args.command == "ensure-user":
-            outcome = access.ensure_user(args.username, env["REGISTRY_USER_PASSWORD"])
-            print(f"user {args.username}: {outcome}")
-        else:
-            for grant in access.grant_model_read(args.username, args.model):
-                state = "granted" if grant.changed else "already granted"
-                print(
-                    f"{grant.permission} on {grant.resource_type} {grant.resource_id} "
-                    f"for {grant.username}: {state}"
-                )
+        args.handler(access, args, env)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
