@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,6 +116,42 @@ def test_service_stats_are_differences_of_two_scrapes() -> None:
     assert stats.rows_per_call == pytest.approx(8.0)
     assert stats.queue_wait_ms == pytest.approx(1.0)
     assert stats.rejected == 4
+
+
+def test_service_stats_read_the_shadow_counters_by_role() -> None:
+    """Exposition from the service's own rollout metrics: the stable version's answers share
+    a counter with the candidate's shadow calls and must not be counted as scored."""
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from inference.model import Prediction
+    from inference.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
+
+    registry = CollectorRegistry()
+    metrics = RolloutMetrics(registry)
+    # What RolloutMetrics reads of a loaded version: its version and classes.
+    stable: Any = SimpleNamespace(version="1", classes=[0, 1])
+    candidate: Any = SimpleNamespace(version="2", classes=[0, 1])
+    metrics.began(stable, candidate, "shadow", 0)
+
+    def scrape() -> dict[str, float]:
+        return parse_counters(generate_latest(registry).decode())
+
+    before = scrape()
+    answer = Prediction([0, 1, 1], None)
+    for _ in range(5):
+        metrics.answered(STABLE, stable, answer, 0.001)
+    for _ in range(3):
+        metrics.answered(CANDIDATE, candidate, answer, 0.001)
+        metrics.compared(candidate, 2, 1)
+    metrics.failed(CANDIDATE, candidate)
+    metrics.skipped(candidate)
+    stats = difference(before, scrape())
+
+    assert (stats.shadow_scored, stats.shadow_failed, stats.shadow_skipped) == (3, 1, 1)
+    assert (stats.rows_agree, stats.rows_disagree) == (6, 3)
+    assert stats.model_calls == 0
 
 
 def test_process_tree_sums_a_parent_and_its_children() -> None:
