@@ -31,6 +31,7 @@ from tests.benchmarks.service_stats import difference, parse_counters
 from tests.benchmarks.settings import BenchSettingsError, load_bench_settings
 from tests.benchmarks.v2_request import FALLBACK, labels, our_request, v2_body
 from tests.benchmarks.wrk_load import WrkOutputError, lua_script, parse_wrk_output, run_wrk
+from training.registry_server import RegistryServer
 
 RESULT_LINE = (
     "BENCH_RESULT requests=7122 duration_us=5011710 p50_us=9704 p99_us=273455 "
@@ -317,3 +318,24 @@ def test_drift_counting_is_timed_on_the_versions_reference() -> None:
     assert 0 < seconds < 0.01
     with pytest.raises(ValueError, match="window_rows"):  # a malformed reference is not timed
         drift_counting.counting_seconds({"format": 1}, ["x"], rows, [0] * 20)
+
+
+@pytest.mark.integration
+def test_the_shadow_candidate_is_a_new_version_of_the_same_artifacts(
+    registry: RegistryServer,
+) -> None:
+    from inference.registry import Registry
+    from tests.benchmarks import bench_models
+    from tests.support.models import iris_logistic, log_and_register
+
+    name = "bench-shadow-candidate"
+    version = log_and_register(registry.url, name, *iris_logistic(), experiment="benchmarks")
+    stable = bench_models.Registered(name, version, "no ONNX copy")
+
+    candidate = bench_models.register_candidate(registry.url, stable)
+
+    assert (candidate.name, candidate.version) == (name, str(int(version) + 1))
+    served = Registry(registry.url)  # what the service downloads for each version
+    location = served.proxied_location(name, candidate.version)
+    assert location is not None
+    assert location == served.proxied_location(name, version)
