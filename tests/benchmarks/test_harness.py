@@ -96,6 +96,10 @@ def test_settings_name_the_bad_variable() -> None:
     assert default.mlserver is not None
     assert default.mlserver.parts[-3:] == ("mlserver", "bin", "mlserver")
     assert default.container is True
+    assert default.shadow is True
+    assert load_bench_settings({"BENCH_SHADOW": "off"}).shadow is False
+    with pytest.raises(BenchSettingsError, match="BENCH_SHADOW must be on or off"):
+        load_bench_settings({"BENCH_SHADOW": "no"})
 
 
 def test_service_stats_are_differences_of_two_scrapes() -> None:
