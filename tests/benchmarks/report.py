@@ -10,6 +10,7 @@ from tests.benchmarks.results import (
     MLSERVER,
     OURS,
     OURS_DRIFT,
+    OURS_SHADOW,
     OURS_SKLEARN,
     OURS_SMALL_QUEUE,
     OURS_UNBATCHED,
@@ -17,6 +18,7 @@ from tests.benchmarks.results import (
     BenchRun,
     Point,
 )
+from tests.benchmarks.shadow_cost import shadow_cost
 from tests.benchmarks.tables import MIB, ms, ratio, table
 from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS, TargetResult, drift_cost
 
@@ -220,6 +222,62 @@ def drift_table(run: BenchRun, models: Sequence[str]) -> str:
     )
 
 
+def shadow_table(run: BenchRun, models: Sequence[str]) -> str:
+    """A candidate in shadow against no rollout policy, per model and request size, at 16
+    connections."""
+    rows = []
+    for model in models:
+        for size in sorted({p.rows for p in run.points if p.server == OURS_SHADOW}):
+            found = shadow_cost(run, model, size, TARGET_CONCURRENCY)
+            if found is None:
+                continue
+            share, agreement = found.scored_share, found.agreement
+            settled = found.scored + found.failed + found.skipped
+            scored = "-"
+            if share is not None:
+                scored = (
+                    f"{share:.1%} ({found.scored:,} of {settled:,}; {found.skipped:,} skipped, "
+                    f"{found.failed:,} failed)"
+                )
+            rows.append(
+                [
+                    model,
+                    size,
+                    TARGET_CONCURRENCY,
+                    found.pairs,
+                    f"{found.shadow_rps:,.0f}",
+                    f"{found.plain_rps:,.0f}",
+                    f"{found.rps_ratio:.2f}",
+                    f"{found.shadow_cpu_ms:.3f}",
+                    f"{found.plain_cpu_ms:.3f}",
+                    f"{found.cpu_ratio:.2f}" if found.cpu_ratio else "-",
+                    scored,
+                    "-" if agreement is None else f"{agreement:.1%}",
+                    run.shadow_load.get(model, "-"),
+                ]
+            )
+    if not rows:
+        return "Not measured in this run."
+    return table(
+        [
+            "model",
+            "rows/request",
+            "connections",
+            "pairs",
+            "req/s, shadow (mean)",
+            "req/s, no policy (mean)",
+            "req/s ratio shadow / no policy (median of pairs)",
+            "server CPU-ms/request, shadow (median)",
+            "server CPU-ms/request, no policy (median)",
+            "CPU/request ratio (median of pairs)",
+            "requests the candidate scored",
+            "rows agreeing",
+            "load average 1/5/15 min at the start",
+        ],
+        rows,
+    )
+
+
 def imports_table(run: BenchRun) -> str:
     if not run.imports:
         return "Not measured in this run (time budget)."
@@ -299,6 +357,20 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "alternate the shipped service and one with DRIFT_ENABLED=false on /invocations "
         "(dataframe_split): a direct comparison, as noisy as the machine is busy.\n\n"
         + drift_table(run, models),
+        "## The cost of shadow mode",
+        "In a rollout's shadow step (service/inference/shadow.py) the stable version answers "
+        "every request and a candidate version scores the same rows off the response path: two "
+        "model calls per request, plus the comparison. The candidate here is a second version "
+        "of the same model (the same artifacts), so it costs what the stable version costs. "
+        "The pairs alternate a service with the rollout policy and the candidate in its shadow "
+        "step and one without a policy, on /invocations (dataframe_split); both follow the same "
+        "alias to the same stable version and poll the registry every second. *Requests the "
+        "candidate scored*: of the requests shadowed during the shadow points, those whose "
+        "rows the candidate scored, from the service's own /metrics; the others were skipped "
+        "(the shadow queue, ROLLOUT_SHADOW_QUEUE, was full) or failed. No target: this is the "
+        "figure the rollout issue asks for. req/s is what a client sees and moves with the "
+        "machine's other load; CPU per request is what a CPU-bound server pays.\n\n"
+        + shadow_table(run, models),
         "## Where start-up time and memory go",
         imports_table(run),
         "## How it is measured",
@@ -346,4 +418,12 @@ METHOD = """\
   the harness's process with nothing else of the run going on (best of 5). Its share of the
   server's CPU per request is the target's measure: CPU time barely moves with what else runs
   on the machine, req/s does.
+- Shadow mode: a second version of each model is registered from the same logged model and
+  put on `bench-candidate` with the tags `python -m training rollout start` writes, in the
+  first step (shadow) of a policy; the version is on the alias `bench`. A service with that
+  policy (ROLLOUT_POLICY_FILE) and one without, both on `models:/<name>@bench` with
+  RELOAD_INTERVAL_SECONDS=1, are started; once the first's /model/info shows the candidate in
+  shadow, they are measured one right after the other at 16 connections in 2 s points, 4 pairs
+  at 1 row and 2 at 100 rows (medians over pairs). The candidate's calls scored, failed and
+  skipped are differences of /metrics scrapes around each shadow point.
 """

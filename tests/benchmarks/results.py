@@ -21,6 +21,11 @@ OURS_SMALL_QUEUE = "this service, MODEL_RUNTIME=sklearn, QUEUE_MAX_REQUESTS=8"
 # alternation in the same run.
 OURS_DRIFT = "this service, drift counting on (paired)"
 OURS_NO_DRIFT = "this service, DRIFT_ENABLED=false (paired)"
+# Shadow mode (service/inference/shadow.py): the same version behind an alias, once with a
+# rollout policy and a second version of the model in its shadow step, once without a policy,
+# measured in alternation in the same run.
+OURS_SHADOW = "this service, candidate in shadow (paired)"
+OURS_NO_SHADOW = "this service, no rollout policy (paired)"
 MLSERVER = "MLServer"  # every MLServer configuration's label starts with this
 DEFAULT_RUNTIME = "sklearn"  # what /model/info without a `runtime` key means
 
@@ -95,6 +100,9 @@ class BenchRun:
     # model -> rows per request -> CPU seconds drift counting takes for one request
     # (drift_counting.py), to set against the server's CPU per request.
     drift_counting_seconds: dict[str, dict[int, float]] = field(default_factory=dict)
+    # model -> the load average (1/5/15 min) when its shadow pairs began: they are compared
+    # within seconds of each other, but the level says how noisy the machine was.
+    shadow_load: dict[str, str] = field(default_factory=dict)
 
     def point(self, server: str, model: str, rows: int, concurrency: int) -> Point | None:
         for point in self.points:

@@ -19,6 +19,8 @@ from tests.benchmarks.results import (
     OURS,
     OURS_DRIFT,
     OURS_NO_DRIFT,
+    OURS_NO_SHADOW,
+    OURS_SHADOW,
     OURS_SKLEARN,
     OURS_SMALL_QUEUE,
     OURS_UNBATCHED,
@@ -29,8 +31,10 @@ from tests.benchmarks.settings import BenchSettings
 from tests.benchmarks.startup_profile import import_costs
 from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS
 from tests.benchmarks.v2_request import Request, our_request, v2_body, v2_infer
+from tests.support.rollouts import policy_document, put_candidate, write_policy
 from tests.support.servers import free_port
 from training import registry_server
+from training.rollout.mlflow_rest import MlflowRest
 
 OVERLOAD_CONCURRENCY = 64
 OVERLOAD_QUEUE = "8"
@@ -41,11 +45,25 @@ SERVER_START_ALLOWANCE_SECONDS = 15.0
 # median of their ratios (targets.drift_cost) say more than a few long points.
 DRIFT_PAIRS = {1: 6, 100: 2}  # rows per request -> pairs (other sizes: 2)
 DRIFT_POINT_SECONDS = 2.0
+# Shadow mode on / off, alternating in short pairs for the same reason. Its effect is larger
+# than drift counting's (a second model call per request), so fewer pairs do.
+SHADOW_PAIRS = {1: 4, 100: 2}  # rows per request -> pairs (other sizes: 2)
+SHADOW_POINT_SECONDS = 2.0
+# The alias both services follow (a rollout needs MODEL_URI=models:/<name>@<alias>).
+SHADOW_ALIAS = "bench"
+# Both services poll the registry this often, so they differ by the policy alone; the shadow
+# one finds its candidate within about a second instead of the default 30 s.
+SHADOW_RELOAD_SECONDS = "1"
+CANDIDATE_LOAD_TIMEOUT_SECONDS = 30.0
+# Registering the candidate, the second server's start and the candidate's load, on top of
+# SERVER_START_ALLOWANCE_SECONDS, for the time budget.
+SHADOW_SETUP_ALLOWANCE_SECONDS = 10.0
 
 
 class Bench(BenchCore):
     """The phases of a run, in order: every server of each model side by side, this
-    service's sweep, its container, then its variants."""
+    service's sweep, the cost of drift counting and of shadow mode, its container, then its
+    variants."""
 
     def execute(self, registry_env: dict[str, str]) -> BenchRun:
         settings = self.settings
@@ -66,6 +84,10 @@ class Bench(BenchCore):
                         self.measure(server, model, TARGET_ROWS, concurrency)
                 self.drift_cost(registry.url, model, versions[model], server)
                 self._stop(server)
+                if settings.shadow:
+                    self.shadow_cost(registry.url, model, versions[model])
+            if not settings.shadow:
+                self.run.notes.append("the cost of shadow mode was not measured: BENCH_SHADOW=off")
             # The container before the variants: the last plans are the first to be dropped
             # when the time budget runs out.
             self.containers(registry.url, versions)
@@ -238,6 +260,72 @@ class Bench(BenchCore):
                     bench_models.iris_rows(rows),
                     answer,
                 )
+
+    def shadow_cost(
+        self, tracking_uri: str, model: str, registered: bench_models.Registered
+    ) -> None:
+        """This service with a second version of the model in its rollout's shadow step, and
+        without a rollout policy, both following the same alias to the same stable version, at
+        16 connections, in alternation (shadow_cost.py reads the pairs)."""
+        loads = sorted({TARGET_ROWS, *self.settings.payload_rows})
+        pairs = {rows: SHADOW_PAIRS.get(rows, 2) for rows in loads}
+        per_point = SHADOW_POINT_SECONDS + 1
+        needed = (
+            self.settings.warmup_seconds * 2 * len(loads)
+            + per_point * 2 * sum(pairs.values())
+            + SHADOW_SETUP_ALLOWANCE_SECONDS
+        )
+        if not self._fits(SERVER_START_ALLOWANCE_SECONDS + needed):
+            self.run.notes.append(f"skipped the cost of shadow mode ({model}): the budget ran out")
+            return
+        candidate = bench_models.register_candidate(tracking_uri, registered)
+        MlflowRest(tracking_uri).set_alias(registered.name, SHADOW_ALIAS, registered.version)
+        # A policy whose first step is shadow; without a judge the rollout stays there.
+        policy = policy_document(SHADOW_ALIAS, steps=[{"mode": "shadow", "duration": "1h"}])
+        put_candidate(tracking_uri, registered.name, candidate.version, policy, "bench")
+        uri = f"models:/{registered.name}@{SHADOW_ALIAS}"
+        log_dir = self.work / "logs"
+        plain_env = {
+            "RELOAD_INTERVAL_SECONDS": SHADOW_RELOAD_SECONDS,
+            # Named and absent, so no policy can be found at the default mount path.
+            "ROLLOUT_POLICY_FILE": str(self.work / "no-rollout-policy.yaml"),
+        }
+        policy_file = write_policy(self.work / f"rollout-{model}.yaml", policy)
+        shadow_env = {**plain_env, "ROLLOUT_POLICY_FILE": str(policy_file)}
+        plain = self._start(
+            lambda: start_ours(OURS_NO_SHADOW, tracking_uri, uri, log_dir, plain_env), model
+        )
+        shadow = self._start(
+            lambda: start_ours(OURS_SHADOW, tracking_uri, uri, log_dir, shadow_env), model
+        )
+        waiting = self._candidate_in_shadow(shadow, candidate.version)
+        if waiting:
+            self.run.notes.append(f"the cost of shadow mode ({model}) not measured: {waiting}")
+        else:
+            say(f"[{self.elapsed():4.0f}s] candidate v{candidate.version} ({model}) in shadow")
+            self.run.shadow_load[model] = machine.load_average()
+            for rows in loads:
+                for _ in range(pairs[rows]):
+                    seconds = SHADOW_POINT_SECONDS
+                    self.measure(shadow, model, rows, TARGET_CONCURRENCY, duration=seconds)
+                    self.measure(plain, model, rows, TARGET_CONCURRENCY, duration=seconds)
+        self._stop(shadow)
+        self._stop(plain)
+
+    @staticmethod
+    def _candidate_in_shadow(server: Running, version: str) -> str:
+        """Wait until GET /model/info says the candidate runs in shadow; why not, or ''."""
+        deadline = time.monotonic() + CANDIDATE_LOAD_TIMEOUT_SECONDS
+        rollout: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            rollout = httpx.get(f"{server.url}/model/info", timeout=10).json().get("rollout") or {}
+            if rollout.get("candidate_version") == version and rollout.get("mode") == "shadow":
+                return ""
+            time.sleep(0.2)
+        return (
+            f"candidate v{version} not in shadow after {CANDIDATE_LOAD_TIMEOUT_SECONDS:g} s "
+            f"(rollout: {rollout or 'none'})"
+        )
 
     def variants(self, tracking_uri: str, uris: dict[str, str]) -> None:
         """The scikit-learn runtime with batching on and off at the target point, and with a

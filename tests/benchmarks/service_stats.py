@@ -1,5 +1,6 @@
 """What this service says about a load point through its own /metrics: model calls, batch
-sizes and queue waits, taken as the difference of two scrapes around the point."""
+sizes and queue waits, and in shadow mode what became of the candidate's calls, taken as the
+difference of two scrapes around the point."""
 
 from __future__ import annotations
 
@@ -16,8 +17,21 @@ _WANTED = {
 }
 
 
+def _shadow_key(name: str, labels: dict[str, str]) -> str | None:
+    """Which shadow figure a rollout sample adds to (service/inference/rollout_metrics.py). The
+    requests counter is read by label: it holds the stable version's answers too."""
+    if name == "inference_rollout_requests_total" and labels.get("role") == "candidate":
+        return {"success": "scored", "error": "failed"}.get(labels.get("result", ""))
+    if name == "inference_shadow_skipped_total":
+        return "skipped"
+    if name == "inference_shadow_rows_total":
+        return {"agree": "agree", "disagree": "disagree"}.get(labels.get("result", ""))
+    return None
+
+
 def parse_counters(text: str) -> dict[str, float]:
-    """Sum and count of the histograms above, plus the rejected counter, from exposition text."""
+    """Sum and count of the histograms above, the rejected counter and the shadow counters
+    (summed over versions and reasons), from exposition text."""
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -28,6 +42,9 @@ def parse_counters(text: str) -> dict[str, float]:
                     values[f"{short}_count"] = sample.value
                 elif sample.name == name:
                     values[short] = values.get(short, 0.0) + sample.value
+            short = _shadow_key(sample.name, sample.labels)
+            if short is not None:
+                values[short] = values.get(short, 0.0) + sample.value
     return values
 
 
@@ -42,6 +59,13 @@ class ServiceStats:
     rows_per_call: float
     queue_wait_ms: float
     rejected: int
+    # Shadow mode only: requests whose rows the candidate scored, whose shadow call failed, or
+    # that it never saw (ROLLOUT_SHADOW_QUEUE full), and the rows compared, agreeing or not.
+    shadow_scored: int = 0
+    shadow_failed: int = 0
+    shadow_skipped: int = 0
+    rows_agree: int = 0
+    rows_disagree: int = 0
 
     def model_ms_per_call(self) -> float:
         return self.model_seconds / self.model_calls * 1000 if self.model_calls else 0.0
@@ -60,4 +84,9 @@ def difference(before: dict[str, float], after: dict[str, float]) -> ServiceStat
         rows_per_call=delta("batch_sum") / batches if batches else 0.0,
         queue_wait_ms=delta("wait_sum") / waits * 1000 if waits else 0.0,
         rejected=int(delta("rejected")),
+        shadow_scored=int(delta("scored")),
+        shadow_failed=int(delta("failed")),
+        shadow_skipped=int(delta("skipped")),
+        rows_agree=int(delta("agree")),
+        rows_disagree=int(delta("disagree")),
     )

@@ -34,6 +34,7 @@ class BenchSettings:
     output: Path
     mlserver: Path | None  # None: MLServer is not measured (BENCH_MLSERVER=off)
     container: bool  # measure the service's image when Docker is available
+    shadow: bool  # measure what shadow mode costs (BENCH_SHADOW=off leaves it out)
 
     @property
     def use_wrk(self) -> bool:
@@ -95,9 +96,13 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
     container = env.get("BENCH_CONTAINER", "auto").strip() or "auto"
     if container not in ("auto", OFF):
         raise BenchSettingsError(f"BENCH_CONTAINER must be auto or off, got {container!r}")
+    shadow = env.get("BENCH_SHADOW", "on").strip() or "on"
+    if shadow not in ("on", OFF):
+        raise BenchSettingsError(f"BENCH_SHADOW must be on or off, got {shadow!r}")
     return BenchSettings(
         # 43 points of 4 s, a 1 s warm-up per server and body, 14 server starts and two
-        # containers keep the whole run near 6 minutes on 2 cores.
+        # containers take about 5 minutes on 2 cores; the paired 2 s points of drift counting
+        # and shadow mode come on top (each about 35-40 s per model).
         duration_seconds=_number(env, "BENCH_DURATION", 4.0, minimum=1.0),
         warmup_seconds=_number(env, "BENCH_WARMUP", 1.0, minimum=0.0),
         comparison_concurrency=_integers(env, "BENCH_CONCURRENCY", (1, 16)),
@@ -106,9 +111,11 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
         models=_choices(env, "BENCH_MODELS", MODELS, MODELS),
         load_tool=tool,
         # Points that would end past this are skipped (and listed): `make bench` stays near
-        # 6 min even when the machine is slow to start servers.
-        budget_seconds=_number(env, "BENCH_BUDGET", 330.0, minimum=10.0),
+        # 7 min even when the machine is slow to start servers. 80 s of it are for the shadow
+        # phase (about 35 s per model).
+        budget_seconds=_number(env, "BENCH_BUDGET", 410.0, minimum=10.0),
         output=output,
         mlserver=None if mlserver == OFF else Path(mlserver),
         container=container == "auto",
+        shadow=shadow == "on",
     )

@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,7 @@ from tests.benchmarks.service_stats import difference, parse_counters
 from tests.benchmarks.settings import BenchSettingsError, load_bench_settings
 from tests.benchmarks.v2_request import FALLBACK, labels, our_request, v2_body
 from tests.benchmarks.wrk_load import WrkOutputError, lua_script, parse_wrk_output, run_wrk
+from training.registry_server import RegistryServer
 
 RESULT_LINE = (
     "BENCH_RESULT requests=7122 duration_us=5011710 p50_us=9704 p99_us=273455 "
@@ -94,6 +96,10 @@ def test_settings_name_the_bad_variable() -> None:
     assert default.mlserver is not None
     assert default.mlserver.parts[-3:] == ("mlserver", "bin", "mlserver")
     assert default.container is True
+    assert default.shadow is True
+    assert load_bench_settings({"BENCH_SHADOW": "off"}).shadow is False
+    with pytest.raises(BenchSettingsError, match="BENCH_SHADOW must be on or off"):
+        load_bench_settings({"BENCH_SHADOW": "no"})
 
 
 def test_service_stats_are_differences_of_two_scrapes() -> None:
@@ -115,6 +121,42 @@ def test_service_stats_are_differences_of_two_scrapes() -> None:
     assert stats.rows_per_call == pytest.approx(8.0)
     assert stats.queue_wait_ms == pytest.approx(1.0)
     assert stats.rejected == 4
+
+
+def test_service_stats_read_the_shadow_counters_by_role() -> None:
+    """Exposition from the service's own rollout metrics: the stable version's answers share
+    a counter with the candidate's shadow calls and must not be counted as scored."""
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from inference.model import Prediction
+    from inference.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
+
+    registry = CollectorRegistry()
+    metrics = RolloutMetrics(registry)
+    # What RolloutMetrics reads of a loaded version: its version and classes.
+    stable: Any = SimpleNamespace(version="1", classes=[0, 1])
+    candidate: Any = SimpleNamespace(version="2", classes=[0, 1])
+    metrics.began(stable, candidate, "shadow", 0)
+
+    def scrape() -> dict[str, float]:
+        return parse_counters(generate_latest(registry).decode())
+
+    before = scrape()
+    answer = Prediction([0, 1, 1], None)
+    for _ in range(5):
+        metrics.answered(STABLE, stable, answer, 0.001)
+    for _ in range(3):
+        metrics.answered(CANDIDATE, candidate, answer, 0.001)
+        metrics.compared(candidate, 2, 1)
+    metrics.failed(CANDIDATE, candidate)
+    metrics.skipped(candidate)
+    stats = difference(before, scrape())
+
+    assert (stats.shadow_scored, stats.shadow_failed, stats.shadow_skipped) == (3, 1, 1)
+    assert (stats.rows_agree, stats.rows_disagree) == (6, 3)
+    assert stats.model_calls == 0
 
 
 def test_process_tree_sums_a_parent_and_its_children() -> None:
@@ -280,3 +322,24 @@ def test_drift_counting_is_timed_on_the_versions_reference() -> None:
     assert 0 < seconds < 0.01
     with pytest.raises(ValueError, match="window_rows"):  # a malformed reference is not timed
         drift_counting.counting_seconds({"format": 1}, ["x"], rows, [0] * 20)
+
+
+@pytest.mark.integration
+def test_the_shadow_candidate_is_a_new_version_of_the_same_artifacts(
+    registry: RegistryServer,
+) -> None:
+    from inference.registry import Registry
+    from tests.benchmarks import bench_models
+    from tests.support.models import iris_logistic, log_and_register
+
+    name = "bench-shadow-candidate"
+    version = log_and_register(registry.url, name, *iris_logistic(), experiment="benchmarks")
+    stable = bench_models.Registered(name, version, "no ONNX copy")
+
+    candidate = bench_models.register_candidate(registry.url, stable)
+
+    assert (candidate.name, candidate.version) == (name, str(int(version) + 1))
+    served = Registry(registry.url)  # what the service downloads for each version
+    location = served.proxied_location(name, candidate.version)
+    assert location is not None
+    assert location == served.proxied_location(name, version)

@@ -11,6 +11,8 @@ from tests.benchmarks.results import (
     OURS,
     OURS_DRIFT,
     OURS_NO_DRIFT,
+    OURS_NO_SHADOW,
+    OURS_SHADOW,
     OURS_SKLEARN,
     OURS_V2,
     BenchRun,
@@ -19,6 +21,7 @@ from tests.benchmarks.results import (
     ServerFacts,
 )
 from tests.benchmarks.service_stats import ServiceStats
+from tests.benchmarks.shadow_cost import shadow_cost
 from tests.benchmarks.startup_profile import MLFLOW_CLIENT, ONNXRUNTIME, SKLEARN, WEB
 from tests.benchmarks.targets import evaluate, where_time_goes
 
@@ -254,3 +257,76 @@ def test_drift_cost_not_measured_says_so() -> None:
     assert found["random_forest: cost of drift counting (1 row, 16 connections)"].met is None
     assert "## The cost of drift counting" in render(run, MODELS, [])
     assert "Not measured in this run." in render(run, MODELS, [])
+
+
+def shadowed(scored: int, skipped: int = 0, agree: int | None = None) -> ServiceStats:
+    """What a shadow point's /metrics said: `scored` requests, all rows agreeing by default."""
+    rows = scored if agree is None else agree
+    return ServiceStats(scored, 0.5, 0.0, 0.0, 0, scored, 0, skipped, rows, scored - rows)
+
+
+def shadow_section(run: BenchRun) -> str:
+    return render(run, MODELS, []).split("## The cost of shadow mode")[1].split("\n## ")[0]
+
+
+def test_shadow_cost_is_the_median_over_pairs_of_both_views() -> None:
+    run = sample_run()
+    lr, rf = MODELS
+    run.points += [
+        # CPU-ms per request: 0.3 shadow, 0.2 without a policy, in both pairs
+        Point(OURS_SHADOW, lr, 1, 16, load(2000, 10), 6.0, shadowed(19990, 10, agree=19000)),
+        Point(OURS_NO_SHADOW, lr, 1, 16, load(3000, 10), 6.0),
+        Point(OURS_SHADOW, lr, 1, 16, load(1500, 10), 4.5, shadowed(14990, 10, agree=14990)),
+        Point(OURS_NO_SHADOW, lr, 1, 16, load(2500, 10), 5.0),
+        Point(OURS_SHADOW, rf, 1, 16, load(1000, 20), 5.0, shadowed(10000)),
+        Point(OURS_NO_SHADOW, rf, 1, 16, load(2000, 20), 5.0),
+        Point(OURS_SHADOW, rf, 1, 16, load(1000, 20), 5.0, shadowed(10000)),
+        Point(OURS_NO_SHADOW, rf, 1, 16, None),  # skipped: time budget, so no second pair
+    ]
+    run.shadow_load = {lr: "3.10 / 2.30 / 2.40"}
+
+    found = shadow_cost(run, lr, 1, 16)
+    assert found is not None
+    assert found.pairs == 2
+    assert (found.shadow_rps, found.plain_rps) == (1750, 2750)
+    assert round(found.rps_ratio, 4) == round((2000 / 3000 + 1500 / 2500) / 2, 4)
+    assert round(found.cpu_ratio, 4) == 1.5
+    assert (round(found.shadow_cpu_ms, 4), round(found.plain_cpu_ms, 4)) == (0.3, 0.2)
+    assert (found.scored, found.skipped, found.failed) == (34980, 20, 0)
+    assert found.scored_share == 34980 / 35000
+    forest = shadow_cost(run, rf, 1, 16)
+    assert forest is not None
+    assert (forest.pairs, forest.scored) == (1, 10000)
+    assert shadow_cost(run, lr, 100, 16) is None
+
+    section = shadow_section(run)
+    assert (
+        f"| {lr} | 1 | 16 | 2 | 1,750 | 2,750 | 0.63 | 0.300 | 0.200 | 1.50 | "
+        "99.9% (34,980 of 35,000; 20 skipped, 0 failed) | 97.2% | 3.10 / 2.30 / 2.40 |"
+    ) in section
+    assert (
+        f"| {rf} | 1 | 16 | 1 | 1,000 | 2,000 | 0.50 | 0.500 | 0.250 | 2.00 | "
+        "100.0% (10,000 of 10,000; 0 skipped, 0 failed) | 100.0% | - |"
+    ) in section
+
+
+def test_shadow_cost_without_the_services_counts_shows_no_share() -> None:
+    run = sample_run()
+    run.points += [
+        Point(OURS_SHADOW, MODELS[0], 1, 16, load(2000, 10), 6.0),  # no /metrics difference
+        Point(OURS_NO_SHADOW, MODELS[0], 1, 16, load(3000, 10), 6.0),
+    ]
+    found = shadow_cost(run, MODELS[0], 1, 16)
+    assert found is not None
+    assert (found.scored_share, found.agreement) == (None, None)
+    assert f"| {MODELS[0]} | 1 | 16 | 1 | 2,000 | 3,000 | 0.67 |" in shadow_section(run)
+
+
+def test_shadow_cost_not_measured_says_so() -> None:
+    run = sample_run()
+    assert shadow_cost(run, MODELS[0], 1, 16) is None
+    assert shadow_section(run).strip().endswith("Not measured in this run.")
+    # The shadow points are in no other table of this service's figures.
+    run.points.append(Point(OURS_SHADOW, MODELS[0], 1, 16, load(2000, 10), 6.0))
+    report = render(run, MODELS, [])
+    assert report.count(OURS_SHADOW) == 0
