@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from tests.benchmarks import headline as top
 from tests.benchmarks.results import (
+    HTTP_FLOOR,
     MLFLOW_SERVE,
     MLSERVER,
     OURS,
@@ -19,7 +20,7 @@ from tests.benchmarks.results import (
     Point,
 )
 from tests.benchmarks.shadow_cost import shadow_cost
-from tests.benchmarks.tables import MIB, ms, ratio, table
+from tests.benchmarks.tables import MIB, ms, rate, ratio, table
 from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS, TargetResult, drift_cost
 
 __all__ = ["render", "table"]
@@ -278,6 +279,48 @@ def shadow_table(run: BenchRun, models: Sequence[str]) -> str:
     )
 
 
+def floor_table(run: BenchRun, models: Sequence[str]) -> str:
+    """This service against the HTTP floor at the target point: how much of its time per
+    request is the HTTP stack's, and how far the stack alone would go against mlflow."""
+    rows = []
+    for model in models:
+        ours = run.point(OURS_V2, model, TARGET_ROWS, TARGET_CONCURRENCY)
+        floor = run.point(HTTP_FLOOR, model, TARGET_ROWS, TARGET_CONCURRENCY)
+        mlflow = run.point(MLFLOW_SERVE, model, TARGET_ROWS, TARGET_CONCURRENCY)
+        if ours is None or floor is None:
+            continue
+        added = ours.cpu_ms_per_request - floor.cpu_ms_per_request
+        rows.append(
+            [
+                model,
+                rate(ours),
+                rate(floor),
+                ratio(ours, floor),
+                f"{ours.cpu_ms_per_request:.3f}",
+                f"{floor.cpu_ms_per_request:.3f}",
+                f"{added:.3f}",
+                ratio(ours, mlflow),
+                ratio(floor, mlflow),
+            ]
+        )
+    if not rows:
+        return "Not measured in this run."
+    return table(
+        [
+            "model",
+            "req/s, this service (v2)",
+            "req/s, HTTP floor",
+            "this service / floor",
+            "server CPU-ms/request, this service",
+            "server CPU-ms/request, floor",
+            "CPU-ms/request the service adds",
+            "this service / mlflow models serve",
+            "floor / mlflow models serve (the stack's ceiling)",
+        ],
+        rows,
+    )
+
+
 def imports_table(run: BenchRun) -> str:
     if not run.imports:
         return "Not measured in this run (time budget)."
@@ -371,6 +414,16 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "figure the rollout issue asks for. req/s is what a client sees and moves with the "
         "machine's other load; CPU per request is what a CPU-bound server pays.\n\n"
         + shadow_table(run, models),
+        "## What the HTTP stack costs: the floor",
+        "The floor is uvicorn configured as this service runs it (one process, no access log, "
+        "no server header), answering every request with this service's own response bytes "
+        "and doing nothing else (tests/benchmarks/http_floor.py); it gets the same v2 request "
+        "right after this service, at the target point. No service on this stack can be "
+        "faster on this machine, so the difference in CPU per request is what the service "
+        "itself does per request: reading and validating the body, the model call, metrics, "
+        "drift counting and the response. The last column is the most any service on this "
+        "stack could show against `mlflow models serve` in this run.\n\n"
+        + floor_table(run, models),
         "## Where start-up time and memory go",
         imports_table(run),
         "## How it is measured",

@@ -26,6 +26,9 @@ OURS_NO_DRIFT = "this service, DRIFT_ENABLED=false (paired)"
 # measured in alternation in the same run.
 OURS_SHADOW = "this service, candidate in shadow (paired)"
 OURS_NO_SHADOW = "this service, no rollout policy (paired)"
+# uvicorn configured as this service runs it, answering the service's own bytes and doing
+# nothing else (http_floor.py): what the HTTP stack alone costs, in the same run.
+HTTP_FLOOR = "HTTP floor (uvicorn, fixed answer)"
 MLSERVER = "MLServer"  # every MLServer configuration's label starts with this
 DEFAULT_RUNTIME = "sklearn"  # what /model/info without a `runtime` key means
 

@@ -12,9 +12,11 @@ import httpx
 from tests.benchmarks import bench_models, container, drift_counting, machine
 from tests.benchmarks.bench_core import INVOCATIONS, BenchCore, say
 from tests.benchmarks.contenders import Running, start_mlflow_serve, start_ours
+from tests.benchmarks.http_floor import start_floor
 from tests.benchmarks.mlserver_peer import CONFIGS, MLServerConfig, download, start_mlserver
 from tests.benchmarks.overload import overload_probe
 from tests.benchmarks.results import (
+    HTTP_FLOOR,
     MLFLOW_SERVE,
     OURS,
     OURS_DRIFT,
@@ -122,6 +124,7 @@ class Bench(BenchCore):
         request = our_request(ours.url, registered.name)
         self.run.ours_v2_request = request.description
         peers = self.start_mlservers(tracking_uri, model, registered)
+        floor = self.start_floor(ours, request, model)
         largest = max(self.bodies)
         self.same_answers(
             theirs,
@@ -138,12 +141,39 @@ class Bench(BenchCore):
                 self.measure(ours, model, rows, concurrency)
                 if rows == TARGET_ROWS:
                     self.measure_v2(ours, request, peers, registered.name, model, concurrency)
-        for server in (theirs, ours, *(peer for peer, _ in peers)):
+                    if floor is not None and concurrency == TARGET_CONCURRENCY:
+                        self.measure(
+                            floor,
+                            model,
+                            TARGET_ROWS,
+                            concurrency,
+                            path=request.path,
+                            body=request.body(TARGET_ROWS),
+                        )
+        others = [peer for peer, _ in peers] + ([floor] if floor is not None else [])
+        for server in (theirs, ours, *others):
             self._record_memory(server, model)
         self._stop(theirs)
-        for peer, _ in peers:
-            self._stop(peer)
+        for server in others:
+            self._stop(server)
         return ours
+
+    def start_floor(self, ours: Running, request: Request, model: str) -> Running | None:
+        """The HTTP floor (http_floor.py), answering with this service's own response to the
+        v2 request, so both write the same bytes."""
+        if not self.settings.floor:
+            return None
+        body = request.body(TARGET_ROWS)
+        answer = httpx.post(
+            f"{ours.url}{request.path}",
+            content=body,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return self._start(
+            lambda: start_floor(HTTP_FLOOR, answer.text, request.path, self.work / "logs"), model
+        )
 
     def measure_v2(
         self,

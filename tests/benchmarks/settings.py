@@ -35,6 +35,7 @@ class BenchSettings:
     mlserver: Path | None  # None: MLServer is not measured (BENCH_MLSERVER=off)
     container: bool  # measure the service's image when Docker is available
     shadow: bool  # measure what shadow mode costs (BENCH_SHADOW=off leaves it out)
+    floor: bool  # measure the HTTP floor (BENCH_FLOOR=off leaves it out)
 
     @property
     def use_wrk(self) -> bool:
@@ -54,6 +55,14 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise BenchSettingsError(f"{name} must be >= {minimum}, got {raw!r}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting, on by default."""
+    raw = env.get(name, "on").strip() or "on"
+    if raw not in ("on", OFF):
+        raise BenchSettingsError(f"{name} must be on or off, got {raw!r}")
+    return raw == "on"
 
 
 def _integers(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -96,9 +105,6 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
     container = env.get("BENCH_CONTAINER", "auto").strip() or "auto"
     if container not in ("auto", OFF):
         raise BenchSettingsError(f"BENCH_CONTAINER must be auto or off, got {container!r}")
-    shadow = env.get("BENCH_SHADOW", "on").strip() or "on"
-    if shadow not in ("on", OFF):
-        raise BenchSettingsError(f"BENCH_SHADOW must be on or off, got {shadow!r}")
     return BenchSettings(
         # 43 points of 4 s, a 1 s warm-up per server and body, 14 server starts and two
         # containers take about 5 minutes on 2 cores; the paired 2 s points of drift counting
@@ -111,11 +117,12 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
         models=_choices(env, "BENCH_MODELS", MODELS, MODELS),
         load_tool=tool,
         # Points that would end past this are skipped (and listed): `make bench` stays near
-        # 7 min even when the machine is slow to start servers. 80 s of it are for the shadow
-        # phase (about 35 s per model).
-        budget_seconds=_number(env, "BENCH_BUDGET", 410.0, minimum=10.0),
+        # 8 min even when the machine is slow to start servers. 80 s of it are for the shadow
+        # phase (about 35 s per model), 15 s for the HTTP floor.
+        budget_seconds=_number(env, "BENCH_BUDGET", 480.0, minimum=10.0),
         output=output,
         mlserver=None if mlserver == OFF else Path(mlserver),
         container=container == "auto",
-        shadow=shadow == "on",
+        shadow=_switch(env, "BENCH_SHADOW"),
+        floor=_switch(env, "BENCH_FLOOR"),
     )

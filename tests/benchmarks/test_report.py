@@ -5,8 +5,9 @@ No timing assertions: the numbers below only exercise the arithmetic and the tab
 from __future__ import annotations
 
 from tests.benchmarks.load_result import LoadResult
-from tests.benchmarks.report import render
+from tests.benchmarks.report import floor_table, render
 from tests.benchmarks.results import (
+    HTTP_FLOOR,
     MLFLOW_SERVE,
     OURS,
     OURS_DRIFT,
@@ -330,3 +331,23 @@ def test_shadow_cost_not_measured_says_so() -> None:
     run.points.append(Point(OURS_SHADOW, MODELS[0], 1, 16, load(2000, 10), 6.0))
     report = render(run, MODELS, [])
     assert report.count(OURS_SHADOW) == 0
+
+
+def test_floor_table_splits_the_time_per_request_and_bounds_the_ratio() -> None:
+    run = sample_run()
+    lr = MODELS[0]
+    # 6,000 req/s at 0.24 CPU-ms against a floor of 15,000 at 0.06, mlflow at 100.
+    run.points[2].cpu_seconds = 0.24 * 60_000 / 1000
+    run.points.append(Point(HTTP_FLOOR, lr, 1, 16, load(15000, 3), 0.06 * 150_000 / 1000))
+
+    text = floor_table(run, MODELS)
+
+    (row,) = [line for line in text.splitlines() if line.startswith(f"| {lr} ")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == [lr, "6,000", "15,000", "0.4x", "0.240", "0.060", "0.180", "60.0x", "150.0x"]
+    # The forest has no floor point: no row rather than a row of dashes.
+    assert f"| {MODELS[1]} " not in text
+
+
+def test_floor_table_not_measured_says_so() -> None:
+    assert floor_table(sample_run(), MODELS) == "Not measured in this run."
