@@ -116,35 +116,12 @@ def check_tree(tree: ClusterTree, tenants: frozenset[str]) -> list[Finding]:
                 )
     present = [name for name in WAVE_ORDER if waves[name]]
     for earlier, later in itertools.pairwise(present):
-        latest = max(waves[earlier])
-        first = min(waves[later])
-        if latest[0] >= first[0]:
-            findings.append(
-                Finding(
-                    CHECK,
-                    f"{tree.cluster}: root Application",
-                    first[1],
-                    f"{later} sync wave {first[0]} is not after {earlier} wave {latest[0]} "
-                    f"({latest[1]})",
-                    f"{' < '.join(WAVE_ORDER)}",
-                )
-            )
+        findings += _not_after(tree, waves, earlier, later, " < ".join(WAVE_ORDER))
     for side, after in SIDE_LAYERS.items():
         for earlier in after:
-            if not waves[side] or not waves[earlier]:
-                continue
-            latest = max(waves[earlier])
-            first = min(waves[side])
-            if latest[0] >= first[0]:
-                findings.append(
-                    Finding(
-                        CHECK,
-                        f"{tree.cluster}: root Application",
-                        first[1],
-                        f"{side} sync wave {first[0]} is not after {earlier} wave {latest[0]} "
-                        f"({latest[1]})",
-                        f"{side} after {' and '.join(after)}",
-                    )
+            if waves[side] and waves[earlier]:
+                findings += _not_after(
+                    tree, waves, earlier, side, f"{side} after {' and '.join(after)}"
                 )
     # A side layer is optional (a tree without a rollout judge is still a platform).
     missing = [name for name in WAVE_ORDER if name != "projects" and not waves[name]]
@@ -159,3 +136,19 @@ def check_tree(tree: ClusterTree, tenants: frozenset[str]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _not_after(
+    tree: ClusterTree,
+    waves: dict[str, list[tuple[int, str]]],
+    earlier: str,
+    later: str,
+    expected: str,
+) -> list[Finding]:
+    """A finding when the first Application of layer `later` does not sync after the last of
+    layer `earlier`; waves: layer -> (wave, object) of its Applications."""
+    latest, first = max(waves[earlier]), min(waves[later])
+    if latest[0] < first[0]:
+        return []
+    problem = f"{later} sync wave {first[0]} is not after {earlier} wave {latest[0]} ({latest[1]})"
+    return [Finding(CHECK, f"{tree.cluster}: root Application", first[1], problem, expected)]
