@@ -155,6 +155,18 @@ def aliases(platform: Platform, model: str) -> dict[str, str]:
     return dict(MlflowClient(platform.registry.url).get_registered_model(model).aliases)
 
 
+def settled_aliases(platform: Platform, model: str, timeout: float = 10.0) -> dict[str, str]:
+    """The aliases once the judge's promote or abort is complete. It records the end state
+    first and deletes `<alias>-candidate` right after (so a service that still sees the alias
+    already reads the end state): a reader that saw the state can be between the two writes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = aliases(platform, model)
+        if not any(name.endswith("-candidate") for name in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def test_good_candidate_goes_shadow_10_50_and_is_promoted(platform: Platform) -> None:
     model, service = platform.model("good"), platform.services["good"]
     version = log_and_register(platform.registry.url, model, *iris_logistic())
@@ -171,7 +183,7 @@ def test_good_candidate_goes_shadow_10_50_and_is_promoted(platform: Platform) ->
             ("start", 0), ("advance", 10), ("advance", 50), ("promote", 100),
         ]  # fmt: skip
         assert "agreement pass" in history[1]["evidence"]
-        assert aliases(platform, model) == {"staging": version, "staging-previous": "1"}
+        assert settled_aliases(platform, model) == {"staging": version, "staging-previous": "1"}
         assert traffic.failed == []
         assert traffic.by_version.get(version, 0) > 0  # the candidate answered in canary
         evaluations = [e for e in judge_lines(judge) if e["event"] == "evaluation"]
@@ -203,8 +215,9 @@ def test_bad_candidate_is_aborted_in_shadow_without_a_failed_request(platform: P
         _, history = rollout_tags(platform, model, version)
         assert [e["action"] for e in history] == ["start", "abort"]
         assert "agreement fail" in history[-1]["evidence"]
-        assert "staging-candidate" not in aliases(platform, model)
-        assert aliases(platform, model)["staging"] == "1"
+        settled = settled_aliases(platform, model)
+        assert "staging-candidate" not in settled
+        assert settled["staging"] == "1"
         assert traffic.failed == []
         # Shadow: every request was answered by the stable version.
         assert set(traffic.by_version) == {"1"}

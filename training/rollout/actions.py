@@ -124,17 +124,22 @@ def record(
     reason: str,
     evidence: str,
 ) -> RolloutState:
-    """Write the new state and append the action to the history."""
+    """Append the action to the history, then write the new state.
+
+    The state is what services and readers act on, so it comes last: whoever sees a state
+    also finds the action that led to it in the history (`rollout status`, the tests), and an
+    interrupted write leaves at worst a recorded action the next evaluation repeats, never a
+    state nobody recorded."""
     model, version = rollout.model.name, rollout.candidate.version
     state = replace(state, updated_at=time.time())
     raw = rest.version(model, version).tags.get(TAG_HISTORY)
-    rest.set_version_tag(model, version, TAG_STATE, state.encode())
     rest.set_version_tag(
         model,
         version,
         TAG_HISTORY,
         append_history(raw, history_entry(action, state, by, reason, evidence)),
     )
+    rest.set_version_tag(model, version, TAG_STATE, state.encode())
     return state
 
 
