@@ -108,6 +108,21 @@ class RequestCounter:
         children[1].observe(seconds)
 
 
+class StatusRecorder:
+    """An ASGI `send` that remembers the response's status (0 until it starts)."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class MetricsMiddleware:
     """Counts every request that goes through FastAPI's routing; pure ASGI."""
 
@@ -120,18 +135,12 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        sent = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, sent)
         finally:
             elapsed = time.perf_counter() - started
+            status = sent.status or 500
             self.counter.count(route_template(scope["path"]), scope["method"], status, elapsed)
 
 
@@ -164,26 +173,22 @@ class InferenceApp(FastAPI):
         send: Send,
     ) -> None:
         started = time.perf_counter()
-        status = 0
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        sent = StatusRecorder(send)
         try:
             response = await endpoint(Request(scope, receive))
-            await response(scope, receive, send_wrapper)
+            await response(scope, receive, sent)
         except Exception:
             log.exception("unhandled error")
-            if status == 0:  # nothing sent yet: answer as the exception handler does
+            if sent.status == 0:  # nothing sent yet: answer as the exception handler does
                 failed = error_response(500, "internal_error", "the server failed; see its log")
-                await failed(scope, receive, send_wrapper)
-            status = 500
+                await failed(scope, receive, sent)
+            sent.status = 500
         finally:
             self.counter.count(
-                route_template(scope["path"]), "POST", status or 500, time.perf_counter() - started
+                route_template(scope["path"]),
+                "POST",
+                sent.status or 500,
+                time.perf_counter() - started,
             )
 
 
