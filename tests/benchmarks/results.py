@@ -127,6 +127,18 @@ class BenchRun:
             and p.result is not None
         ]
 
+    def pairs(
+        self, variant: str, reference: str, model: str, rows: int, concurrency: int
+    ) -> list[tuple[Point, Point]]:
+        """The n-th point of `variant` with the n-th of `reference`, measured one right after
+        the other at this load; a pair whose reference answered nothing is left out."""
+        found = zip(
+            self.points_of(variant, model, rows, concurrency),
+            self.points_of(reference, model, rows, concurrency),
+            strict=False,
+        )
+        return [(a, b) for a, b in found if b.requests_per_second]
+
     def facts(self, server: str, model: str) -> ServerFacts | None:
         for facts in self.servers:
             if (facts.server, facts.model) == (server, model):

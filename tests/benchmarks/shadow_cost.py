@@ -51,9 +51,7 @@ class ShadowCost:
 
 def shadow_cost(run: BenchRun, model: str, rows: int, concurrency: int) -> ShadowCost | None:
     """Pairs are the n-th shadow and the n-th plain point, measured one right after the other."""
-    shadow = run.points_of(OURS_SHADOW, model, rows, concurrency)
-    plain = run.points_of(OURS_NO_SHADOW, model, rows, concurrency)
-    pairs = [(a, b) for a, b in zip(shadow, plain, strict=False) if b.requests_per_second]
+    pairs = run.pairs(OURS_SHADOW, OURS_NO_SHADOW, model, rows, concurrency)
     if not pairs:
         return None
     with_cpu = [(a, b) for a, b in pairs if a.cpu_seconds and b.cpu_seconds]

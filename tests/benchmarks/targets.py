@@ -6,6 +6,7 @@ This service's figures are those of the v2 request (OURS_V2: the request MLServe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median
 
 from tests.benchmarks.results import (
     MLFLOW_SERVE,
@@ -202,17 +203,9 @@ class DriftCost:
         return self.counting_seconds / self.off_cpu_seconds
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def drift_cost(run: BenchRun, model: str, rows: int, concurrency: int) -> DriftCost | None:
     """Pairs are the n-th on and the n-th off point, measured one right after the other."""
-    on = run.points_of(OURS_DRIFT, model, rows, concurrency)
-    off = run.points_of(OURS_NO_DRIFT, model, rows, concurrency)
-    pairs = [(a, b) for a, b in zip(on, off, strict=False) if b.requests_per_second]
+    pairs = run.pairs(OURS_DRIFT, OURS_NO_DRIFT, model, rows, concurrency)
     if not pairs:
         return None
     measured_cpu = [(a, b) for a, b in pairs if a.cpu_seconds and b.cpu_seconds]
@@ -220,11 +213,11 @@ def drift_cost(run: BenchRun, model: str, rows: int, concurrency: int) -> DriftC
         len(pairs),
         sum(a.requests_per_second for a, _ in pairs) / len(pairs),
         sum(b.requests_per_second for _, b in pairs) / len(pairs),
-        _median([1 - a.requests_per_second / b.requests_per_second for a, b in pairs]),
-        _median([a.cpu_ms_per_request / b.cpu_ms_per_request - 1 for a, b in measured_cpu])
+        median([1 - a.requests_per_second / b.requests_per_second for a, b in pairs]),
+        median([a.cpu_ms_per_request / b.cpu_ms_per_request - 1 for a, b in measured_cpu])
         if measured_cpu
         else 0.0,
-        _median([b.cpu_ms_per_request / 1000 for _, b in pairs]),
+        median([b.cpu_ms_per_request / 1000 for _, b in pairs]),
         run.drift_counting_seconds.get(model, {}).get(rows),
     )
 
