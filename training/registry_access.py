@@ -10,7 +10,8 @@ model: READ on a model alone resolves aliases but gets 403 on the download. So a
 needs READ on those experiments, and an experiment shared with another tenant's model would
 hand over that model's artifacts too: `grant_model_read` refuses it.
 
-Standard library only, so `clusters/kind/bootstrap.sh` can run it with any python3:
+Standard library only (its HTTP transport is the rollout judge's, training/rollout/mlflow_rest.py),
+so `clusters/kind/bootstrap.sh` can run it with any python3:
 
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 MLFLOW_TRACKING_USERNAME=admin \\
     MLFLOW_TRACKING_PASSWORD=... REGISTRY_USER_PASSWORD=... \\
@@ -27,12 +28,11 @@ import base64
 import json
 import os
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from training.rollout.mlflow_rest import RestFailure, send
 
 MIN_PASSWORD_LENGTH = 12  # the auth app rejects shorter passwords
 PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
@@ -74,32 +74,21 @@ class RegistryAccess:
     def _call(
         self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None
     ) -> dict[str, Any]:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 (the operator's MLflow URL)
-            f"{self.url}{path}{query}", data=data, method=method
-        )
-        request.add_header("Authorization", self._auth)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        headers = {"Authorization": self._auth}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            text = error.read().decode(errors="replace")
-            try:
-                payload = json.loads(text)
-            except ValueError:
-                payload = {"message": text.strip()}
-            message = payload.get("message") or error.reason
+            raw = send(method, f"{self.url}{path}", params, body, headers, self.timeout)
+        except RestFailure as failure:
+            if not failure.status:
+                raise AccessError(f"MLflow not reachable at {self.url}: {failure.reason}") from None
+            payload = failure.payload or {"message": failure.text.strip()}
+            message = payload.get("message") or failure.reason
             raise AccessError(
-                f"{method} {path}: HTTP {error.code}: {message}",
-                error.code,
+                f"{method} {path}: HTTP {failure.status}: {message}",
+                failure.status,
                 payload.get("error_code", ""),
             ) from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise AccessError(f"MLflow not reachable at {self.url}: {reason}") from None
         return json.loads(raw) if raw.strip() else {}
 
     # -- users ---------------------------------------------------------------------------------

@@ -22,6 +22,48 @@ class RegistryError(RuntimeError):
         self.status = status
 
 
+class RestFailure(Exception):
+    """An MLflow REST call that got no success: `status` is the HTTP status (0: no answer),
+    `payload` the error body when it is a JSON object, `text` the error body as text."""
+
+    def __init__(
+        self, status: int, reason: str, text: str = "", payload: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(f"HTTP {status} {reason}" if status else reason)
+        self.status, self.reason, self.text, self.payload = status, reason, text, payload
+
+
+def send(
+    method: str,
+    url: str,
+    params: dict[str, str] | None,
+    body: Any,
+    headers: dict[str, str],
+    timeout: float,
+) -> bytes:
+    """One MLflow REST call with a JSON body (if any); the raw answer, or RestFailure. The one
+    transport of the judge's client here and of training/registry_access.py."""
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}{query}", data=data, method=method, headers=headers)  # noqa: S310 (the configured registry URL)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.read()
+    except urllib.error.HTTPError as error:
+        try:
+            text = error.read().decode(errors="replace")
+        except OSError:
+            text = ""
+        try:
+            payload = json.loads(text or "{}")
+        except ValueError:
+            payload = None
+        payload = payload if isinstance(payload, dict) else None
+        raise RestFailure(error.code, str(error.reason), text, payload) from None
+    except (urllib.error.URLError, OSError) as error:
+        raise RestFailure(0, str(getattr(error, "reason", error))) from None
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -55,18 +97,15 @@ class MlflowRest:
     def _call(
         self, method: str, endpoint: str, params: dict[str, str] | None = None, body: Any = None
     ) -> dict[str, Any]:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        url = f"{self.url}/api/2.0/mlflow/{endpoint}{query}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers=self._headers)  # noqa: S310 (the configured registry URL)
+        url = f"{self.url}/api/2.0/mlflow/{endpoint}"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            raise RegistryError(f"{method} {endpoint}: {_http_error(error)}", error.code) from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise RegistryError(f"MLflow at {self.url} unreachable: {reason}") from None
+            raw = send(method, url, params, body, self._headers, self.timeout)
+        except RestFailure as failure:
+            if not failure.status:
+                raise RegistryError(f"MLflow at {self.url} unreachable: {failure.reason}") from None
+            raise RegistryError(
+                f"{method} {endpoint}: {_http_error(failure)}", failure.status
+            ) from None
         try:
             return json.loads(raw or b"{}")
         except ValueError:
@@ -139,11 +178,7 @@ def _version(raw: dict[str, Any]) -> VersionInfo:
     )
 
 
-def _http_error(error: urllib.error.HTTPError) -> str:
-    detail = ""
-    try:
-        body = json.loads(error.read() or b"{}")
-        detail = ": ".join(str(body[k]) for k in ("error_code", "message") if body.get(k))
-    except (ValueError, AttributeError, OSError):
-        pass
-    return f"HTTP {error.code} {detail or error.reason}".splitlines()[0][:300]
+def _http_error(failure: RestFailure) -> str:
+    body = failure.payload or {}
+    detail = ": ".join(str(body[k]) for k in ("error_code", "message") if body.get(k))
+    return f"HTTP {failure.status} {detail or failure.reason}".splitlines()[0][:300]
