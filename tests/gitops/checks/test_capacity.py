@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gitops import paths
-from gitops.checks.capacity import (
+from gitops.tree.pod_resources import (
     Defaults,
     format_quantity,
     limit_range_defaults,
