@@ -98,7 +98,7 @@ $(MLSERVER): $(UV) $(MLSERVER_REQUIREMENTS)
 bench: setup $(MLSERVER) ## this service vs mlflow models serve and MLServer in one run (~8 min); writes BENCHMARKS.md
 	$(PY) -m tests.benchmarks
 
-e2e: $(VENV)/.synced ## end-to-end on a real Kind cluster (needs Docker and kind)
+e2e: $(VENV)/.synced ## end-to-end on a real Kind cluster (needs Docker 28.0+ and kind)
 	bash clusters/kind/e2e.sh
 
 clean: ## remove the local environments and run state

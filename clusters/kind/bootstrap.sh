@@ -2,8 +2,9 @@
 # Create the Kind cluster, hand it to Argo CD and seed the first models, in an order in which
 # every wait can end:
 #   1. the Kind cluster CLUSTER_NAME; every kubectl call names its context, kind-CLUSTER_NAME
-#   2. the images CI builds that the Kind tree runs, each loaded into the nodes under the tag
-#      the overlays pin (pulled when published, otherwise built from this checkout)
+#   2. the images CI builds that the Kind tree runs, under the tag the overlays pin (pulled
+#      when published, otherwise built from this checkout), saved for the nodes' platform into
+#      one archive and loaded into the nodes from it
 #   3. Argo CD (pinned), local credentials (random, never committed), the root Application
 #   4. wait until the platform Applications are Synced and Healthy (addons, MinIO, MLflow,
 #      monitoring, tenant kits)
@@ -15,8 +16,9 @@
 #   clusters/kind/bootstrap.sh
 #   REPO_URL=https://github.com/you/fork.git REVISION=my-branch clusters/kind/bootstrap.sh
 #
-# Needs docker, kind, kubectl, curl, make and python3 (the repository's .venv is created when
-# missing). Safe to run again: every step checks what exists first.
+# Needs docker 28.0 or newer (client and engine), kind, kubectl, curl, make and python3 (the
+# repository's .venv is created when missing). Safe to run again: every step checks what
+# exists first.
 # Environment: CLUSTER_NAME (ml-platform), REPO_URL, REVISION (main), PLATFORM_TIMEOUT (900 s),
 # TENANT_TIMEOUT (600 s), IMAGE_SOURCE (build: always build the images from this checkout),
 # PYTHON_IMAGE and PIP_CA (base image and CA bundle for local builds).
@@ -75,9 +77,11 @@ secret_value() {
 
 PORT_FORWARD_PID=""
 BOOTSTRAP_OVERLAY=""
+IMAGE_ARCHIVE_DIR=""
 cleanup() {
   [[ -n "$PORT_FORWARD_PID" ]] && kill "$PORT_FORWARD_PID" 2>/dev/null
   [[ -n "$BOOTSTRAP_OVERLAY" ]] && rm -rf "$BOOTSTRAP_OVERLAY"
+  [[ -n "$IMAGE_ARCHIVE_DIR" ]] && rm -rf "$IMAGE_ARCHIVE_DIR"
   return 0
 }
 trap cleanup EXIT
@@ -85,6 +89,34 @@ trap cleanup EXIT
 # What the tree says about this cluster (Applications, images, Secrets), rendered offline.
 inventory() {
   (cd "$REPO_ROOT" && PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m gitops inventory --cluster kind "$@")
+}
+
+# Docker API versions are MAJOR.MINOR: api_at_least VERSION MINIMUM.
+api_at_least() {
+  local major minor min_major min_minor
+  IFS=. read -r major minor <<<"$1"
+  IFS=. read -r min_major min_minor <<<"$2"
+  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
+  ((major > min_major || (major == min_major && minor >= min_minor)))
+}
+
+# The images go to the nodes through `docker image save --platform` (load_images), new in
+# Docker 28.0: the CLI has the flag from v28.0.0 (docker/cli, cli/command/image/save.go) and
+# refuses it against an engine below API 1.48, i.e. Engine 28.0 (cmd/docker/docker.go). Both
+# image stores honour it (moby v28.0.0: image/tarexport/save.go for the classic one,
+# daemon/containerd/image_exporter.go). Checked first, before minutes of builds. Sets
+# NODE_PLATFORM to the engine's os/arch: the Kind nodes are containers of that engine.
+NODE_PLATFORM=""
+check_docker() {
+  local answer client_api server_api
+  answer="$(docker version --format '{{.Client.DefaultAPIVersion}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}')" ||
+    die "docker version failed: is the Docker daemon running and reachable?"
+  read -r client_api server_api NODE_PLATFORM <<<"$answer"
+  if ! api_at_least "$client_api" 1.48 || ! api_at_least "$server_api" 1.48; then
+    die "Docker 28.0 or newer is needed, client and engine (API 1.48, for docker image save --platform); found client API ${client_api:-?}, engine API ${server_api:-?}"
+  fi
+  [[ "$NODE_PLATFORM" =~ ^[a-z0-9]+/[a-z0-9]+$ ]] ||
+    die "docker version names no engine platform (os/arch): ${answer}"
 }
 
 build_image() {
@@ -97,8 +129,14 @@ build_image() {
 # Every image CI builds that the Kind tree runs, under the exact tag the overlays pin.
 # IMAGE_SOURCE=build builds each from this checkout even when it is published (e2e does, to
 # test the commit under review); the default uses a local or published image first.
+# They reach the nodes through one archive of the nodes' platform only, not `kind load
+# docker-image`: that one saves the whole image and imports it with `ctr images import
+# --all-platforms` (kind v0.32.0, pkg/cluster/nodeutils/util.go), which fails with Docker's
+# containerd image store for a pulled multi-platform image whose other platforms were never
+# downloaded ("content digest ... not found", kubernetes-sigs/kind#3795). One archive for all
+# images: each node imports once.
 load_images() {
-  local ref context images
+  local ref context images archive refs=()
   # Captured first, not read from `< <(inventory ...)`: set -e does not see a process
   # substitution fail, and a failing inventory would load nothing and carry on.
   images="$(inventory --images-built)" || die "python -m gitops inventory --images-built failed"
@@ -115,8 +153,16 @@ load_images() {
       log "image $ref is not published (or not readable): building it from $context"
       build_image "$ref" "$context"
     fi
-    kind load docker-image "$ref" --name "$CLUSTER_NAME"
+    refs+=("$ref")
   done <<<"$images"
+  [[ ${#refs[@]} -gt 0 ]] || return 0
+  IMAGE_ARCHIVE_DIR="$(mktemp -d)"
+  archive="$IMAGE_ARCHIVE_DIR/images.tar"
+  log "saving ${#refs[@]} image(s) for $NODE_PLATFORM, the nodes' platform"
+  docker image save --platform "$NODE_PLATFORM" -o "$archive" "${refs[@]}"
+  kind load image-archive "$archive" --name "$CLUSTER_NAME"
+  rm -rf "$IMAGE_ARCHIVE_DIR"
+  IMAGE_ARCHIVE_DIR=""
 }
 
 # wait_for_applications WHAT TIMEOUT NAME...: every named Application Synced and Healthy.
@@ -187,6 +233,7 @@ need kind
 need kubectl
 need curl
 need make
+check_docker
 if [[ ! -x "$PY" ]]; then
   log "creating the repository's Python environment (.venv)"
   make -C "$REPO_ROOT" venv >&2

@@ -9,8 +9,8 @@
 #   4. every tenant's service answers a prediction from that version
 # The cluster is deleted when the script ends, failed or not (KEEP_CLUSTER=1 keeps it).
 #
-# Needs: docker (daemon running), kind, kubectl, git, curl, make. Argo CD clones REPO_URL
-# itself, so REVISION must be pushed.
+# Needs: docker 28.0 or newer (daemon running; bootstrap.sh checks the version), kind, kubectl,
+# git, curl, make. Argo CD clones REPO_URL itself, so REVISION must be pushed.
 # Environment:
 #   REPO_URL       repository Argo CD syncs (default: git remote origin)
 #   REVISION       commit Argo CD syncs (default: HEAD)

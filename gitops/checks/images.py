@@ -6,7 +6,7 @@ reach Kind's nodes, and every version the repository pins names one version per 
    never `latest` or a bare major/minor such as `3` or `3.13`, which the publisher moves. The
    images CI builds (.github/workflows/image.yaml, jobs.build.strategy.matrix.include[].image,
    read by gitops.tree.inventory.built_images): on Kind a 40-hex commit tag and no digest, because
-   `kind load docker-image` puts the image into the nodes by tag and a loaded image has no
+   `kind load image-archive` puts the image into the nodes by tag and a loaded image has no
    registry digest to match (image.yaml's bump job strips it for Kind); on EKS tag and digest,
    the scanned digest the bump job pins. The shipped tree pins placeholder commit tags until
    CI's first bump, so `ctx.allow_examples` accepts a commit tag alone on EKS.
@@ -16,9 +16,10 @@ reach Kind's nodes, and every version the repository pins names one version per 
    to what the trees deploy and to the images around them: Dockerfile base images and the
    Kind node image.
 3. Loaded on Kind: if the Kind tree runs an image CI builds, clusters/kind/bootstrap.sh has a
-   function that reads `inventory --images-built` and runs `kind load docker-image`, and the
-   script calls it. An image under this repository's own package path (ghcr.io/<org>/<repo>/,
-   where image.yaml publishes) must be in the build matrix, or nothing builds or loads it.
+   function that reads `inventory --images-built` and runs `kind load image-archive`, and the
+   script calls it (the `bootstraps` check runs it and follows what it saves and loads). An
+   image under this repository's own package path (ghcr.io/<org>/<repo>/, where image.yaml
+   publishes) must be in the build matrix, or nothing builds or loads it.
 4. One version per component (gitops/tree/pins.py): MLflow (mlflow, mlflow-skinny), the
    Kubernetes minor (KUBERNETES_VERSION, kubectl, the kind node image, EKS, Pod Security
    labels), Argo CD and the charts against .github/crd-sources.yaml, the Python base images,
@@ -223,8 +224,8 @@ def _kind_loads(root: Path, tree: ClusterTree, built: list[BuiltImage]) -> Itera
         return
     images = ", ".join(ref for ref, _ in runs)
     expected = (
-        "a function that runs `kind load docker-image` for each line of "
-        "`inventory --images-built`, called by the script"
+        "a function that loads each line of `inventory --images-built` into the nodes "
+        "(`kind load image-archive`), called by the script"
     )
     problem = bootstrap_problem(root / BOOTSTRAP)
     if problem:
@@ -251,10 +252,10 @@ def bootstrap_problem(script: Path) -> str:
     loaders = [
         name
         for name, (start, end) in bodies.items()
-        if any("kind load docker-image" in line for line in lines[start : end + 1])
+        if any("kind load image-archive" in line for line in lines[start : end + 1])
     ]
     if not loaders:
-        return "no function runs `kind load docker-image`"
+        return "no function runs `kind load image-archive`"
     for name in loaders:
         start, end = bodies[name]
         # A call, `$(inventory --images-built)`, not the name in a message.

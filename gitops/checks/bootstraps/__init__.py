@@ -20,7 +20,11 @@ What the recorded calls must show, on Kind:
 1. one cluster and one context: `kind create cluster` once; every kind call names that
    cluster (--name) and every kubectl call names its context (--context kind-<cluster>);
 2. every image of the Kind tree that CI builds (gitops.tree.inventory) is loaded into that
-   cluster with `kind load docker-image`, before the root Application is applied;
+   cluster before the root Application is applied, from an archive of the nodes' platform
+   (`docker image save --platform P -o FILE`, then `kind load image-archive FILE`), and the
+   archive is gone when the script ends. The stand-ins refuse `kind load docker-image` and an
+   archive saved without --platform: with Docker's containerd image store both fail for a
+   pulled multi-platform image (kubernetes-sigs/kind#3795);
 3. the platform Applications are waited on (Synced/Healthy) before the models are seeded
    (`python -m training seed`), and the tenant Applications only after the seeding: a
    tenant's pods are ready only once its model loads, so a wait before it cannot end;
@@ -489,7 +493,21 @@ def _images(
         if call.rc == 0 and load.get("cluster") == cluster:
             for ref in load.get("images") or []:
                 loaded.setdefault(str(ref), call)
-    findings = []
+    how = (
+        "docker image save --platform <the nodes' os/arch> -o FILE {refs}, then kind load "
+        "image-archive FILE --name {cluster}, before the root Application is applied "
+        "(kubernetes-sigs/kind#3795)"
+    )
+    findings = [
+        _finding(
+            call.script or scenario.script,
+            call,
+            f"loading images into Kind cluster {cluster} failed: {call.error}",
+            how.format(refs="REF...", cluster=cluster),
+        )
+        for call in recording.of("kind")
+        if call.argv[:1] == ("load",) and call.rc
+    ]
     for ref in tree.images:
         call = loaded.get(ref)
         if call is None and not _ended_early(scenario, recording):
@@ -499,8 +517,7 @@ def _images(
                     "",
                     f"image {ref} (CI builds it, the Kind tree runs it) is never loaded into "
                     f"Kind cluster {cluster}: its pods would wait for an image pull",
-                    f"kind load docker-image {ref} --name {cluster}, before the root "
-                    "Application is applied",
+                    how.format(refs=ref, cluster=cluster),
                 )
             )
         elif call is not None and root is not None and call.seq > root.seq:
@@ -512,6 +529,24 @@ def _images(
                     "every image loaded before the root Application is applied",
                 )
             )
+    for archive in recording.state.get("archives_left") or []:
+        saved = next(
+            (
+                c
+                for c in recording.of("docker")
+                if c.effect.get("saved", {}).get("archive") == archive
+            ),
+            None,
+        )
+        findings.append(
+            _finding(
+                (saved.script if saved else "") or scenario.script,
+                saved or "",
+                f"the image archive {Path(archive).name} is still on disk after the script "
+                "ended (it holds every image the cluster runs)",
+                "the archive in a temporary folder that the script's EXIT trap removes",
+            )
+        )
     return findings
 
 

@@ -194,6 +194,9 @@ def run_script(
     try:
         repo = run_dir / "repo"
         copy_tree(root.resolve(), repo)
+        # The scripts' temporary files (mktemp: e2e's work folder, the image archive) stay in
+        # the run folder, removed with it whatever the script leaves behind.
+        (run_dir / "tmp").mkdir()
         if edit is not None:
             edit(repo)
         real_path = os.pathsep.join(
@@ -221,6 +224,7 @@ def run_script(
                     "STANDIN_LOG": str(run.log_path),
                     "STANDIN_STATE": str(run.state_path),
                     "KUBECONFIG": str(run_dir / "kubeconfig"),  # never a real cluster's
+                    "TMPDIR": str(run_dir / "tmp"),
                     "NO_PROXY": "127.0.0.1,localhost",
                     "no_proxy": "127.0.0.1,localhost",
                     "MLFLOW_LOCAL_PORT": str(free_port()),

@@ -23,7 +23,7 @@ from gitops.checks.bootstraps import (
     inventory_answers,
     needed_secrets,
 )
-from gitops.checks.bootstraps.bootstrap_run import copy_tree, run_script
+from gitops.checks.bootstraps.bootstrap_run import copy_tree, initial_state, run_script
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.validate import Report, validate_repo
@@ -178,17 +178,110 @@ def test_bootstrap_waiting_for_tenants_before_seeding(tmp_path, trees, answers) 
     finding_with(found, "the tenant Applications are not Synced/Healthy after 0s")  # timed out
 
 
+SAVE = 'docker image save --platform "$NODE_PLATFORM" -o "$archive" "${refs[@]}"\n'
+LOAD = 'kind load image-archive "$archive" --name "$CLUSTER_NAME"\n'
+
+
 def test_bootstrap_without_kind_load(tmp_path, trees, answers) -> None:
-    load = 'kind load docker-image "$ref" --name "$CLUSTER_NAME"\n'
-    found = planted(tmp_path, trees, answers, KIND_BOOTSTRAP, [(load, "")], [KIND_RUN])
+    found = planted(tmp_path, trees, answers, KIND_BOOTSTRAP, [(LOAD, "")], [KIND_RUN])
     for image in ("inference-service", "mlflow-server"):
         finding_with(
             found,
             f"clusters/kind/bootstrap.sh: image ghcr.io/example-org/ml-inference-platform/{image}:",
             "is never loaded into Kind cluster ml-platform",
-            f"(expected: kind load docker-image ghcr.io/example-org/ml-inference-platform/{image}:",
-            "--name ml-platform, before the root Application is applied)",
+            "(expected: docker image save --platform <the nodes' os/arch> -o FILE "
+            f"ghcr.io/example-org/ml-inference-platform/{image}:",
+            "then kind load image-archive FILE --name ml-platform, before the root Application "
+            "is applied (kubernetes-sigs/kind#3795))",
         )
+
+
+def test_bootstrap_back_on_kind_load_docker_image(tmp_path, trees, answers) -> None:
+    # What the bootstrap did before: fails with Docker's containerd image store for a pulled
+    # multi-platform image, which the stand-ins model for every image.
+    back = 'kind load docker-image "${refs[@]}" --name "$CLUSTER_NAME"\n'
+    found = planted(
+        tmp_path, trees, answers, KIND_BOOTSTRAP, [(SAVE, ""), (LOAD, back)], [KIND_RUN]
+    )
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "`kind load docker-image ghcr.io/example-org/ml-inference-platform/inference-service:",
+        "loading images into Kind cluster ml-platform failed: ERROR: failed to load image: "
+        "ctr: content digest sha256:...: not found (standin kind: `kind load docker-image` is "
+        "refused; kubernetes-sigs/kind#3795",
+    )
+    finding_with(found, "kind bootstrap: exited 1 under the stand-ins")
+
+
+@pytest.mark.parametrize(
+    ("platform", "failing", "problem"),
+    [
+        # Every platform's manifest in the archive's index, one platform's content: #3795.
+        ("", "kind load image-archive", "was saved without --platform; kubernetes-sigs/kind#3795"),
+        # Not the engine's platform: neither image store has those images to save.
+        (
+            "--platform linux/arm64 ",
+            "docker image save",
+            "no suitable export target found for platform linux/arm64",
+        ),
+    ],
+)
+def test_bootstrap_saving_another_platform(
+    tmp_path, trees, answers, platform: str, failing: str, problem: str
+) -> None:
+    saved = SAVE.replace('--platform "$NODE_PLATFORM" ', platform)
+    found = planted(tmp_path, trees, answers, KIND_BOOTSTRAP, [(SAVE, saved)], [KIND_RUN])
+    finding_with(found, "kind bootstrap: exited 1 under the stand-ins", problem)
+    if failing.startswith("kind"):
+        finding_with(found, f"`{failing} /", "loading images into Kind cluster ml-platform failed")
+
+
+def test_bootstrap_leaving_the_image_archive(tmp_path, trees, answers) -> None:
+    found = planted(
+        tmp_path,
+        trees,
+        answers,
+        KIND_BOOTSTRAP,
+        [
+            ('  [[ -n "$IMAGE_ARCHIVE_DIR" ]] && rm -rf "$IMAGE_ARCHIVE_DIR"\n', ""),
+            ('  rm -rf "$IMAGE_ARCHIVE_DIR"\n', ""),
+        ],
+        [KIND_RUN],
+    )
+    finding_with(
+        found,
+        "clusters/kind/bootstrap.sh: call #",
+        "`docker image save --platform linux/amd64 -o /",
+        "the image archive images.tar is still on disk after the script ended",
+    )
+
+
+def test_the_archive_is_of_the_engine_platform() -> None:
+    # On an arm64 engine (Apple silicon, Graviton) the nodes are arm64: the archive follows.
+    state = initial_state()
+    state["docker"]["arch"] = "arm64"
+    recording = run_script(KIND_BOOTSTRAP, {}, ROOT, state=state)
+    assert recording.returncode == 0, recording.stderr[-2000:]
+    saved = [c.effect["saved"] for c in recording.of("docker") if "saved" in c.effect]
+    assert [s["platform"] for s in saved] == ["linux/arm64"]
+    loaded = [c.effect["loaded"] for c in recording.of("kind") if "loaded" in c.effect]
+    assert sorted(loaded[0]["images"]) == sorted(saved[0]["images"])
+    assert len(saved[0]["images"]) >= 2
+
+
+@pytest.mark.parametrize(("client_api", "server_api"), [("1.47", "1.48"), ("1.51", "1.47")])
+def test_bootstrap_refuses_a_docker_before_28(client_api: str, server_api: str) -> None:
+    # Docker 27 (API 1.47) on either end: stop before creating a cluster or building anything.
+    state = initial_state()
+    state["docker"].update(client_api=client_api, server_api=server_api)
+    recording = run_script(KIND_BOOTSTRAP, {}, ROOT, state=state)
+    assert recording.returncode == 1
+    assert (
+        "bootstrap: Docker 28.0 or newer is needed, client and engine (API 1.48, for docker "
+        f"image save --platform); found client API {client_api}, engine API {server_api}"
+    ) in recording.stderr
+    assert [c.program for c in recording.calls] == ["docker"]
 
 
 def test_e2e_without_its_cleanup_trap(tmp_path, trees, answers) -> None:

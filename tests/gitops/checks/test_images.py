@@ -237,7 +237,7 @@ def test_bootstrap_no_longer_loading_images(repo: Path, trees: list[Any]) -> Non
 @pytest.mark.parametrize(
     ("old", "new", "problem"),
     [
-        ("kind load docker-image", "echo", "no function runs `kind load docker-image`"),
+        ("kind load image-archive", "echo", "no function runs `kind load image-archive`"),
         ('"$(inventory --images-built)"', '"$(cat images.txt)"', "does not read `inventory"),
     ],
 )

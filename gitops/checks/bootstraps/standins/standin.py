@@ -22,12 +22,20 @@ bash script that made the call), env (a few variables, never passwords), rc, eff
 the call did), error.
 
 What they answer:
-- kind: `get clusters`; `create cluster --name X` (adds X, current context kind-X);
-  `delete cluster --name X`; `load docker-image REF --name X` (only an image docker built or
-  pulled, only into an existing cluster).
-- docker: `info`; `image inspect` fails until the image is built; `pull` always fails (no
-  registry here), so the scripts build; `build --tag REF CONTEXT` records REF (CONTEXT must
-  hold a Dockerfile).
+- kind: `get clusters`; `create cluster --name X` (adds X, current context kind-X; its nodes
+  run the Docker engine's platform); `delete cluster --name X`; `load image-archive FILE
+  --name X` (only into an existing cluster; loads the images FILE records, and refuses an
+  archive saved without --platform or for another platform than the nodes'). `load
+  docker-image` is refused: with Docker's containerd image store it fails for a pulled
+  multi-platform image (kubernetes-sigs/kind#3795), so a script going back to it fails here.
+- docker: `info`; `version --format T` (T made of {{.Client.F}} and {{.Server.F}} fields:
+  Docker 28.0.4 on linux/amd64, or what the state's `docker` says); `image inspect` fails until
+  the image is built; `pull` always fails (no registry here), so the scripts build; `build
+  --tag REF CONTEXT` records REF (CONTEXT must hold a Dockerfile); `image save [--platform P]
+  -o FILE REF...` (only images docker built or pulled, P only the engine's platform) writes
+  FILE as a small JSON record of REFs and P, the stand-in of the archive, for `kind load
+  image-archive`. When the run ends, state.json lists the archives still on disk
+  (`archives_left`).
 - kubectl, against an existing context (--context, else the current one): namespaces
   (`create namespace --dry-run=client -o yaml | apply -f -`); the Argo CD install (apply -f
   of its install.yaml, patch argocd-cm, rollout restart/status); Secrets (`get secret` fails
@@ -93,6 +101,22 @@ SLEEP_CAP = 0.05
 # 0); a wait on something that failed earlier would otherwise spin on the script's own
 # deadline (e.g. 120 s of real time for the MLflow port-forward).
 SLEEP_BUDGET = 60.0
+# The Docker the stand-in answers as: 28.0 is the first with `docker image save --platform`
+# (API 1.48; docker/cli v28.0.0 cli/command/image/save.go), so a script that needs more
+# fails here. A test may plant another one in the starting state.
+DOCKER = {
+    "client_version": "28.0.4",
+    "client_api": "1.48",
+    "server_version": "28.0.4",
+    "server_api": "1.48",
+    "os": "linux",
+    "arch": "amd64",
+}
+ARCHIVE_MARK = "standin docker image save"
+KIND_3795 = (
+    "kubernetes-sigs/kind#3795: with Docker's containerd image store a pulled image holds one "
+    "platform but its saved index names them all; save one with `docker image save --platform`"
+)
 
 
 class Unmodelled(Exception):
@@ -124,6 +148,10 @@ def initial_state(
         "current_context": current_context,
         "images": [],
         "loaded": {},
+        "docker": dict(DOCKER),
+        "node_platforms": {},  # Kind cluster -> the platform its nodes run
+        "archives": [],  # files `docker image save -o` wrote
+        "archives_left": [],  # those still on disk when the run ended
         "registry": {"users": {}, "models": {}, "seeded": False},
     }
 
@@ -258,6 +286,8 @@ class Run:
         self.closed.set()
         with self.lock:
             forwards, self.forwards = list(self.forwards.values()), {}
+            archives = self.state.get("archives") or []
+            self.state["archives_left"] = [a for a in archives if os.path.exists(a)]
             self.save()
         for forward in forwards:
             forward.stop()
@@ -742,6 +772,7 @@ def kind(run: Run, call: Call) -> int:
             )
         state["clusters"].append(name)
         state["kube"][f"kind-{name}"] = new_cluster_state("kind")
+        state["node_platforms"][name] = engine_platform(state)
         state["current_context"] = f"kind-{name}"
         call.effect["cluster_created"] = name
         call.err.append(f'Creating cluster "{name}" ...\nSet kubectl context to "kind-{name}"\n')
@@ -752,28 +783,74 @@ def kind(run: Run, call: Call) -> int:
             state["clusters"].remove(name)
             state["kube"].pop(f"kind-{name}", None)
             state["loaded"].pop(name, None)
+            state["node_platforms"].pop(name, None)
             if state["current_context"] == f"kind-{name}":
                 state["current_context"] = ""
             call.effect["cluster_deleted"] = name
         return 0
     if argv[:2] == ["load", "docker-image"]:
-        refs, skip = [], False
-        for arg in argv[2:]:
-            if skip:
-                skip = False
-            elif arg == "--name":
-                skip = True
-            elif not arg.startswith("-"):
-                refs.append(arg)
-        if name not in state["clusters"]:
-            raise Failed(f'ERROR: no nodes found for cluster "{name}"')
-        for ref in refs:
-            if ref not in state["images"]:
-                raise Failed(f'ERROR: image: "{ref}" not present locally')
-        state["loaded"].setdefault(name, []).extend(refs)
-        call.effect["loaded"] = {"cluster": name, "images": refs}
-        return 0
+        raise Failed(
+            "ERROR: failed to load image: ctr: content digest sha256:...: not found "
+            f"(standin kind: `kind load docker-image` is refused; {KIND_3795})"
+        )
+    if argv[:2] == ["load", "image-archive"]:
+        return load_image_archive(run, call, name, positional(argv[2:], {"--name"}))
     raise Unmodelled(" ".join(argv) or "no command")
+
+
+def positional(args: list[str], value_flags: set[str]) -> list[str]:
+    """The arguments that are not flags (nor a value flag's value); any other flag is new."""
+    words, i = [], 0
+    while i < len(args):
+        flag = args[i].partition("=")[0]
+        if flag in value_flags:
+            i += 1 if "=" in args[i] else 2
+            continue
+        if args[i].startswith("-"):
+            raise Unmodelled(f"flag {args[i]}")
+        words.append(args[i])
+        i += 1
+    return words
+
+
+def engine_platform(state: dict[str, Any]) -> str:
+    return f"{state['docker']['os']}/{state['docker']['arch']}"
+
+
+def load_image_archive(run: Run, call: Call, name: str, files: list[str]) -> int:
+    """`kind load image-archive FILE... --name X`: the images each archive records."""
+    state = run.state
+    if not files:
+        raise Failed("ERROR: name of image archive is required")
+    for file in files:
+        if not os.path.isfile(call.path(file)):
+            raise Failed(f"ERROR: stat {file}: no such file or directory")
+    if name not in state["clusters"]:
+        raise Failed(f'ERROR: no nodes found for cluster "{name}"')
+    nodes = state["node_platforms"].get(name, "")
+    refs: list[str] = []
+    for file in files:
+        try:
+            record = json.loads(Path(call.path(file)).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = None
+        if not isinstance(record, dict) or record.get("made_by") != ARCHIVE_MARK:
+            raise Failed(f"ERROR: failed to load image: ctr: {file}: unrecognized image format")
+        platform = str(record.get("platform") or "")
+        if not platform:
+            raise Failed(
+                "ERROR: failed to load image: ctr: content digest sha256:...: not found "
+                f"(standin kind: {Path(file).name} was saved without --platform; {KIND_3795})"
+            )
+        if platform.split("/")[:2] != nodes.split("/")[:2]:
+            raise Failed(
+                f"standin kind: {file} holds {platform} images, but the nodes of {name} run "
+                f"{nodes}: their containers would not start (exec format error)"
+            )
+        refs += [str(ref) for ref in record.get("images") or []]
+    state["loaded"].setdefault(name, []).extend(refs)
+    call.effect["loaded"] = {"cluster": name, "images": refs, "archives": files}
+    return 0
 
 
 def docker(run: Run, call: Call) -> int:
@@ -781,6 +858,10 @@ def docker(run: Run, call: Call) -> int:
     if argv == ["info"]:
         call.out.append("Server Version: standin\n")
         return 0
+    if argv[:1] == ["version"]:
+        return docker_version(run, call)
+    if argv[:2] == ["image", "save"] or argv[:1] == ["save"]:
+        return docker_save(run, call, argv[2:] if argv[0] == "image" else argv[1:])
     if argv[:2] == ["image", "inspect"] and len(argv) == 3:
         if argv[2] not in state["images"]:
             raise Failed(f"Error: No such image: {argv[2]}")
@@ -812,6 +893,77 @@ def docker(run: Run, call: Call) -> int:
         call.err.append("".join(f"naming to {t} done\n" for t in tags))
         return 0
     raise Unmodelled(" ".join(argv) or "no command")
+
+
+VERSION_FIELDS = {
+    "Client": {
+        "Version": "client_version",
+        "APIVersion": "client_api",
+        "DefaultAPIVersion": "client_api",
+        "Os": "os",
+        "Arch": "arch",
+    },
+    "Server": {
+        "Version": "server_version",
+        "APIVersion": "server_api",
+        "Os": "os",
+        "Arch": "arch",
+    },
+}
+VERSION_FIELD = re.compile(r"\{\{\s*\.(\w+)\.(\w+)\s*\}\}")
+
+
+def docker_version(run: Run, call: Call) -> int:
+    """`docker version --format T`: T's {{.Client.F}} and {{.Server.F}} filled in."""
+    template = option(call.argv, "--format") or option(call.argv, "-f")
+    if not template or positional(call.argv[1:], {"--format", "-f"}):
+        raise Unmodelled("version without --format")
+    facts = run.state["docker"]
+
+    def field(match: re.Match[str]) -> str:
+        key = VERSION_FIELDS.get(match[1], {}).get(match[2])
+        if key is None:
+            raise Unmodelled(f"version field .{match[1]}.{match[2]}")
+        return str(facts[key])
+
+    answer = VERSION_FIELD.sub(field, template)
+    if "{{" in answer:
+        raise Unmodelled(f"version template {template}")
+    call.effect["version"] = answer
+    call.out.append(answer + "\n")
+    return 0
+
+
+def docker_save(run: Run, call: Call, args: list[str]) -> int:
+    """`docker image save [--platform P] -o FILE REF...`: FILE records the REFs and P."""
+    state = run.state
+    refs = positional(args, {"--platform", "-o", "--output"})
+    output = option(args, "-o") or option(args, "--output")
+    platform = option(args, "--platform")
+    if not output:
+        raise Unmodelled("image save to stdout (the stand-in writes archives with -o FILE only)")
+    if not refs:
+        raise Failed('"docker image save" requires at least 1 argument.')
+    for ref in refs:
+        if ref not in state["images"]:
+            raise Failed(f"Error response from daemon: No such image: {ref}")
+    # The images here were built (or pulled) by this engine, so they are of its platform.
+    if platform and platform.split("/")[:2] != engine_platform(state).split("/"):
+        raise Failed(
+            f"Error response from daemon: no suitable export target found for platform {platform}"
+        )
+    path = call.path(output)
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        raise Failed(
+            "failed to save image: invalid output path: directory "
+            f'"{os.path.dirname(output)}" does not exist'
+        )
+    record = {"made_by": ARCHIVE_MARK, "images": refs, "platform": platform}
+    Path(path).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    archive = os.path.realpath(path)
+    state["archives"].append(archive)
+    call.effect["saved"] = {"images": refs, "platform": platform, "archive": archive}
+    return 0
 
 
 # --- eksctl, aws, helm, sleep -------------------------------------------------------------
