@@ -16,11 +16,6 @@ def tenants_dir(cluster: str, root: Path = REPO_ROOT) -> Path:
     return overlays_dir(root) / cluster / "tenants"
 
 
-def crds_dir(root: Path = REPO_ROOT) -> Path:
-    """Pinned upstream CRDs; the repo expects them beside it in ../shared/crds (see README)."""
-    return root.parent / "shared" / "crds"
-
-
 def upstream_manifest(root: Path = REPO_ROOT) -> Path:
     """The pinned upstream files: each set's files, release tags, upstream paths and sums."""
     return root / "upstream-files.yaml"

@@ -30,7 +30,6 @@ DEFAULT_UPSTREAM_BASE_URL = "https://raw.githubusercontent.com"
 @dataclass(frozen=True)
 class Settings:
     repo_root: Path
-    crds_dir: Path
     checkov: str | None
     promtool: str | None
     # GITOPS_ALLOW_EXAMPLES=1: the example cluster settings the repository ships with pass
@@ -48,10 +47,8 @@ class Settings:
     @classmethod
     def from_env(cls, repo_root: Path | None = None) -> Settings:
         """The settings for validating `repo_root` (default: this repository)."""
-        crds = os.environ.get("CRDS_DIR")
         return cls(
             repo_root=(repo_root or paths.REPO_ROOT).resolve(),
-            crds_dir=Path(crds).resolve() if crds else paths.crds_dir(paths.REPO_ROOT),
             checkov=os.environ.get("CHECKOV") or _checkov(),
             promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
             allow_examples=os.environ.get("GITOPS_ALLOW_EXAMPLES", "") in ("1", "true", "yes"),

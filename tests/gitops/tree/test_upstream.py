@@ -9,8 +9,11 @@ resolved (../shared, or the cache of a clone that downloaded them)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -22,6 +25,7 @@ import pytest
 from gitops import paths
 from gitops.settings import Settings
 from gitops.tree import upstream
+from tests.gitops.tree_copies import copy_real_tree
 from training.ports import free_port
 
 SETS = ("crds", "argocd-health")
@@ -134,6 +138,38 @@ def test_a_clone_without_the_mirror_downloads_each_file_once(
     assert len(server.requests) == 34
 
 
+def test_validate_in_a_clone_without_the_mirror(tmp_path: Path, server: FileServer) -> None:
+    repo = copy_repository(tmp_path / "repo")
+    env = clone_env(repo, server.url)
+    run = subprocess.run(
+        [sys.executable, "-m", "gitops", "validate", "--only", "crd-schemas"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"crd-schemas\s+ok", run.stdout)
+    crds = upstream.pinned_files("crds")
+    assert sorted(server.requests) == sorted(f"/{p.repo}/{p.tag}/{p.path}" for p in crds)
+    assert all((repo / ".cache/upstream/crds" / p.file).is_file() for p in crds)
+
+    again = subprocess.run(
+        [sys.executable, "-m", "gitops", "upstream", "crds"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "crds: 9 files in" in again.stdout
+    assert "(the cache)" in again.stdout
+    assert len(server.requests) == len(crds)
+
+
 def test_an_altered_download_is_refused(clone: Path, server: FileServer) -> None:
     pinned = next(p for p in upstream.pinned_files("crds") if p.file == ALTERED)
     altered = server.files[f"/{pinned.repo}/{pinned.tag}/{pinned.path}"] + b"# changed\n"
@@ -150,6 +186,30 @@ def test_an_altered_download_is_refused(clone: Path, server: FileServer) -> None
     assert len(list(cache.rglob("*.yaml"))) == 8
     assert message.count(" -> ") == 1
     assert f"-> {cache / ALTERED}" in message
+
+
+def test_without_a_mirror_or_a_server_validate_says_what_to_do(tmp_path: Path) -> None:
+    repo = copy_repository(tmp_path / "repo")
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    run = subprocess.run(
+        [sys.executable, "-m", "gitops", "validate", "--only", "crd-schemas"],
+        cwd=repo,
+        env=clone_env(repo, nobody),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "FAIL" not in run.stdout  # no findings: one message instead
+    assert run.stderr.count("are not available") == 1
+    assert f"could not download {nobody}/argoproj/argo-cd/v3.5.1/" in run.stderr
+    for pinned in upstream.pinned_files("crds"):
+        assert f"      {pinned.url(nobody)}\n" in run.stderr
+        assert f"        -> {repo / '.cache/upstream/crds' / pinned.file}\n" in run.stderr
+    assert "or set CRDS_DIR to a folder that holds every file of the set" in run.stderr
+    assert "or set UPSTREAM_BASE_URL to a mirror" in run.stderr
+    assert not (repo / ".cache/upstream/crds").exists()
 
 
 def test_a_folder_named_by_the_variable_is_used_as_given(clone: Path, tmp_path: Path) -> None:
@@ -255,3 +315,28 @@ def versions_md_sums(versions: Path) -> dict[str, str]:
         if line.startswith("|") and digests and files:
             sums[files[-1]] = digests[-1]
     return sums
+
+
+def copy_repository(target: Path) -> Path:
+    """The tools, the packages they import and the tree, without ../shared or a cache."""
+    copy_real_tree(target)
+    for package in ("gitops", "service", "training"):
+        shutil.copytree(
+            paths.REPO_ROOT / package,
+            target / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+            dirs_exist_ok=True,  # the tree copy holds service/Dockerfile already
+        )
+    assert not (target.parent / "shared").exists()
+    return target
+
+
+def clone_env(repo: Path, base_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CRDS_DIR", "ARGOCD_HEALTH_DIR")}
+    env.update(
+        PYTHONPATH=f"{repo / 'service'}{os.pathsep}{repo}",
+        UPSTREAM_BASE_URL=base_url,
+        no_proxy="127.0.0.1",
+        NO_PROXY="127.0.0.1",
+    )
+    return env
