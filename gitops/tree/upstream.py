@@ -64,7 +64,7 @@ class Resolved:
     set_name: str
     folder: Path
     origin: str  # where the folder came from, in words
-    files: int  # how many files the set has
+    file_count: int
 
 
 def pinned_files(set_name: str, root: Path = paths.REPO_ROOT) -> list[PinnedFile]:
@@ -74,12 +74,16 @@ def pinned_files(set_name: str, root: Path = paths.REPO_ROOT) -> list[PinnedFile
         raise UpstreamFilesError(f"{MANIFEST} has no set {set_name!r}; it has {sorted(sets)}")
     files = []
     for entry in sets[set_name] or []:
-        release = releases[entry["release"]]
-        files.append(
-            PinnedFile(
+        try:
+            release = releases[entry["release"]]
+            pinned = PinnedFile(
                 entry["file"], release["repo"], release["tag"], entry["path"], entry["sha256"]
             )
-        )
+        except KeyError as missing:
+            raise UpstreamFilesError(
+                f"{MANIFEST}: set {set_name!r}: {entry} has no {missing} (or no such release)"
+            ) from None
+        files.append(pinned)
     return files
 
 
@@ -278,5 +282,5 @@ def main(argv: list[str]) -> int:
         return 2
     for set_name in args.sets or known:
         resolved = resolve(set_name, settings)
-        print(f"{set_name}: {resolved.files} files in {resolved.folder} ({resolved.origin})")
+        print(f"{set_name}: {resolved.file_count} files in {resolved.folder} ({resolved.origin})")
     return 0

@@ -295,6 +295,13 @@ def test_a_damaged_or_stale_cache_is_repaired(clone: Path, server: FileServer) -
     assert not stale.exists()  # no longer pinned: the CRD loader must not read it
 
 
+def test_an_entry_naming_an_unknown_release_is_refused(clone: Path) -> None:
+    manifest = paths.upstream_manifest(clone)
+    manifest.write_text(manifest.read_text().replace("release: argo-cd", "release: argocd", 1))
+    with pytest.raises(upstream.UpstreamFilesError, match=r"upstream-files.yaml: set 'crds': "):
+        upstream.pinned_files("crds", clone)
+
+
 @pytest.mark.skipif(
     not SHARED.is_dir(), reason="no offline mirror ../shared beside the repository to compare"
 )
