@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from gitops.tree.upstream import UpstreamFilesError
+
 # command -> module whose `main(argv) -> int` implements it; imported lazily so one
 # command's dependencies never slow down or break another.
 COMMANDS = {
@@ -14,6 +16,7 @@ COMMANDS = {
     "bump": "gitops.edits.bump",
     "inventory": "gitops.tree.inventory",
     "export-schemas": "gitops.tree.export_schemas",
+    "upstream": "gitops.tree.upstream",
 }
 
 
@@ -22,7 +25,13 @@ def main(argv: list[str]) -> int:
         print(f"usage: python -m gitops {{{','.join(COMMANDS)}}} [options]", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[argv[0]])
-    return int(module.main(argv[1:]))
+    try:
+        return int(module.main(argv[1:]))
+    except UpstreamFilesError as error:
+        # A command that needs the pinned upstream files stops at the first set it cannot get,
+        # with one message that says what to do (not a finding per object left unchecked).
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

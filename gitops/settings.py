@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops import paths
@@ -19,28 +20,44 @@ KUBERNETES_VERSION = "1.36"
 # Namespaces whose workloads come from upstream charts/manifests and are not held
 # to Pod Security "restricted" here.
 UPSTREAM_NAMESPACES = frozenset({"kube-system", "argocd", "monitoring"})
+# Each set of pinned upstream files (upstream-files.yaml) -> the environment variable that
+# names a folder holding it, used instead of ../shared/<set>, the cache or a download.
+UPSTREAM_DIR_VARIABLES = {"crds": "CRDS_DIR", "argocd-health": "ARGOCD_HEALTH_DIR"}
+# Where pinned upstream files are downloaded from: <base>/<repo>/<tag>/<path>.
+DEFAULT_UPSTREAM_BASE_URL = "https://raw.githubusercontent.com"
 
 
 @dataclass(frozen=True)
 class Settings:
     repo_root: Path
-    crds_dir: Path
     checkov: str | None
     promtool: str | None
     # GITOPS_ALLOW_EXAMPLES=1: the example cluster settings the repository ships with pass
     # (CI validates the tree as published); unset, they are findings to replace.
     allow_examples: bool
+    # The pinned upstream files (gitops/tree/upstream.py). They belong to the repository
+    # these tools run from, whatever tree is validated: its upstream-files.yaml, its
+    # ../shared mirror and its .cache/upstream.
+    upstream_root: Path = paths.REPO_ROOT
+    # Set name -> folder named by its variable in UPSTREAM_DIR_VARIABLES (only those set).
+    upstream_dirs: Mapping[str, Path] = field(default_factory=dict)
+    # UPSTREAM_BASE_URL: a mirror serving <repo>/<tag>/<path> like raw.githubusercontent.com.
+    upstream_base_url: str = DEFAULT_UPSTREAM_BASE_URL
 
     @classmethod
     def from_env(cls, repo_root: Path | None = None) -> Settings:
         """The settings for validating `repo_root` (default: this repository)."""
-        crds = os.environ.get("CRDS_DIR")
         return cls(
             repo_root=(repo_root or paths.REPO_ROOT).resolve(),
-            crds_dir=Path(crds).resolve() if crds else paths.crds_dir(paths.REPO_ROOT),
             checkov=os.environ.get("CHECKOV") or _checkov(),
             promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
             allow_examples=os.environ.get("GITOPS_ALLOW_EXAMPLES", "") in ("1", "true", "yes"),
+            upstream_dirs={
+                name: Path(os.environ[variable]).resolve()
+                for name, variable in UPSTREAM_DIR_VARIABLES.items()
+                if os.environ.get(variable)
+            },
+            upstream_base_url=os.environ.get("UPSTREAM_BASE_URL") or DEFAULT_UPSTREAM_BASE_URL,
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from gitops.checks import Check, Context, load_all
 from gitops.settings import Settings
 from gitops.tree.findings import Finding
+from gitops.tree.upstream import folder
 
 # name -> what a passing check proves, in summary order, as registered when this module is
 # imported (the summary and --help list them; validate_repo asks the registry each run).
@@ -72,6 +73,9 @@ def validate_repo(
     selected = [check for name, check in registered.items() if name in wanted]
     run = _Run(tuple(check.name for check in selected))
     settings = Settings.from_env(repo_root)
+    # The pinned CRDs before anything starts: without them nothing can be checked, and the
+    # error (UpstreamFilesError) says how to get them. Context.build finds them resolved.
+    folder("crds", settings)
     # Work a check starts before anything is rendered (checkov's interpreter and its imports)
     # overlaps the rendering.
     prepared = {c.name: c.prepare(settings) for c in selected if c.prepare is not None}

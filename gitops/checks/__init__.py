@@ -41,6 +41,7 @@ from gitops.tree.findings import Finding
 from gitops.tree.kustomizations import Rendered, discover, render_all
 from gitops.tree.namespacing import is_namespaced
 from gitops.tree.tenants import clusters, loose_tenants, tenant_namespaces
+from gitops.tree.upstream import folder
 
 DEFAULT_ORDER = 1000
 # The phases of Context.build, each timed on its own.
@@ -95,16 +96,15 @@ class Context:
         allow_examples: bool | None = None,
         prepared: dict[str, Any] | None = None,
     ) -> Context:
-        """Render every kustomization, load the pinned CRDs and follow each cluster's
-        Application tree, timing each phase."""
+        """Load the pinned CRDs, render every kustomization and follow each cluster's
+        Application tree, timing each phase. Without the pinned CRDs nothing can be checked:
+        UpstreamFilesError (gitops/tree/upstream.py) says how to get them."""
         root = settings.repo_root
         seconds: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        with _Clock(seconds, "crds"):
+            crds = load_crds(folder("crds", settings))
         with _Clock(seconds, "render"):
             rendered = render_all(discover(root), root)
-        crds = CrdSet([])
-        if settings.crds_dir.is_dir():  # a missing folder is the crd-schemas check's finding
-            with _Clock(seconds, "crds"):
-                crds = load_crds(settings.crds_dir)
         trees: list[ClusterTree] = []
         tenants: dict[str, frozenset[str]] = {}
         if (root / "clusters").is_dir():

@@ -1,5 +1,6 @@
 """`crd-schemas`: custom resources against the openAPIV3Schema of their pinned upstream CRD
-(gitops/tree/crds.py converts it to a strict JSON Schema, RE2 decides `pattern`s), in every
+(the `crds` set of upstream-files.yaml, which gitops/tree/upstream.py provides before any check
+runs; gitops/tree/crds.py converts it to a strict JSON Schema, RE2 decides `pattern`s), in every
 kustomization, every Application and every Application an ApplicationSet generates. An
 apiVersion the CRD does not serve, or a kind its group does not have, is a finding too.
 """
@@ -26,15 +27,6 @@ MAX_ERRORS_PER_OBJECT = 5
     generic=True,
 )
 def check(ctx: Context) -> Iterator[Finding]:
-    crds_dir = ctx.settings.crds_dir
-    if not crds_dir.is_dir():
-        yield Finding(
-            CHECK,
-            str(crds_dir),
-            "",
-            "CRD folder missing",
-            "the pinned CRDs in ../shared/crds (or CRDS_DIR)",
-        )
     for r in ctx.built:
         yield from validate(ctx.crds, r.objects, r.rel)
     for tree in ctx.trees:

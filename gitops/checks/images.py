@@ -22,7 +22,7 @@ reach Kind's nodes, and every version the repository pins names one version per 
    publishes) must be in the build matrix, or nothing builds or loads it.
 4. One version per component (gitops/tree/pins.py): MLflow (mlflow, mlflow-skinny), the
    Kubernetes minor (KUBERNETES_VERSION, kubectl, the kind node image, EKS, Pod Security
-   labels), Argo CD and the charts against .github/crd-sources.yaml, the Python base images,
+   labels), Argo CD and the charts against upstream-files.yaml, the Python base images,
    kind, boto3 and every other package pinned in more than one place. Versions agree when one
    is a prefix of the other (`3.13` and `3.13.15-slim-trixie`); Kubernetes compares minors.
    The images CI builds are left out: each cluster's bump moves on its own (Kind merges
@@ -75,9 +75,9 @@ ALSO_COMPARED = {"kubectl": "kubernetes"}  # the pinned kubectl is the clusters'
 WHY = {
     "mlflow": "the server, the registry client in the service image and the suite must agree",
     "kubernetes": "Kind nodes, EKS, the validation schemas, kubectl and Pod Security levels",
-    "argo-cd": "clusters/install-argocd.sh installs the release whose CRDs CI validates with",
-    "kube-prometheus-stack": "the chart Argo CD installs is the one whose CRDs CI validates",
-    "external-secrets": "the chart Argo CD installs is the one whose CRDs CI validates",
+    "argo-cd": "clusters/install-argocd.sh installs the release upstream-files.yaml pins",
+    "kube-prometheus-stack": "the chart Argo CD installs is the one whose CRDs are validated",
+    "external-secrets": "the chart Argo CD installs is the one whose CRDs are validated",
     "kind": "kind-config.yaml's node image is the one this kind release defaults to",
     "python": "both images build on the same Python, the one CI runs",
 }

@@ -1,9 +1,10 @@
 """`one-validator`: CI's kubeconform and the local validation check the same objects against
 the same schemas.
 
-- The CRDs CI downloads (.github/crd-sources.yaml, one file per release tag and path,
-  each with its sha256) are byte for byte the ones the local suite reads (CRDS_DIR,
-  ../shared/crds by default): the same files, the same sums, nothing missing on either side.
+- The CRDs the local suite reads (the `crds` set gitops/tree/upstream.py provides: CRDS_DIR,
+  ../shared/crds, or the cache it downloads to, as CI does) are byte for byte the ones the
+  tree's upstream-files.yaml lists with their release tags and sha256: the same files, the
+  same sums, no CRD read locally that the list (and so CI) lacks.
 - The kubeconform job of .github/workflows/checks.yaml reads only schemas exported by
   `python -m gitops export-schemas` (gitops/tree/export_schemas.py: the core schemas of
   settings.KUBERNETES_VERSION that `schemas` uses, the CRDs converted by the code
@@ -20,11 +21,12 @@ from pathlib import Path
 import yaml
 
 from gitops.checks import Context, register
-from gitops.settings import KUBERNETES_VERSION, Settings
+from gitops.settings import KUBERNETES_VERSION
 from gitops.tree.findings import Finding
+from gitops.tree.upstream import MANIFEST, folder
 
 CHECK = "one-validator"
-SOURCES = Path(".github/crd-sources.yaml")
+SOURCES = Path(MANIFEST)
 WORKFLOW = Path(".github/workflows/checks.yaml")
 EXPORT_COMMAND = "gitops export-schemas"
 
@@ -33,24 +35,25 @@ EXPORT_COMMAND = "gitops export-schemas"
 def check(ctx: Context) -> Iterable[Finding]:
     if not (ctx.root / SOURCES).is_file() and not (ctx.root / WORKFLOW).is_file():
         return  # a tree without CI (fixtures): nothing to compare
-    crds_dir = Settings.from_env(ctx.root).crds_dir
-    yield from _crd_files(ctx.root / SOURCES, crds_dir)
+    yield from _crd_files(ctx.root / SOURCES, folder("crds", ctx.settings))
     yield from _kubeconform(ctx.root / WORKFLOW)
 
 
 def _crd_files(sources: Path, crds_dir: Path) -> Iterable[Finding]:
     where = SOURCES.as_posix()
     if not sources.is_file():
-        yield Finding(CHECK, where, "", "missing", "the CRDs CI downloads, with their sha256")
+        yield Finding(CHECK, where, "", "missing", "the pinned upstream files, with their sha256")
         return
-    listed = {e["file"]: e for e in (yaml.safe_load(sources.read_text()) or {}).get("crds") or []}
-    local = {p.relative_to(crds_dir).as_posix(): p for p in sorted(crds_dir.rglob("*.yaml"))}
+    sets = (yaml.safe_load(sources.read_text()) or {}).get("sets") or {}
+    listed = {e["file"]: e for e in sets.get("crds") or []}
+    # The files load_crds reads.
+    local = {p.relative_to(crds_dir).as_posix(): p for p in sorted(crds_dir.rglob("*.y*ml"))}
     for name in sorted(set(local) - set(listed)):
         yield Finding(
             CHECK,
             where,
             "",
-            f"{name} is read locally but CI does not download it",
+            f"{name} is read locally but the crds set does not list it (CI lacks it)",
             "an entry for every file of the pinned CRDs",
         )
     for name, entry in sorted(listed.items()):
@@ -59,7 +62,7 @@ def _crd_files(sources: Path, crds_dir: Path) -> Iterable[Finding]:
                 CHECK,
                 where,
                 "",
-                f"{name}: CI downloads it, the local suite has no such file",
+                f"{name}: listed, but the local suite has no such file",
                 f"the same files in {crds_dir}",
             )
             continue

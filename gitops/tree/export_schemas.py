@@ -6,7 +6,8 @@ for kubeconform, so CI's second validator checks the same objects against the sa
   made standalone: the definitions each one uses are embedded, so no reference leaves the
   file. Only the kinds the tree renders are written. kubeconform location:
   OUT/core/{{.ResourceKind}}{{.KindSuffix}}.json
-- OUT/crds/<group>/<kind>_<version>.json: every served version of every pinned CRD,
+- OUT/crds/<group>/<kind>_<version>.json: every served version of every pinned CRD (the
+  `crds` set of upstream-files.yaml, from gitops/tree/upstream.py, downloaded if need be),
   converted by crds.to_json_schema, the conversion `crd-schemas` validates with.
   kubeconform location: OUT/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from gitops.paths import REPO_ROOT
 from gitops.settings import KUBERNETES_VERSION, Settings
 from gitops.tree.crds import CrdSet, load_crds, to_json_schema
 from gitops.tree.kustomizations import discover, render_all
+from gitops.tree.upstream import folder
 
 # A kind refers to "/api/_definitions.json#/$defs/X", a definition to another as "#/$defs/X".
 _DEFINITIONS_REF = re.compile(r"^(?:/api/_definitions\.json)?#/\$defs/(?P<name>.+)$")
@@ -134,13 +135,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     settings = Settings.from_env(args.repo)
-    if not settings.crds_dir.is_dir():
-        print(f"error: no pinned CRDs at {settings.crds_dir} (CRDS_DIR)", file=sys.stderr)
-        return 2
+    crds_dir = folder("crds", settings)  # UpstreamFilesError says how to get them
     core = export_core(args.out, rendered_kinds(args.repo.resolve()))
-    crds = export_crds(args.out, load_crds(settings.crds_dir))
+    crds = export_crds(args.out, load_crds(crds_dir))
     print(
         f"Kubernetes {KUBERNETES_VERSION}: {len(core)} core schemas, "
-        f"{len(crds)} CRD schemas from {settings.crds_dir} in {args.out}"
+        f"{len(crds)} CRD schemas from {crds_dir} in {args.out}"
     )
     return 0 if core and crds else 1

@@ -3,7 +3,7 @@ the `images` check compares (one version per component) and tests/gitops/test_re
 holds against renovate.json5 (every pin is seen by some Renovate rule).
 
 One small reader per file type: YAML (PyYAML's node tree, which keeps line numbers) for
-manifests, kustomizations, Argo CD Applications, workflows and .github/crd-sources.yaml;
+manifests, kustomizations, Argo CD Applications, workflows and upstream-files.yaml;
 tomllib for pyproject.toml and uv.lock; commented regexes for requirements files, the
 Makefile, shell scripts, Dockerfiles, YAML comments and Python constants.
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from gitops import settings
+from gitops import paths, settings
 
 # Pin kinds.
 CONTAINER_IMAGE = "container-image"
@@ -37,7 +37,7 @@ PYTHON_LOCK = "python-lock"  # uv.lock's version of a package pyproject.toml pin
 NPM = "npm"
 TOOL = "tool"
 KUBERNETES_MINOR = "kubernetes-minor"
-CRD_RELEASE = "crd-release"  # a release tag in .github/crd-sources.yaml
+UPSTREAM_RELEASE = "upstream-release"  # a release tag in upstream-files.yaml
 
 # Variables (Makefile, shell, workflow env, Python constants) -> (component, kind, package).
 # Unknown `<NAME>_VERSION` variables are still pins: component `<name>`, kind `tool`.
@@ -97,8 +97,8 @@ def find_pins(root: Path) -> list[Pin]:
     for path in files:
         rel = path.relative_to(root).as_posix()
         text = path.read_text(encoding="utf-8")
-        if rel == ".github/crd-sources.yaml":
-            pins += crd_source_pins(rel, text)
+        if rel == paths.upstream_manifest(root).relative_to(root).as_posix():
+            pins += upstream_release_pins(rel, text)
         elif rel.startswith(".github/workflows/") and path.suffix in (".yaml", ".yml"):
             pins += workflow_pins(rel, text)
         elif path.suffix in (".yaml", ".yml") and rel.split("/", 1)[0] in MANIFEST_TOPS:
@@ -263,7 +263,7 @@ def _kind_release_comments(rel: str, text: str) -> list[Pin]:
     return pins
 
 
-def crd_source_pins(rel: str, text: str) -> list[Pin]:
+def upstream_release_pins(rel: str, text: str) -> list[Pin]:
     """`releases.<name>.tag`; a `<name>-` prefix (the chart repository's tag form,
     kube-prometheus-stack-88.5.3) is not part of the version."""
     pins = []
@@ -271,7 +271,7 @@ def crd_source_pins(rel: str, text: str) -> list[Pin]:
         if len(path) == 4 and path[1] == "releases" and path[3] == "tag":
             name = str(path[2])
             version = value.removeprefix(f"{name}-")
-            pins.append(Pin(rel, line, value, CRD_RELEASE, name, version, name))
+            pins.append(Pin(rel, line, value, UPSTREAM_RELEASE, name, version, name))
     return pins
 
 

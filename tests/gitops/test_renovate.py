@@ -452,7 +452,7 @@ def test_pins_that_must_move_together_share_a_group(
 @pytest.mark.parametrize("group", ["Argo CD", "kube-prometheus-stack", "external-secrets"])
 def test_crd_groups_say_the_sha256_must_be_refreshed(config: dict[str, Any], group: str) -> None:
     rule = next(r for r in config["packageRules"] if r.get("groupName") == group)
-    assert any(".github/crd-sources.yaml" in n and "sha256" in n for n in rule["prBodyNotes"])
+    assert any("upstream-files.yaml" in n and "sha256" in n for n in rule["prBodyNotes"])
     assert "must be refreshed in the same pull" in CONFIG.read_text(encoding="utf-8")
 
 

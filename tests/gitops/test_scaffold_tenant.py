@@ -14,6 +14,7 @@ from gitops.tree.app_tree import TreeBuilder
 from gitops.tree.crds import load_crds
 from gitops.tree.kustomizations import discover, render_all
 from gitops.tree.namespacing import is_namespaced
+from gitops.tree.upstream import folder
 from gitops.validate import CHECKS, validate_repo
 from tests.gitops.tree_copies import GENERIC_CHECKS, copy_real_tree
 
@@ -23,7 +24,7 @@ GENERIC_NO_CHECKOV = [c for c in GENERIC_CHECKS if c != "checkov"]
 
 def generated_tenant_apps(repo: Path, cluster: str) -> dict[str, str]:
     """Application name -> destination namespace, for Applications deploying tenant folders."""
-    crds = load_crds(Settings.from_env(repo).crds_dir)
+    crds = load_crds(folder("crds", Settings.from_env(repo)))
     rendered = render_all(discover(repo), repo)
     tree = TreeBuilder(repo, REPO_URL, rendered, lambda o: is_namespaced(o, crds)).build(cluster)
     prefix = f"overlays/{cluster}/tenants/"

@@ -37,6 +37,7 @@ REAL_TREE_FILES = (
     "service/requirements.txt",
     "training/tenants.yaml",
     "training/rollout",  # the judge image's build context (the bootstrap builds it)
+    "upstream-files.yaml",  # the pinned upstream files: release tags and the CRD list
 )
 
 

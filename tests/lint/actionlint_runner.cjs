@@ -19,9 +19,12 @@ function outdated(result) {
 async function main() {
   const [moduleDir, ...files] = process.argv.slice(2);
   const { createLinter } = require(join(resolve(moduleDir), "node.cjs"));
-  const lint = await createLinter();
   let problems = 0;
   for (const file of files) {
+    // One linter per file: a linter that has already linted other files can stop with
+    // "RuntimeError: unreachable" inside the WebAssembly module, depending on the files
+    // and their paths (seen with the four workflows given by absolute path).
+    const lint = await createLinter();
     for (const r of lint(readFileSync(file, "utf8"), file).filter((r) => !outdated(r))) {
       problems += 1;
       console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);

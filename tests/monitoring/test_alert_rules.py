@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops.paths import crds_dir
+from gitops.settings import Settings
+from gitops.tree.upstream import folder
 
 from .alert_rules import (
     RULE_FILES,
@@ -71,7 +72,9 @@ def _unknown_fields(value: Any, schema: dict[str, Any], where: str) -> list[str]
 
 def test_prometheus_rule_fields_exist_in_the_pinned_crd(prometheus_rule: dict[str, Any]) -> None:
     crd = yaml.safe_load(
-        (crds_dir() / "monitoring.coreos.com" / "prometheusrules.yaml").read_text("utf-8")
+        (
+            folder("crds", Settings.from_env()) / "monitoring.coreos.com" / "prometheusrules.yaml"
+        ).read_text("utf-8")
     )
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]

@@ -217,9 +217,10 @@ def test_argo_cd_install_and_crd_release_apart(repo: Path, trees: list[Any]) -> 
     script = repo / "clusters/install-argocd.sh"
     script.write_text(script.read_text(encoding="utf-8").replace(":-v3.5.1}", ":-v3.6.0}"))
     found = file_faults(repo, trees)
+    # Two pins, one each: the first in path order is taken as the reference.
     assert (
-        "clusters/install-argocd.sh:5: argo-cd: argoproj/argo-cd v3.6.0 here, but "
-        ".github/crd-sources.yaml:10 pins argo-cd v3.5.1"
+        "upstream-files.yaml:17: argo-cd: argo-cd v3.5.1 here, but "
+        "clusters/install-argocd.sh:5 pins argoproj/argo-cd v3.6.0"
     ) in found
 
 

@@ -16,6 +16,7 @@ from gitops.settings import Settings
 from gitops.tree import export_schemas
 from gitops.tree.crds import load_crds
 from gitops.tree.kustomizations import discover, render_all
+from gitops.tree.upstream import folder
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rendered = render_all(discover(paths.REPO_ROOT), paths.REPO_ROOT)
     kinds = {(o["apiVersion"], o["kind"]) for r in rendered.values() for o in r.objects}
     assert export_schemas.export_core(out, kinds)
-    assert export_schemas.export_crds(out, load_crds(Settings.from_env().crds_dir))
+    assert export_schemas.export_crds(out, load_crds(folder("crds", Settings.from_env())))
     return out
 
 
@@ -58,7 +59,7 @@ def test_exported_crd_schema_rejects_an_unknown_field(exported: Path) -> None:
 
 
 def test_every_rendered_core_kind_is_exported(exported: Path) -> None:
-    crd_groups = load_crds(Settings.from_env().crds_dir).groups
+    crd_groups = load_crds(folder("crds", Settings.from_env())).groups
     rendered = render_all(discover(paths.REPO_ROOT), paths.REPO_ROOT)
     core = {
         export_schemas.schema_file_name(o["apiVersion"], o["kind"])
