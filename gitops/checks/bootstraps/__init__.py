@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.checks import Context, register
-from gitops.checks.bootstraps.bootstrap_run import Call, Recording, initial_state, run_script
+from gitops.simulation.bootstrap.run import Call, Recording, initial_state, run_script
 from gitops.settings import REPO_URL
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
@@ -79,7 +79,7 @@ class Scenario:
     label: str
     script: str
     env: Mapping[str, str] = field(default_factory=dict)
-    fail: str = ""  # injected by the stand-ins (see gitops/checks/bootstraps/standins/standin.py)
+    fail: str = ""  # injected by the stand-ins (see gitops/simulation/bootstrap/standins/standin.py)
     cluster: str = "kind"
     current_context: str = ""
     other_contexts: tuple[str, ...] = ()
@@ -388,7 +388,7 @@ def _outcome(scenario: Scenario, recording: Recording) -> Iterable[Finding]:
                 call.script or scenario.script,
                 call,
                 f"a call the stand-ins do not model ({call.effect['unmodelled']})",
-                "calls the stand-ins answer; teach gitops/checks/bootstraps/standins/standin.py "
+                "calls the stand-ins answer; teach gitops/simulation/bootstrap/standins/standin.py "
                 "a new one",
             )
 

@@ -23,7 +23,7 @@ from gitops.checks.bootstraps import (
     inventory_answers,
     needed_secrets,
 )
-from gitops.checks.bootstraps.bootstrap_run import copy_tree, initial_state, run_script
+from gitops.simulation.bootstrap.run import copy_tree, initial_state, run_script
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.validate import Report, validate_repo
@@ -386,7 +386,7 @@ def test_a_call_the_stand_ins_do_not_model_fails_loudly(tmp_path, trees, answers
 
 def test_the_runner_runs_a_script_from_the_command_line() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gitops.checks.bootstraps", "clusters/eks/bootstrap.sh"],
+        [sys.executable, "-m", "gitops.simulation.bootstrap", "clusters/eks/bootstrap.sh"],
         capture_output=True,
         text=True,
         check=False,

@@ -4,7 +4,7 @@ The stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, kub
 eksctl, aws), Docker image builds and registry pulls, Argo CD syncing the tree, and MLflow
 inside the cluster (`python -m training ...`). They answer just enough for the scripts to run
 to the end and record every call, so a check can assert the order and the arguments of the
-calls (gitops/checks/bootstraps/). `python -m gitops inventory` is real: answered from
+calls (gitops/checks/bootstraps/) and the sync simulation (gitops/checks/first_sync.py). `python -m gitops inventory` is real: answered from
 what the caller derived from the same tree with the same functions, or run. GitHub's e2e
 workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real thing on Kind.
 
@@ -14,7 +14,7 @@ model (standins/standin.py) on 127.0.0.1 for this run; runs `bash <script>` ther
 standins/ first on PATH and a timeout; and returns a Recording: the parsed call log, the
 exit code, stdout and stderr, and the final state (which clusters are left, ...).
 
-  python -m gitops.checks.bootstraps clusters/kind/bootstrap.sh [VAR=value ...]   # print the calls
+  python -m gitops.simulation.bootstrap clusters/kind/bootstrap.sh [VAR=value ...]   # print the calls
 """
 
 from __future__ import annotations

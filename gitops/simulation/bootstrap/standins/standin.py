@@ -82,6 +82,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from gitops.simulation.engine import Simulation
+from gitops.simulation.pods import secret_data
+
 # Variables the log keeps of each call (the stand-ins also receive the passwords).
 ENV_LOGGED = (
     "CLUSTER_NAME",
@@ -232,8 +237,13 @@ class Run:
         inventory: dict[str, str],
         state: dict[str, Any] | None = None,
         fail: str = "",
+        simulation: Callable[[str], Simulation] | None = None,
     ) -> None:
         self.root = str(root)
+        # one simulated cluster (gitops/simulation) per kubeconfig context, made by
+        # `simulation(kind of cluster)`: it answers for Argo CD and what Argo CD syncs
+        self.new_simulation = simulation
+        self.simulations: dict[str, Simulation] = {}
         self.log_path = folder / "calls.jsonl"
         self.state_path = folder / "state.json"
         self.python = python
@@ -272,7 +282,7 @@ class Run:
                     call.err.append(
                         f"standin {call.program}: not modelled: "
                         f"{' '.join([call.program, *call.argv])[:300]}\n"
-                        f"  ({exc}; teach gitops/checks/bootstraps/standins/standin.py this call)\n"
+                        f"  ({exc}; teach gitops/simulation/bootstrap/standins/standin.py this call)\n"
                     )
                     rc = 1
                 except Failed as exc:
@@ -351,8 +361,32 @@ class Run:
                 return str(data[key])
         return None
 
+    def simulation(self, context: str) -> Simulation | None:
+        """The simulated cluster behind `context` (None without a simulation factory)."""
+        if self.new_simulation is None or context not in self.state["kube"]:
+            return None
+        if context not in self.simulations:
+            self.simulations[context] = self.new_simulation(self.state["kube"][context]["kind"])
+        return self.simulations[context]
+
+    def settled(self, context: str) -> Simulation | None:
+        """The simulation behind `context`, run to rest with the registry as it is now."""
+        sim = self.simulation(context)
+        if sim is None:
+            return None
+        registry = sim.world.registry
+        registry.users = dict(self.state["registry"]["users"])
+        registry.aliases = {m: dict(e["aliases"]) for m, e in self.state["registry"]["models"].items()}
+        registry.versions = {m: int(e["versions"]) for m, e in self.state["registry"]["models"].items()}
+        sim.settle()
+        return sim
+
     def application_status(self, context: str) -> dict[str, tuple[str, str]]:
-        """What Argo CD would report for each Application of the cluster behind `context`."""
+        """What Argo CD would report for each Application of the cluster behind `context`:
+        from the simulation when there is one, else a model that needs no tree."""
+        sim = self.settled(context)
+        if sim is not None:
+            return {v.name: (v.sync, v.health) for v in sim.applications()}
         cluster = self.state["kube"][context]
         if not cluster["root"]:
             return {}
@@ -390,6 +424,8 @@ KUBECTL_VALUE_FLAGS = {
     "--timeout": "timeout",
     "--dry-run": "dry_run",
     "--from-literal": "from_literal",
+    "-p": "patch",
+    "--patch": "patch",
 }
 KUBECTL_BOOL_FLAGS = {"--server-side", "--force-conflicts"}
 
@@ -489,6 +525,8 @@ def kubectl(run: Run, call: Call) -> int:
                 raise Unmodelled(f"apply -f - of a {kind}")
             if name not in cluster["namespaces"]:
                 cluster["namespaces"].append(name)
+            if (sim := run.simulation(context)) is not None:
+                sim.create_namespace(name)
         call.effect["applied"] = applied
         call.out.append("".join(f"namespace/{o.split(' ', 1)[1]} configured\n" for o in applied))
         return 0
@@ -500,14 +538,24 @@ def kubectl(run: Run, call: Call) -> int:
             raise Failed('Error from server (NotFound): namespaces "argocd" not found')
         cluster["argocd"] = install["version"]
         call.effect["argocd_installed"] = install["version"]
+        if (sim := run.simulation(context)) is not None:
+            sim.install_argocd()
         return 0
     if verb == ["apply"] and len(words) == 1 and "kustomize" in flags:
-        return apply_kustomization(run, call, cluster, flags["kustomize"])
+        return apply_kustomization(run, call, context, flags["kustomize"])
     if words[:3] == ["patch", "configmap", "argocd-cm"] and namespace == "argocd":
         need_argocd("configmap argocd-cm")
         cluster["argocd_health_check"] = HEALTH_KEY in call.stdin
         call.effect["argocd_cm"] = {"application_health": cluster["argocd_health_check"]}
+        if (sim := run.simulation(context)) is not None:
+            data = (yaml.safe_load(call.stdin) or {}).get("data") or {}
+            prefix = "resource.customizations.health."
+            for key, script in data.items():
+                if key.startswith(prefix):
+                    sim.world.health_customizations[key[len(prefix) :]] = str(script)
         return 0
+    if words[:2] == ["patch", "application"] and len(words) == 3 and namespace == "argocd":
+        return request_sync(run, call, context, words[2], flags)
     if verb == ["rollout"] and len(words) == 3 and words[1] in ("restart", "status"):
         need_argocd("rollout")
         if namespace != "argocd" or not words[2].split("/")[-1].startswith("argocd-"):
@@ -519,7 +567,9 @@ def kubectl(run: Run, call: Call) -> int:
             call.out.append(f'{words[2]} "{words[2].split("/")[-1]}" successfully rolled out\n')
         return 0
     if words[:2] == ["get", "secret"] and len(words) == 3:
-        return get_secret(call, cluster, namespace or "default", words[2], flags)
+        return get_secret(
+            call, cluster, namespace or "default", words[2], flags, run.settled(context)
+        )
     if words[:3] == ["create", "secret", "generic"] and len(words) == 4:
         target = namespace or "default"
         if target not in cluster["namespaces"]:
@@ -527,6 +577,10 @@ def kubectl(run: Run, call: Call) -> int:
         if f"{target}/{words[3]}" in cluster["secrets"]:
             raise Failed(f'error: failed to create secret secrets "{words[3]}" already exists')
         data = dict(literal.partition("=")[::2] for literal in flags["from_literal"])
+        if (sim := run.simulation(context)) is not None:
+            refused = sim.create_secret(target, words[3], data)
+            if refused:
+                raise Failed(f"error: failed to create secret {refused}")
         cluster["secrets"][f"{target}/{words[3]}"] = data
         call.effect["secret_created"] = {"secret": f"{target}/{words[3]}", "keys": sorted(data)}
         call.out.append(f"secret/{words[3]} created\n")
@@ -548,10 +602,43 @@ def kubectl(run: Run, call: Call) -> int:
     raise Unmodelled(" ".join(words) or "no command")
 
 
+def request_sync(run: Run, call: Call, context: str, name: str, flags: dict[str, Any]) -> int:
+    """`kubectl -n argocd patch application NAME --type merge -p '{"operation": {...}}'`: a
+    sync requested the way Argo CD's docs/user-guide/sync-kubectl.md describes (v3.5.1)."""
+    if flags.get("type") != "merge" or "patch" not in flags:
+        raise Unmodelled("patch application without --type merge -p JSON")
+    try:
+        operation = (json.loads(flags["patch"]) or {}).get("operation") or {}
+    except ValueError as exc:
+        raise Failed(f"error: unable to parse the patch: {exc}") from exc
+    sync = operation.get("sync")
+    if not isinstance(sync, dict):
+        raise Unmodelled("patch application without operation.sync")
+    prune = bool(sync.get("prune"))
+    call.effect["sync_requested"] = {"application": name, "prune": prune}
+    sim = run.settled(context)
+    if sim is None:
+        return 0
+    refused = sim.request_sync(name, prune)
+    if refused:
+        raise Failed(f"Error from server: applications.argoproj.io \"{name}\": {refused}")
+    call.out.append(f"application.argoproj.io/{name} patched\n")
+    return 0
+
+
 def get_secret(
-    call: Call, cluster: dict[str, Any], namespace: str, name: str, flags: dict[str, Any]
+    call: Call,
+    cluster: dict[str, Any],
+    namespace: str,
+    name: str,
+    flags: dict[str, Any],
+    sim: Simulation | None = None,
 ) -> int:
+    """A Secret the script created, or (with a simulation) one a controller wrote, such as
+    an ExternalSecret's target."""
     data = cluster["secrets"].get(f"{namespace}/{name}")
+    if data is None and sim is not None:
+        data = secret_data(sim.cluster, namespace, name)
     if data is None:
         raise Failed(f'Error from server (NotFound): secrets "{name}" not found')
     output = flags.get("output", "")
@@ -568,7 +655,8 @@ def get_secret(
     return 0
 
 
-def apply_kustomization(run: Run, call: Call, cluster: dict[str, Any], folder: str) -> int:
+def apply_kustomization(run: Run, call: Call, context: str, folder: str) -> int:
+    cluster = run.state["kube"][context]
     if not cluster["argocd"]:
         raise Failed(
             'error: resource mapping not found for kind "Application" in version '
@@ -591,6 +679,10 @@ def apply_kustomization(run: Run, call: Call, cluster: dict[str, Any], folder: s
     if "Application root" in objects:
         cluster["root"] = call.effect["kustomization"]
         call.effect["root"] = True
+    if (sim := run.simulation(context)) is not None:
+        refused = sim.apply([d for d in yaml.safe_load_all(result.stdout) if d])
+        if refused:
+            raise Failed("\n".join(f"Error from server: {r}" for r in refused))
     call.out.append("".join(f"{o.lower().replace(' ', '/')} created\n" for o in objects))
     return 0
 
@@ -850,6 +942,8 @@ def load_image_archive(run: Run, call: Call, name: str, files: list[str]) -> int
         refs += [str(ref) for ref in record.get("images") or []]
     state["loaded"].setdefault(name, []).extend(refs)
     call.effect["loaded"] = {"cluster": name, "images": refs, "archives": files}
+    if (sim := run.simulation(f"kind-{name}")) is not None:
+        sim.world.images.loaded.update(refs)
     return 0
 
 
