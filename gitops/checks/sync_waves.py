@@ -15,9 +15,12 @@ CHECK = "sync-waves"
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 # Each layer syncs in a strictly later wave than the one before it.
 WAVE_ORDER = ("projects", "storage", "registry", "monitoring", "tenants")
-# Layers outside that chain, each strictly after the layers it names: the rollout judge
-# needs the registry and the monitoring CRDs and rules, and nothing waits for it.
-SIDE_LAYERS = {"rollouts": ("registry", "monitoring")}
+# Layers outside that chain, each strictly after the layers it names. Waves are barriers
+# (argo-cd v3.5.1 gitops-engine/pkg/sync/sync_context.go: a wave is applied only once every
+# resource of the earlier waves is Healthy), so a component that nothing needs goes after
+# everything: the rollout judge needs the registry and the monitoring CRDs and rules, and
+# syncs after the tenants, where its health holds nothing back.
+SIDE_LAYERS = {"rollouts": ("registry", "monitoring", "tenants")}
 # Application name or destination namespace -> layer, for Applications of platform pieces
 # (EKS has no MinIO: its `storage` Application holds the S3 side).
 NAME_LAYERS = {
@@ -68,7 +71,7 @@ def layer(obj: dict[str, Any], deployed: list[dict[str, Any]], tenants: frozense
 
 @register(
     CHECK,
-    f"the root app syncs {' < '.join(WAVE_ORDER)}; rollouts after registry and monitoring",
+    f"the root app syncs {' < '.join(WAVE_ORDER)}; rollouts last, after the tenants",
     order=70,
     generic=True,
 )
