@@ -16,12 +16,17 @@ local _G, setfenv, select, pairs, error = _G, setfenv, select, pairs, error
 local loadstring, load, tostring, setmetatable = loadstring, load, tostring, setmetatable
 local sethook, string_mt = debug.sethook, debug.getmetatable("")
 local create, resume, status = coroutine.create, coroutine.resume, coroutine.status
-local os, table, string, math, coroutine = os, table, string, math, coroutine
+local os, string, math, coroutine = os, string, math, coroutine
 
 local BASE = {
   "assert", "error", "getfenv", "getmetatable", "ipairs", "next", "pairs", "pcall",
   "rawequal", "rawget", "rawset", "select", "setfenv", "setmetatable", "tonumber",
   "tostring", "type", "unpack", "xpcall", "newproxy",
+}
+-- gopher-lua's table library (tablelib.go): Lua 5.1's without foreach, foreachi and setn.
+local TABLE = {
+  concat = table.concat, getn = table.getn, insert = table.insert, maxn = table.maxn,
+  remove = table.remove, sort = table.sort,
 }
 local SAFE_OS = {time = os.time, date = os.date}
 local OPEN_OS = {
@@ -58,7 +63,7 @@ local function new_env(open_libs)
   local preload = {os = function() return copy(SAFE_OS) end}
   env.package = {loaded = loaded, preload = preload}
   loaded.package = env.package
-  env.table = copy(table)
+  env.table = copy(TABLE)
   loaded.table = env.table
   if open_libs then
     env.string = copy(string)

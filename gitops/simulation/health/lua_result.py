@@ -145,7 +145,12 @@ def _is_number(key: object) -> bool:
 
 
 def _is_array_key(key: object) -> bool:
-    return _is_number(key) and float(key).is_integer() and 0 < key < _MAX_ARRAY_INDEX  # type: ignore[operator]
+    return (
+        isinstance(key, int | float)
+        and not isinstance(key, bool)
+        and float(key).is_integer()
+        and 0 < key < _MAX_ARRAY_INDEX
+    )
 
 
 def _lua_type(value: object, lua: LuaValues) -> str:
