@@ -39,7 +39,7 @@ def load_object(text: str) -> Any:
 
 
 def argocd_cm_patch(script: Path) -> dict[str, str]:
-    """The argocd-cm data a bootstrap helper patches in with `--patch-file /dev/stdin <<'PATCH'`."""
+    """The argocd-cm data a bootstrap script patches in with `--patch-file /dev/stdin <<'PATCH'`."""
     text = script.read_text(encoding="utf-8")
     found = re.search(r"argocd-cm .*<<'PATCH'[^\n]*\n(.*?)\nPATCH\n", text, re.DOTALL)
     if found is None:

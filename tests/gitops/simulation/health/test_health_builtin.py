@@ -229,7 +229,7 @@ def daemon_set(strategy: str = "RollingUpdate", **status: Any) -> dict[str, Any]
     return obj(
         "apps/v1",
         "DaemonSet",
-        name="agent",
+        name="node-exporter",
         metadata={"generation": 1},
         spec={"updateStrategy": {"type": strategy}},
         status={"observedGeneration": 1, "desiredNumberScheduled": 2, **status},
@@ -261,8 +261,8 @@ DAEMON_SET = [
         daemon_set(updatedNumberScheduled=1),
         Health(
             PROGRESSING,
-            'Waiting for daemon set "agent" rollout to finish: 1 out of 2 new pods have been '
-            "updated...",
+            'Waiting for daemon set "node-exporter" rollout to finish: 1 out of 2 new pods have '
+            "been updated...",
         ),
     ),
     (
@@ -270,7 +270,7 @@ DAEMON_SET = [
         daemon_set(updatedNumberScheduled=2, numberAvailable=1),
         Health(
             PROGRESSING,
-            'Waiting for daemon set "agent" rollout to finish: 1 of 2 updated pods are '
+            'Waiting for daemon set "node-exporter" rollout to finish: 1 of 2 updated pods are '
             "available...",
         ),
     ),
