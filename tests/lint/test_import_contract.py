@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LAYERS = "gitops: commands > checks | diff | edits > tree > settings > paths"
+LAYERS = "gitops: commands > checks | diff | edits > simulation > tree > settings > paths"
 CHECKS_ALONE = "every check stands alone: no check imports another"
 ACYCLIC = "no import cycles between the modules of any gitops package"
 
@@ -65,6 +65,18 @@ def package_copy(tmp_path: Path) -> Path:
             LAYERS,
             "gitops.diff.planted -> gitops.edits.model_env (l.1)",
             id="the diff imports an edit",
+        ),
+        pytest.param(
+            {"gitops/tree/planted.py": "from gitops.simulation import health\n"},
+            LAYERS,
+            "gitops.tree.planted -> gitops.simulation.health (l.1)",
+            id="the tree imports the simulation",
+        ),
+        pytest.param(
+            {"gitops/simulation/planted.py": "from gitops.checks import Context\n"},
+            LAYERS,
+            "gitops.simulation.planted -> gitops.checks (l.1)",
+            id="the simulation imports the checks",
         ),
         pytest.param(
             {"gitops/settings.py": "\nfrom gitops.tree.findings import Finding\n"},
