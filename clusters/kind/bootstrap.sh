@@ -27,6 +27,9 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=clusters/install-argocd.sh
 source "$REPO_ROOT/clusters/install-argocd.sh"
+# shellcheck source=clusters/platform-steps.sh
+source "$REPO_ROOT/clusters/platform-steps.sh"
+CLUSTER=kind
 CLUSTER_NAME="${CLUSTER_NAME:-ml-platform}"
 DEFAULT_REPO_URL="https://github.com/example-org/ml-inference-platform.git"
 REPO_URL="${REPO_URL:-$DEFAULT_REPO_URL}"
@@ -70,26 +73,15 @@ ensure_secret() {
   log "secret $namespace/$name created"
 }
 
-# Value of one key of a Secret, decoded.
-secret_value() {
-  "${KUBECTL[@]}" -n "$1" get secret "$2" -o "jsonpath={.data.$3}" | base64 -d
-}
-
-PORT_FORWARD_PID=""
 BOOTSTRAP_OVERLAY=""
 IMAGE_ARCHIVE_DIR=""
 cleanup() {
-  [[ -n "$PORT_FORWARD_PID" ]] && kill "$PORT_FORWARD_PID" 2>/dev/null
+  stop_port_forward
   [[ -n "$BOOTSTRAP_OVERLAY" ]] && rm -rf "$BOOTSTRAP_OVERLAY"
   [[ -n "$IMAGE_ARCHIVE_DIR" ]] && rm -rf "$IMAGE_ARCHIVE_DIR"
   return 0
 }
 trap cleanup EXIT
-
-# What the tree says about this cluster (Applications, images, Secrets), rendered offline.
-inventory() {
-  (cd "$REPO_ROOT" && PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m gitops inventory --cluster kind "$@")
-}
 
 # Docker API versions are MAJOR.MINOR: api_at_least VERSION MINIMUM.
 api_at_least() {
@@ -163,69 +155,6 @@ load_images() {
   kind load image-archive "$archive" --name "$CLUSTER_NAME"
   rm -rf "$IMAGE_ARCHIVE_DIR"
   IMAGE_ARCHIVE_DIR=""
-}
-
-# wait_for_applications WHAT TIMEOUT NAME...: every named Application Synced and Healthy.
-wait_for_applications() {
-  local what="$1" timeout="$2" deadline lagging name sync health
-  shift 2
-  deadline=$((SECONDS + timeout))
-  log "waiting up to ${timeout}s for the $what Applications: $*"
-  while :; do
-    lagging=()
-    for name in "$@"; do
-      sync="$("${KUBECTL[@]}" -n argocd get application "$name" -o 'jsonpath={.status.sync.status}' 2>/dev/null || true)"
-      health="$("${KUBECTL[@]}" -n argocd get application "$name" -o 'jsonpath={.status.health.status}' 2>/dev/null || true)"
-      [[ "$sync/$health" == "Synced/Healthy" ]] || lagging+=("$name ${sync:-?}/${health:-?}")
-    done
-    [[ ${#lagging[@]} -eq 0 ]] && return 0
-    if ((SECONDS >= deadline)); then
-      "${KUBECTL[@]}" -n argocd get applications -o wide >&2 || true
-      die "the $what Applications are not Synced/Healthy after ${timeout}s: ${lagging[*]}"
-    fi
-    sleep 10
-  done
-}
-
-start_port_forward() {
-  "${KUBECTL[@]}" -n mlflow port-forward svc/mlflow "$MLFLOW_LOCAL_PORT:5000" >/dev/null 2>&1 &
-  PORT_FORWARD_PID=$!
-  export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_LOCAL_PORT"
-  local deadline=$((SECONDS + 120))
-  until curl -fsS "$MLFLOW_TRACKING_URI/health" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "MLflow not reachable through the port-forward"
-    sleep 2
-  done
-}
-
-# MLflow runs with basic auth and grants nothing by default: create the trainer user, one
-# user per tenant (its Secret's password) and the rollout judge's; training grants each tenant
-# READ on what it trains, and the judge MANAGE (it moves aliases and writes rollout tags).
-provision_registry_users() {
-  local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) tenant
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-    REGISTRY_USER_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
-    "${access[@]}" ensure-user --username trainer)
-  for tenant in $(inventory --tenants); do
-    (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-      MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-      REGISTRY_USER_PASSWORD="$(secret_value "$tenant" mlflow-credentials password)" \
-      "${access[@]}" ensure-user --username "$tenant")
-  done
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-    REGISTRY_USER_PASSWORD="$(secret_value rollout-judge mlflow-credentials password)" \
-    "${access[@]}" ensure-user --username rollout-judge)
-}
-
-# The first version of every tenant's model, promoted to the alias its overlay serves, where
-# that alias is not set yet (training grants the tenant READ on it). Never touches an alias
-# that is set: later versions go through `python -m training promote` and its gate.
-seed_models() {
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=trainer \
-    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
-    PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training seed --cluster kind)
 }
 
 need docker
@@ -330,8 +259,7 @@ log "MLflow users, and the first model of every tenant whose alias is not set ye
 start_port_forward
 provision_registry_users
 seed_models
-kill "$PORT_FORWARD_PID" 2>/dev/null || true
-PORT_FORWARD_PID=""
+stop_port_forward
 
 wait_for_applications tenant "$TENANT_TIMEOUT" "${tenant_apps[@]}"
 

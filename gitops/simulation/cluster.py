@@ -125,8 +125,13 @@ class Cluster:
             new["status"] = live["status"]
         self.objects[key] = new
         if key.group == "apiextensions.k8s.io" and key.kind == "CustomResourceDefinition":
+            # The API server's CRD controllers accept the names and establish the kind.
             spec = new.get("spec") or {}
             self.served.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
+            new["status"] = {"conditions": [
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
+            ]}
         return new
 
     def delete(self, key: Key) -> None:

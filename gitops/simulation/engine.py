@@ -15,12 +15,20 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gitops.simulation import charts, external_secrets, load_balancers, workloads
 from gitops.simulation.argocd.controller import ARGOCD_NAMESPACE, ArgoCD
 from gitops.simulation.cluster import Cluster, Refused
-from gitops.simulation.health import Health, assess
+from gitops.simulation.health import (
+    Health,
+    MissingHealthScript,
+    assess,
+    overrides_from_argocd_cm,
+)
+from gitops.simulation.health.modelled_scripts import MODELLED
+from gitops.simulation.health.unstructured import config_map_key
 from gitops.simulation.keys import Key, key_of
 from gitops.simulation.world import World
 from gitops.tree.app_tree import App, ClusterTree
@@ -45,9 +53,15 @@ class AppView:
 
 
 class Simulation:
-    def __init__(self, tree: ClusterTree, crds: CrdSet, world: World) -> None:
+    """One cluster. `health_scripts`: Argo CD's built-in Lua health checks at the pinned
+    version (the `argocd-health` set of upstream-files.yaml)."""
+
+    def __init__(
+        self, tree: ClusterTree, crds: CrdSet, world: World, health_scripts: Path
+    ) -> None:
         self.tree = tree
         self.world = world
+        self.health_scripts = health_scripts
         self.cluster = Cluster(crds)
         self.cluster.webhooks = lambda obj, operation: charts.webhook_refusal(
             self.cluster, self.capabilities, obj, operation
@@ -169,7 +183,15 @@ class Simulation:
     # --- what Argo CD reads -------------------------------------------------------------
 
     def health(self, obj: dict[str, Any]) -> Health | None:
-        return assess(obj, self.world.health_customizations)
+        """Argo CD's verdict, with the argocd-cm the bootstrap installed."""
+        overrides = overrides_from_argocd_cm(self.world.argocd_cm)
+        try:
+            return assess(obj, self.health_scripts, overrides)
+        except MissingHealthScript:
+            modelled = MODELLED.get(config_map_key(key_of(obj).group, key_of(obj).kind))
+            if modelled is None:
+                raise
+            return modelled(obj)
 
     def _desired(self, app: dict[str, Any]) -> list[dict[str, Any]] | str:
         tree_app = self._apps.get(obj_ref(app))

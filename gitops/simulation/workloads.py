@@ -109,6 +109,8 @@ def reconcile(cluster: Cluster, world: World, state: Workloads, capabilities: se
             _write_status(workload, pods, key_of(workload) in state.expired)
     for hpa in cluster.of_kind("autoscaling", "HorizontalPodAutoscaler"):
         _hpa(cluster, world, state, hpa, capabilities)
+    for budget in cluster.of_kind("policy", "PodDisruptionBudget"):
+        _disruption_budget(cluster, state, budget)
 
 
 def _app_name(obj: dict[str, Any] | None) -> str:
@@ -238,6 +240,25 @@ def not_done(cluster: Cluster, state: Workloads) -> list[Key]:
         if key.kind in ("Deployment", "Job") and pods.ready < pods.wanted:
             out.append(key)
     return out
+
+
+def _disruption_budget(cluster: Cluster, state: Workloads, budget: dict[str, Any]) -> None:
+    """The disruption controller (pkg/controller/disruption): DisruptionAllowed is False with
+    reason InsufficientPods while fewer pods are healthy than the budget needs."""
+    namespace = key_of(budget).namespace
+    selector = (budget.get("spec") or {}).get("selector")
+    healthy = sum(state.pods[k].ready for k in selected(cluster, namespace, selector or {})
+                  if k in state.pods)
+    spec = budget.get("spec") or {}
+    need = int(str(spec.get("minAvailable", 1))) if "minAvailable" in spec and not str(
+        spec.get("minAvailable")).endswith("%") else 1
+    allowed = healthy > need
+    budget["status"] = {
+        "currentHealthy": healthy,
+        "desiredHealthy": need,
+        "conditions": [{"type": "DisruptionAllowed", "status": "True" if allowed else "False",
+                        "reason": "SufficientPods" if allowed else "InsufficientPods"}],
+    }
 
 
 def _claim(cluster: Cluster, world: World, state: Workloads, claim: dict[str, Any]) -> None:

@@ -93,8 +93,8 @@ class World:
     )
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # "ns/name" -> data
     argocd_installed: bool = False
-    # argocd-cm health customizations installed with Argo CD: "group_Kind" -> Lua source
-    health_customizations: dict[str, str] = field(default_factory=dict)
+    # argocd-cm's data as the bootstrap patched it (the Application health check)
+    argocd_cm: dict[str, str] = field(default_factory=dict)
     images: Images = field(default_factory=Images)
     registry: Registry = field(default_factory=Registry)
     cloud: Cloud = field(default_factory=Cloud)

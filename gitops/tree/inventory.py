@@ -7,6 +7,7 @@ bootstrap scripts, so they never keep a second list of tenants, Applications or 
   --images-built   `<image reference> <build context>` for every image the cluster runs
                    that CI builds (.github/workflows/image.yaml), with the tag it pins
   --build-context IMAGE   the folder CI builds IMAGE (e.g. mlflow-server) from
+  --cloud-secrets  the AWS Secrets Manager keys the cluster's ExternalSecrets read
 """
 
 from __future__ import annotations
@@ -97,6 +98,22 @@ def images_built_here(tree: ClusterTree, built: list[BuiltImage]) -> list[tuple[
     return sorted(found.items())
 
 
+def cloud_secrets(tree: ClusterTree) -> list[str]:
+    """The AWS Secrets Manager keys the cluster's ExternalSecrets read (remoteRef, extract)."""
+    keys = set()
+    for obj in tree.all_objects():
+        if obj.get("kind") != "ExternalSecret":
+            continue
+        spec = obj.get("spec") or {}
+        keys |= {str((d.get("remoteRef") or {}).get("key")) for d in spec.get("data") or []}
+        keys |= {
+            str((d.get("extract") or {}).get("key"))
+            for d in spec.get("dataFrom") or []
+            if d.get("extract")
+        }
+    return sorted(keys - {"None"})
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m gitops inventory", description=__doc__)
     parser.add_argument("--cluster", required=True, choices=paths.CLUSTERS)
@@ -106,6 +123,7 @@ def main(argv: list[str]) -> int:
     what.add_argument("--apps", choices=("platform", TENANT_LAYER))
     what.add_argument("--images-built", action="store_true")
     what.add_argument("--build-context", metavar="IMAGE")
+    what.add_argument("--cloud-secrets", action="store_true")
     args = parser.parse_args(argv)
     root = args.repo.resolve()
     if args.tenants:
@@ -128,6 +146,8 @@ def main(argv: list[str]) -> int:
             return 1
         if args.apps:
             lines = applications(tree, args.apps)
+        elif args.cloud_secrets:
+            lines = cloud_secrets(tree)
         else:
             lines = [f"{r} {c}" for r, c in images_built_here(tree, built_images(root))]
     print("\n".join(lines))

@@ -47,81 +47,29 @@ from pathlib import Path
 from typing import Any
 
 from gitops.checks import Context, register
-from gitops.simulation.bootstrap.run import Call, Recording, initial_state, run_script
-from gitops.settings import REPO_URL
-from gitops.tree import inventory
+from gitops.simulation.bootstrap.run import Call, Recording
+from gitops.simulation.bootstrap.scenarios import (
+    E2E,
+    EKS_BOOTSTRAP,
+    INVENTORY,
+    KIND_BOOTSTRAP,
+    SAMPLE_TENANTS,
+    SCENARIOS,
+    SEED,
+    Scenario,
+    ScenarioRun,
+    inventory_answers,
+    run_scenarios,
+    sampled,
+    shared_runs,
+    simulation_factory,
+)
+from gitops.tree import inventory, upstream
 from gitops.tree.app_tree import ClusterTree
 from gitops.tree.findings import Finding, name_of, namespace_of, obj_ref
 from gitops.tree.selectors import containers, pod_template
-from gitops.tree.tenants import tenant_namespaces
 
 CHECK = "bootstraps"
-KIND_BOOTSTRAP = "clusters/kind/bootstrap.sh"
-E2E = "clusters/kind/e2e.sh"
-EKS_BOOTSTRAP = "clusters/eks/bootstrap.sh"
-# The context `aws eks update-kubeconfig` writes for the cluster of clusters/eks/cluster.yaml.
-EKS_CONTEXT = "arn:aws:eks:eu-west-1:111122223333:cluster/ml-platform"
-# e2e.sh asks git for these when unset; a revision other than main makes the bootstrap
-# point Argo CD at it through its generated overlay, as in CI.
-E2E_ENV = {"REPO_URL": REPO_URL, "REVISION": "e2e0" + "0" * 36}
-EKS_SETTINGS = Path("clusters/eks/settings/settings.env")
-SEED = ("-m", "training", "seed")
-INVENTORY = ("-m", "gitops", "inventory")
-TIMEOUT = 30.0
-# The scripts treat every tenant alike (one loop each: Secrets, users, seeding, the e2e
-# checks), so the runs see at most this many tenants per cluster: the check costs the same
-# with 2 tenants or 200. Which ones: the first in name order, every run the same.
-SAMPLE_TENANTS = 3
-
-
-@dataclass(frozen=True)
-class Scenario:
-    label: str
-    script: str
-    env: Mapping[str, str] = field(default_factory=dict)
-    fail: str = ""  # injected by the stand-ins (see gitops/simulation/bootstrap/standins/standin.py)
-    cluster: str = "kind"
-    current_context: str = ""
-    other_contexts: tuple[str, ...] = ()
-    edit: Callable[[Path], None] | None = None  # on the run's copy of the repository
-
-    @property
-    def expect_success(self) -> bool:
-        return not self.fail
-
-
-def operator_settings(repo: Path) -> None:
-    """settings.env with values of an operator's instead of the examples the repository
-    ships (AWS's documentation account, example.com, ...), which the EKS bootstrap refuses:
-    the run is about the calls that come after that guard."""
-    path = repo / EKS_SETTINGS
-    if not path.is_file():
-        return
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key == "AWS_ACCOUNT_ID" and value == "111122223333":
-            value = "000000000000"
-        elif sep and not key.startswith("#"):
-            value = value.replace("example", "operator")
-        lines.append(f"{key}{sep}{value}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-SCENARIOS = (
-    Scenario("kind bootstrap", KIND_BOOTSTRAP),
-    Scenario("e2e", E2E, E2E_ENV),
-    Scenario("e2e with the tenant check failing", E2E, E2E_ENV, fail="predict"),
-    Scenario(
-        "eks bootstrap",
-        EKS_BOOTSTRAP,
-        cluster="eks",
-        current_context=EKS_CONTEXT,
-        other_contexts=("kind-ml-platform",),  # a Kind cluster in the same kubeconfig
-        edit=operator_settings,
-    ),
-)
-
 
 @dataclass(frozen=True)
 class NeededSecret:
@@ -148,40 +96,21 @@ class KindTree:
 )
 def check(ctx: Context) -> Iterable[Finding]:
     sample = {c: sorted(t)[:SAMPLE_TENANTS] for c, t in ctx.tenants.items()}
+    runs = shared_runs(ctx.cache, lambda: validation_runs(ctx, sample))
+    return check_runs(ctx.root, ctx.tree("kind"), runs, sample)
+
+
+def validation_runs(ctx: Context, sample: dict[str, list[str]]) -> list[ScenarioRun]:
+    """The scenarios of one validation, with the sync simulation answering for Argo CD;
+    shared with the first-sync check (whichever asks first makes them)."""
     answers = sampled(inventory_answers(ctx.root, ctx.trees), ctx.tenants, sample)
-    return check_scripts(ctx.root, ctx.tree("kind"), answers, sample=sample)
-
-
-def sampled(
-    answers: dict[str, str], tenants: Mapping[str, frozenset[str]], sample: dict[str, list[str]]
-) -> dict[str, str]:
-    """The inventory answers with only the sampled tenants (and their two Applications)."""
-    left_out = {c: set(tenants.get(c, ())) - set(kept) for c, kept in sample.items()}
-    out = {}
-    for question, answer in answers.items():
-        cluster = question.split()[2]
-        dropped = left_out.get(cluster, set())
-        dropped_apps = dropped | {f"{t}-kit" for t in dropped}
-        lines = [line for line in answer.splitlines() if line not in dropped_apps]
-        out[question] = _printed(lines) if lines else ""
-    return out
-
-
-def _trim(
-    sample: dict[str, list[str]], then: Callable[[Path], None] | None
-) -> Callable[[Path], None]:
-    """An edit of a run's copy: the tenant folders outside the sample removed."""
-
-    def edit(repo: Path) -> None:
-        for cluster, kept in sample.items():
-            folder = repo / "overlays" / cluster / "tenants"
-            for tenant in folder.iterdir() if folder.is_dir() else []:
-                if tenant.is_dir() and tenant.name not in kept:
-                    shutil.rmtree(tenant)
-        if then is not None:
-            then(repo)
-
-    return edit
+    trees = {t.cluster: t for t in ctx.trees}
+    factory = simulation_factory(
+        ctx.root, trees, ctx.crds, upstream.folder("argocd-health", ctx.settings)
+    )
+    return run_scenarios(
+        ctx.root, answers, sample=sample, simulation=factory, clusters=trees.keys()
+    )
 
 
 def check_scripts(
@@ -191,20 +120,26 @@ def check_scripts(
     scenarios: Iterable[Scenario] = SCENARIOS,
     sample: dict[str, list[str]] | None = None,
 ) -> list[Finding]:
-    """Run each scenario whose script exists and report what its calls get wrong.
+    """Run each scenario whose script exists and report what its calls get wrong, with the
+    stand-ins' own model of Argo CD (no simulation): the calls are what this check is about.
     `answers`: `python -m gitops inventory` answers for the stand-in python (else real);
     `sample`: the tenants per cluster the runs keep (the answers must agree)."""
-    runnable = [s for s in scenarios if (root / s.script).is_file()]
-    if sample is not None:
-        runnable = [replace(s, edit=_trim(sample, s.edit)) for s in runnable]
-    if kind_tree is None:
-        runnable = [s for s in runnable if s.cluster != "kind"]
+    clusters = ("kind", "eks") if kind_tree is not None else ("eks",)
+    runs = run_scenarios(root, answers, scenarios=scenarios, sample=sample, clusters=clusters)
+    return check_runs(root, kind_tree, runs, sample)
+
+
+def check_runs(
+    root: Path,
+    kind_tree: ClusterTree | None,
+    runs: list[ScenarioRun],
+    sample: dict[str, list[str]] | None = None,
+) -> list[Finding]:
+    """What the recorded calls of each run get wrong."""
     expected = kind_expectations(root, kind_tree, sample) if kind_tree else None
-    shared = {} if answers is None else answers
-    with ThreadPoolExecutor(max_workers=max(1, len(runnable))) as pool:
-        recordings = list(pool.map(lambda s: _run(root, s, shared), runnable))
     findings: dict[tuple[str, str], Finding] = {}
-    for scenario, recording in zip(runnable, recordings, strict=True):
+    for run in runs:
+        scenario, recording = run.scenario, run.recording
         found = list(_outcome(scenario, recording))
         if scenario.cluster == "kind" and expected is not None:
             found += _kind(scenario, recording, expected)
@@ -215,47 +150,7 @@ def check_scripts(
     return list(findings.values())
 
 
-def _run(root: Path, scenario: Scenario, answers: dict[str, str]) -> Recording:
-    return run_script(
-        scenario.script,
-        scenario.env,
-        root,
-        timeout=TIMEOUT,
-        inventory=answers,
-        state=initial_state(scenario.current_context, scenario.other_contexts),
-        fail=scenario.fail,
-        edit=scenario.edit,
-    )
-
-
 # --- what the tree needs ------------------------------------------------------------------
-
-
-def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str]:
-    """What `python -m gitops inventory` prints for the calls the scripts make, from trees
-    validate already built, with the functions the command uses (no second rendering).
-    A tree with findings is left out: the command fails on it, and so must the script."""
-    answers = {}
-    for tree in trees:
-        cluster = tree.cluster
-        tenants = sorted(tenant_namespaces(root, cluster))
-        answers[f"inventory --cluster {cluster} --tenants"] = _printed(tenants)
-        if tree.findings:
-            continue
-        for layer in ("platform", inventory.TENANT_LAYER):
-            answers[f"inventory --cluster {cluster} --apps {layer}"] = _printed(
-                inventory.applications(tree, layer)
-            )
-        if (root / inventory.IMAGE_WORKFLOW).is_file():
-            images = inventory.images_built_here(tree, inventory.built_images(root))
-            answers[f"inventory --cluster {cluster} --images-built"] = _printed(
-                [f"{ref} {context}" for ref, context in images]
-            )
-    return answers
-
-
-def _printed(lines: list[str]) -> str:
-    return "\n".join(lines) + "\n"
 
 
 def kind_expectations(

@@ -33,7 +33,7 @@ from gitops.simulation.argocd.sync import (
     hook_phases,
 )
 from gitops.simulation.cluster import Cluster, Refused
-from gitops.simulation.health import Health, is_worse
+from gitops.simulation.health import Health, HealthStatus, ManagedResource, application_health
 from gitops.simulation.keys import Key, key_of
 from gitops.tree.findings import name_of
 
@@ -258,34 +258,33 @@ class ArgoCD:
         return "OutOfSync" if extra else "Synced"
 
     def _health(self, app: dict[str, Any], desired: list[dict[str, Any]]) -> Health:
+        """controller/health.go setApplicationHealth over the desired objects (hooks left out),
+        with the worst resource named in the message for the explanation."""
         namespace = str(((app.get("spec") or {}).get("destination") or {}).get("namespace") or "")
-        worst = Health("Healthy")
-        contains, contains_live = False, False
         state = self.apps[name_of(app)]
-        state.resources = {}
+        managed = []
         for obj in desired:
             if hook_phases(obj):
                 continue
             if namespace and self.cluster.is_namespaced(obj) and not key_of(obj).namespace:
                 obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
             key = key_of(obj)
-            contains = True
-            live = self.cluster.get(key)
-            if live is None:
-                state.resources[key] = Health("Missing")
-                continue
-            contains_live = True
-            health = self.health_of(live)
-            state.resources[key] = health
-            if health is None:
-                continue
-            if key.kind == "Application" and health.status in ("Missing", "Unknown"):
-                continue
-            if is_worse(worst.status, health.status):
-                worst = Health(health.status, f"{key}: {health.message}" if health.message else str(key))
-        if contains and not contains_live and is_worse(worst.status, "Missing"):
-            return Health("Missing")
-        return worst
+            managed.append((key, ManagedResource(key.group, key.kind, obj, self.cluster.get(key))))
+        result = application_health([m for _, m in managed], self.health_of, app)
+        state.resources = {key: health for (key, _), health in zip(managed, result.resources, strict=True)}
+        worst = next(
+            (
+                (key, health)
+                for key, health in sorted(state.resources.items(), key=lambda kh: str(kh[0]))
+                if health is not None and health.status == result.status
+                and result.status != HealthStatus.HEALTHY
+            ),
+            None,
+        )
+        if worst is None:
+            return Health(result.status, result.error or "")
+        key, health = worst
+        return Health(result.status, f"{key}: {health.message}" if health.message else str(key))
 
     def _status(self, state: AppState) -> dict[str, Any]:
         operation = state.operation

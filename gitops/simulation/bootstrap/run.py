@@ -131,6 +131,8 @@ class Recording:
     seconds: float = 0.0
     timed_out: bool = False
     run_dir: str = ""  # kept only with keep=True
+    # the simulated clusters the run drove, by kubeconfig context (with a simulation factory)
+    simulations: dict[str, Any] = field(default_factory=dict)
 
     def of(self, program: str) -> list[Call]:
         return [c for c in self.calls if c.program == program]
@@ -175,6 +177,7 @@ def run_script(
     fail: str = "",
     edit: Callable[[Path], None] | None = None,
     keep: bool = False,
+    simulation: Callable[[str, Path], Any] | None = None,
 ) -> Recording:
     """Run `bash <copy of root>/<script>` under the stand-ins.
 
@@ -187,6 +190,9 @@ def run_script(
     fail: a failure the stand-ins inject (`predict`: tenants answer from another version).
     edit: changes the copy before the run (e.g. settings an operator would have set).
     keep: leave the run folder (Recording.run_dir) with state.json and calls.jsonl.
+    simulation: `factory(kind of cluster, the run's copy)` -> a gitops.simulation Simulation
+    for each cluster the script works on, which then answers for Argo CD; without one, the
+    stand-ins' own model answers (see standins/standin.py, Run.application_status).
     """
     model = standin_model()
     run_dir = Path(tempfile.mkdtemp(prefix="bootstrap-run-"))
@@ -210,6 +216,7 @@ def run_script(
             {} if inventory is None else inventory,
             state=json.loads(json.dumps(state)) if state else None,
             fail=fail,
+            simulation=(lambda kind: simulation(kind, repo)) if simulation else None,
         )
         with model.Server(run) as server:
             variables = {k: v for k, v in os.environ.items() if k not in SCRIPT_VARIABLES}
@@ -245,6 +252,7 @@ def run_script(
             seconds=round(time.perf_counter() - start, 2),
             timed_out=timed_out,
             run_dir=str(run_dir) if keep else "",
+            simulations=dict(run.simulations),
         )
     finally:
         if not keep:

@@ -549,10 +549,7 @@ def kubectl(run: Run, call: Call) -> int:
         call.effect["argocd_cm"] = {"application_health": cluster["argocd_health_check"]}
         if (sim := run.simulation(context)) is not None:
             data = (yaml.safe_load(call.stdin) or {}).get("data") or {}
-            prefix = "resource.customizations.health."
-            for key, script in data.items():
-                if key.startswith(prefix):
-                    sim.world.health_customizations[key[len(prefix) :]] = str(script)
+            sim.world.argocd_cm.update({str(k): str(v) for k, v in data.items()})
         return 0
     if words[:2] == ["patch", "application"] and len(words) == 3 and namespace == "argocd":
         return request_sync(run, call, context, words[2], flags)

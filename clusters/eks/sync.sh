@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sync EKS Applications after review, pruning what the tree no longer has, and wait for them:
+#
+#   clusters/eks/sync.sh tenant-a [tenant-b ...]
+#
+# Tenant workloads never sync by themselves on EKS (apps/eks/kustomization.yaml): a person
+# syncs each reviewed change. A manual sync prunes nothing unless asked (argo-cd v3.5.1:
+# `argocd app sync --prune` defaults to false, cmd/argocd/commands/app.go; the UI's Prune box
+# starts unticked), and every change of a tenant's model.env makes a new hash-suffixed
+# ConfigMap, so syncs without prune pile ConfigMaps up until the tenant quota's `configmaps`
+# count refuses a new one. This script always prunes. Needs kubectl on the cluster's context.
+# Environment: SYNC_TIMEOUT (900 s).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=clusters/platform-steps.sh
+source "$REPO_ROOT/clusters/platform-steps.sh"
+CLUSTER=eks
+SYNC_TIMEOUT="${SYNC_TIMEOUT:-900}"
+PY="${PY:-$REPO_ROOT/.venv/bin/python}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'sync: %s\n' "$*" >&2
+  exit 1
+}
+
+(($# > 0)) || { echo "usage: clusters/eks/sync.sh APPLICATION..." >&2; exit 2; }
+command -v kubectl >/dev/null || { echo "error: kubectl is required but not on PATH" >&2; exit 2; }
+KUBECTL=(kubectl --context "$(kubectl config current-context)")
+sync_applications "$@"
+wait_for_applications synced "$SYNC_TIMEOUT" "$@"

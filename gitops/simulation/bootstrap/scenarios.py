@@ -1,0 +1,274 @@
+"""The runs of the bootstrap scripts that validation makes, shared by the checks that read
+them: `bootstraps` (the calls each script makes) and `first-sync` (where each cluster's first
+sync ends, in the simulated cluster the stand-ins drive).
+
+Scenarios (each in a copy of the repository, every wait with a timeout of 0 because the
+stand-ins answer at once, see run.FAST_WAITS):
+- clusters/kind/bootstrap.sh as a person runs it in a fork (after `make repository`);
+- clusters/kind/e2e.sh passing, and again with the tenant check failing (a tenant's service
+  answers /predict from another model version than the one promoted);
+- clusters/eks/bootstrap.sh, with kubectl on an EKS cluster, the operator's settings, and AWS
+  as the documented first-deploy steps leave it (gitops/simulation/start.py).
+The scripts treat every tenant alike, so the runs keep at most SAMPLE_TENANTS per cluster.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gitops.settings import REPO_URL
+from gitops.simulation.bootstrap.run import Recording, initial_state, run_script
+from gitops.simulation.engine import Simulation
+from gitops.simulation.start import ci_images, eks_world, kind_world
+from gitops.tree import inventory
+from gitops.tree.app_tree import ClusterTree, TreeBuilder
+from gitops.tree.crds import CrdSet
+from gitops.tree.kustomizations import discover, render_all
+from gitops.tree.namespacing import is_namespaced
+from gitops.tree.repository_url import rewrite
+from gitops.tree.tenants import tenant_namespaces
+
+OPERATOR_REPO_URL = "https://github.com/operator/ml-platform.git"
+KIND_BOOTSTRAP = "clusters/kind/bootstrap.sh"
+E2E = "clusters/kind/e2e.sh"
+EKS_BOOTSTRAP = "clusters/eks/bootstrap.sh"
+# The context `aws eks update-kubeconfig` writes for the cluster of clusters/eks/cluster.yaml.
+EKS_CONTEXT = "arn:aws:eks:eu-west-1:111122223333:cluster/ml-platform"
+# e2e.sh asks git for these when unset; a revision other than main makes the bootstrap
+# point Argo CD at it through its generated overlay, as in CI.
+E2E_ENV = {"REPO_URL": OPERATOR_REPO_URL, "REVISION": "e2e0" + "0" * 36}
+EKS_SETTINGS = Path("clusters/eks/settings/settings.env")
+SEED = ("-m", "training", "seed")
+INVENTORY = ("-m", "gitops", "inventory")
+TIMEOUT = 30.0
+# The scripts treat every tenant alike (one loop each: Secrets, users, seeding, the e2e
+# checks), so the runs see at most this many tenants per cluster: the check costs the same
+# with 2 tenants or 200. Which ones: the first in name order, every run the same.
+SAMPLE_TENANTS = 3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    script: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    fail: str = ""  # injected by the stand-ins (see gitops/simulation/bootstrap/standins/standin.py)
+    cluster: str = "kind"
+    current_context: str = ""
+    other_contexts: tuple[str, ...] = ()
+    edit: Callable[[Path], None] | None = None  # on the run's copy of the repository
+
+    @property
+    def expect_success(self) -> bool:
+        return not self.fail
+
+
+def operator_settings(repo: Path) -> None:
+    """settings.env with values of an operator's instead of the examples the repository
+    ships (AWS's documentation account, example.com, ...), which the EKS bootstrap refuses:
+    the run is about the calls that come after that guard."""
+    path = repo / EKS_SETTINGS
+    if not path.is_file():
+        return
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key == "AWS_ACCOUNT_ID" and value == "111122223333":
+            value = "000000000000"
+        elif sep and not key.startswith("#"):
+            value = value.replace("example", "operator")
+        lines.append(f"{key}{sep}{value}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def operator_repository(repo: Path) -> None:
+    """The copy points at an operator's fork, as `make repository URL=...` leaves a fork:
+    both bootstraps refuse the example repository."""
+    rewrite(repo, OPERATOR_REPO_URL)
+
+
+def operator_eks(repo: Path) -> None:
+    operator_repository(repo)
+    operator_settings(repo)
+
+
+SCENARIOS = (
+    Scenario("kind bootstrap", KIND_BOOTSTRAP, edit=operator_repository),
+    Scenario("e2e", E2E, E2E_ENV),
+    Scenario("e2e with the tenant check failing", E2E, E2E_ENV, fail="predict"),
+    Scenario(
+        "eks bootstrap",
+        EKS_BOOTSTRAP,
+        cluster="eks",
+        current_context=EKS_CONTEXT,
+        other_contexts=("kind-ml-platform",),  # a Kind cluster in the same kubeconfig
+        edit=operator_eks,
+    ),
+)
+
+
+def sampled(
+    answers: dict[str, str], tenants: Mapping[str, frozenset[str]], sample: dict[str, list[str]]
+) -> dict[str, str]:
+    """The inventory answers with only the sampled tenants (and their two Applications)."""
+    left_out = {c: set(tenants.get(c, ())) - set(kept) for c, kept in sample.items()}
+    out = {}
+    for question, answer in answers.items():
+        cluster = question.split()[2]
+        dropped = left_out.get(cluster, set())
+        dropped_apps = dropped | {f"{t}-kit" for t in dropped}
+        lines = [line for line in answer.splitlines() if line not in dropped_apps]
+        out[question] = _printed(lines) if lines else ""
+    return out
+
+
+def _trim(
+    sample: dict[str, list[str]], then: Callable[[Path], None] | None
+) -> Callable[[Path], None]:
+    """An edit of a run's copy: the tenant folders outside the sample removed."""
+
+    def edit(repo: Path) -> None:
+        for cluster, kept in sample.items():
+            folder = repo / "overlays" / cluster / "tenants"
+            for tenant in folder.iterdir() if folder.is_dir() else []:
+                if tenant.is_dir() and tenant.name not in kept:
+                    shutil.rmtree(tenant)
+        if then is not None:
+            then(repo)
+
+    return edit
+
+
+def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str]:
+    """What `python -m gitops inventory` prints for the calls the scripts make, from trees
+    validate already built, with the functions the command uses (no second rendering).
+    A tree with findings is left out: the command fails on it, and so must the script."""
+    answers = {}
+    for tree in trees:
+        cluster = tree.cluster
+        tenants = sorted(tenant_namespaces(root, cluster))
+        answers[f"inventory --cluster {cluster} --tenants"] = _printed(tenants)
+        if tree.findings:
+            continue
+        answers[f"inventory --cluster {cluster} --cloud-secrets"] = _printed(
+            inventory.cloud_secrets(tree)
+        )
+        for layer in ("platform", inventory.TENANT_LAYER):
+            answers[f"inventory --cluster {cluster} --apps {layer}"] = _printed(
+                inventory.applications(tree, layer)
+            )
+        if (root / inventory.IMAGE_WORKFLOW).is_file():
+            images = inventory.images_built_here(tree, inventory.built_images(root))
+            answers[f"inventory --cluster {cluster} --images-built"] = _printed(
+                [f"{ref} {context}" for ref, context in images]
+            )
+    return answers
+
+
+
+def _printed(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    scenario: Scenario
+    recording: Recording
+    simulations: dict[str, Simulation] = field(default_factory=dict)  # context -> cluster
+
+
+def own_packages(repo_url: str = REPO_URL) -> str:
+    """Where .github/workflows/image.yaml publishes: ghcr.io/<owner>/<repo>/ (lower case)."""
+    repository = repo_url.removesuffix(".git").split("github.com/", 1)[-1]
+    return f"ghcr.io/{repository.lower()}/"
+
+
+def simulation_factory(
+    root: Path, trees: Mapping[str, ClusterTree], crds: CrdSet, health_scripts: Path
+) -> Callable[[str, Path], Simulation]:
+    """`factory(kind of cluster, the run's copy of the repository)`: a simulated cluster in the
+    state the bootstrap finds it. Kind simulates the tree validation rendered; EKS renders
+    the run's copy, whose settings are the operator's (the run's AWS state comes from the
+    same files, so the certificate ARN and the hosts agree)."""
+
+    def factory(kind: str, repo: Path) -> Simulation:
+        if kind == "kind":
+            return Simulation(trees["kind"], crds, kind_world(own_packages()), health_scripts)
+        tree = _render_tree(repo, "eks", crds)
+        tenants = sorted(tenant_namespaces(repo, "eks"))
+        world = eks_world(repo, tenants, own_packages(), ci_images(root))
+        return Simulation(tree, crds, world, health_scripts)
+
+    return factory
+
+
+def _render_tree(repo: Path, cluster: str, crds: CrdSet) -> ClusterTree:
+    entry = [p for p in discover(repo) if p.is_relative_to(repo / "clusters" / cluster)]
+    builder = TreeBuilder(repo, REPO_URL, render_all(entry, repo), lambda o: is_namespaced(o, crds))
+    return builder.build(cluster)
+
+
+def run_scenarios(
+    root: Path,
+    answers: dict[str, str] | None,
+    *,
+    scenarios: Iterable[Scenario] = SCENARIOS,
+    sample: dict[str, list[str]] | None = None,
+    simulation: Callable[[str, Path], Simulation] | None = None,
+    clusters: Iterable[str] = ("kind", "eks"),
+) -> list[ScenarioRun]:
+    """Run each scenario whose script exists (and whose cluster is in `clusters`), in
+    parallel. `answers`: `python -m gitops inventory` answers for the stand-in python (else
+    real); `sample`: the tenants per cluster the runs keep (the answers must agree)."""
+    wanted = set(clusters)
+    runnable = [s for s in scenarios if (root / s.script).is_file() and s.cluster in wanted]
+    if sample is not None:
+        runnable = [replace(s, edit=_trim(sample, s.edit)) for s in runnable]
+    shared = {} if answers is None else answers
+
+    def run(scenario: Scenario) -> ScenarioRun:
+        recording = run_script(
+            scenario.script,
+            scenario.env,
+            root,
+            timeout=TIMEOUT,
+            inventory=shared,
+            state=initial_state(scenario.current_context, scenario.other_contexts),
+            fail=scenario.fail,
+            edit=scenario.edit,
+            simulation=simulation,
+        )
+        return ScenarioRun(scenario, recording, dict(recording.simulations))
+
+    with ThreadPoolExecutor(max_workers=max(1, len(runnable))) as pool:
+        return list(pool.map(run, runnable))
+
+
+_LOCK = threading.Lock()
+
+
+def shared_runs(cache: dict[str, Any], make: Callable[[], list[ScenarioRun]]) -> list[ScenarioRun]:
+    """The runs of one validation, made once whichever check asks first (checks run in
+    threads; `cache` is the validation's Context.cache)."""
+    with _LOCK:
+        event = cache.get("bootstrap-runs-ready")
+        if event is None:
+            event = cache["bootstrap-runs-ready"] = threading.Event()
+            owner = True
+        else:
+            owner = False
+    if owner:
+        try:
+            cache["bootstrap-runs"] = make()
+        finally:
+            event.set()
+    event.wait()
+    if "bootstrap-runs" not in cache:
+        raise RuntimeError("the bootstrap runs failed in another check (see its error)")
+    return list(cache["bootstrap-runs"])
