@@ -56,8 +56,9 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def own_history(repo: Path) -> dict[str, str]:
-    """`repo` as a git repository of its own, every CI pin on its second commit (whose tree
-    holds the three build contexts), plus a commit on a branch main never merged."""
+    """`repo` as a git repository of its own: the tree (with the three build contexts), a
+    second commit pinning every CI image at the first, and a commit on a branch main never
+    merged."""
     init(repo)
     first = commit(repo, "the tree")
     assert repin(repo / "overlays", first) == 8
