@@ -14,6 +14,7 @@ COMMANDS = {
     "scaffold-tenant": "gitops.scaffold_tenant",
     "diff": "gitops.diff",
     "bump": "gitops.edits.bump",
+    "pin-built": "gitops.edits.pin_built",
     "inventory": "gitops.tree.inventory",
     "export-schemas": "gitops.tree.export_schemas",
     "upstream": "gitops.tree.upstream",

@@ -35,6 +35,10 @@ class Settings:
     # GITOPS_ALLOW_EXAMPLES=1: the example cluster settings the repository ships with pass
     # (CI validates the tree as published); unset, they are findings to replace.
     allow_examples: bool
+    # The git repository whose history the pins of the images CI builds are checked against
+    # (GITOPS_GIT_HISTORY; default: the validated tree itself). A tree that is a copy without
+    # .git (an export, the test suite's copies) names the clone it came from here.
+    git_history: Path
     # The pinned upstream files (gitops/tree/upstream.py). They belong to the repository
     # these tools run from, whatever tree is validated: its upstream-files.yaml, its
     # ../shared mirror and its .cache/upstream.
@@ -47,11 +51,14 @@ class Settings:
     @classmethod
     def from_env(cls, repo_root: Path | None = None) -> Settings:
         """The settings for validating `repo_root` (default: this repository)."""
+        root = (repo_root or paths.REPO_ROOT).resolve()
+        history = os.environ.get("GITOPS_GIT_HISTORY")
         return cls(
-            repo_root=(repo_root or paths.REPO_ROOT).resolve(),
+            repo_root=root,
             checkov=os.environ.get("CHECKOV") or _checkov(),
             promtool=os.environ.get("PROMTOOL") or shutil.which("promtool"),
             allow_examples=os.environ.get("GITOPS_ALLOW_EXAMPLES", "") in ("1", "true", "yes"),
+            git_history=Path(history).resolve() if history else root,
             upstream_dirs={
                 name: Path(os.environ[variable]).resolve()
                 for name, variable in UPSTREAM_DIR_VARIABLES.items()

@@ -1,5 +1,5 @@
-"""`python -m gitops bump`: pin one image CI builds (inference-service, mlflow-server) in
-every overlay of one cluster that runs it.
+"""`python -m gitops bump`: pin one image CI builds (inference-service, mlflow-server,
+rollout-judge) in every overlay of one cluster that runs it.
 
 The image's last path component names the kustomize `images:` entry (the placeholder the
 bases use). Edits that entry like `kustomize edit set image` would, then renders every
@@ -22,7 +22,13 @@ from gitops.tree.image_reference import ImageReference, ImageReferenceError, par
 from gitops.tree.render import RenderError, render
 
 # Placeholder name in the bases -> the overlays to fall back to when no overlay pins it yet.
-IMAGES = {"inference-service": "tenants", "mlflow-server": "mlflow"}
+# One entry per image of image.yaml's build matrix (tests/gitops/edits/test_bump.py holds
+# them equal): an image missing here fails CI's pin step.
+IMAGES = {
+    "inference-service": "tenants",
+    "mlflow-server": "mlflow",
+    "rollout-judge": "rollout-judge",
+}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 
 

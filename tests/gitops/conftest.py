@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
@@ -16,6 +17,10 @@ from gitops.validate import Report, validate_repo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD_REPO = FIXTURES / "good-repo"
+
+# Copies of the real tree (tree_copies.py) have no .git: the `image-commits` check reads the
+# history of the repository they were copied from (gitops/settings.py).
+os.environ.setdefault("GITOPS_GIT_HISTORY", str(paths.REPO_ROOT))
 
 
 def pytest_configure(config: pytest.Config) -> None:

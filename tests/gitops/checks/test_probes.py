@@ -61,7 +61,7 @@ def test_routes_come_from_the_service_app() -> None:
     [
         ("inference-service", True),
         ("inference-service:set-by-overlay", True),
-        ("ghcr.io/example-org/ml-inference-platform/inference-service:983b7c3c", True),
+        ("ghcr.io/example-org/ml-inference-platform/inference-service:f286da6f", True),
         ("ghcr.io/o/inference-service@sha256:" + "a" * 64, True),
         ("registry:5000/inference-service:1", True),
         ("ghcr.io/example-org/ml-inference-platform/mlflow-server:1", False),

@@ -12,6 +12,7 @@ import yaml
 
 from gitops.edits import bump
 from gitops.paths import REPO_ROOT
+from gitops.tree.inventory import built_images
 from gitops.tree.render import render
 
 DIGEST = "sha256:" + "3f2a" * 16
@@ -208,6 +209,29 @@ def test_bump_of_the_mlflow_server_image(tmp_path, cluster):
     )
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == ref
     assert rendered_images(tmp_path, cluster) == tenants_before
+
+
+def test_bump_knows_every_image_ci_builds():
+    """The build matrix is the list of images CI pins: one it cannot bump fails the pin step."""
+    assert set(bump.IMAGES) == {image.name for image in built_images(REPO_ROOT)}
+
+
+@pytest.mark.parametrize("cluster", ["kind", "eks"])
+def test_bump_of_the_rollout_judge_image(tmp_path, cluster):
+    for top in ("base", "overlays", "clusters"):
+        shutil.copytree(REPO_ROOT / top, tmp_path / top)
+    mlflow_before = render(tmp_path / "overlays" / cluster / "mlflow")
+    ref = f"{IMAGE.replace('inference-service', 'rollout-judge')}:{'b' * 40}@{DIGEST}"
+
+    assert bump.main(["--cluster", cluster, "--image", ref, "--root", str(tmp_path)]) == 0
+
+    deployment = next(
+        o
+        for o in render(tmp_path / "overlays" / cluster / "rollout-judge")
+        if o["kind"] == "Deployment"
+    )
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == ref
+    assert render(tmp_path / "overlays" / cluster / "mlflow") == mlflow_before
 
 
 def test_an_image_ci_does_not_build_is_refused(mini_repo):

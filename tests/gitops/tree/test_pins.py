@@ -4,13 +4,20 @@ line, and never a reference or a placeholder."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gitops import paths, settings
 from gitops.tree import pins
 from gitops.tree.pins import Pin, find_pins
 
 OWN = "ghcr.io/example-org/ml-inference-platform"
-COMMIT = "983b7c3c02baf1b4f49bbbafd5ce8f2f8aebecfa"
+KIND_MLFLOW = "overlays/kind/mlflow/kustomization.yaml"
+
+
+def pinned_tag(kustomization: str) -> str:
+    """The tag the file's one `images:` entry pins, read with PyYAML: CI's bumps move it."""
+    text = (paths.REPO_ROOT / kustomization).read_text(encoding="utf-8")
+    return str(yaml.safe_load(text)["images"][0]["newTag"])
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +29,7 @@ EXPECTED = [
     # (file, kind, component, version, name)
     ("base/minio/statefulset.yaml", "container-image", "minio", "RELEASE.2025-09-07T16-13-09Z",
      "quay.io/minio/minio"),
-    ("overlays/kind/mlflow/kustomization.yaml", "container-image", "mlflow-server", COMMIT,
+    (KIND_MLFLOW, "container-image", "mlflow-server", pinned_tag(KIND_MLFLOW),
      f"{OWN}/mlflow-server"),
     ("clusters/kind/kind-config.yaml", "container-image", "kubernetes", "v1.36.1", "kindest/node"),
     ("clusters/kind/kind-config.yaml", "tool", "kind", "v0.32.0", "kubernetes-sigs/kind"),
