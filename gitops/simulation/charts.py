@@ -57,7 +57,7 @@ from gitops.tree.repo_sources import app_sources
 PROVIDES = "simulation.ml-platform.example.com/provides"
 WEBHOOK = "simulation.ml-platform.example.com/webhook"  # "<group>/<kind>:<operations>"
 SERVED_BY = "simulation.ml-platform.example.com/served-by"  # the capability that answers
-CREATES_SECRET = "simulation.ml-platform.example.com/creates-secret"  # a Job's effect
+JOB_OUTPUT = "simulation.ml-platform.example.com/job-output"  # a Job's effect
 HOOK = "argocd.argoproj.io/hook"
 
 
@@ -75,7 +75,7 @@ class Workload:
     secrets: tuple[str, ...] = ()  # Secrets the pod mounts (not optional)
     needs_role: bool = False  # calls AWS with its ServiceAccount's IRSA role
     hook: str = ""  # an Argo CD hook phase (from the chart's helm.sh/hook)
-    creates_secret: str = ""  # a Job that writes this Secret when it completes
+    writes: str = ""  # a Job that writes this Secret when it completes
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Chart:
     services: tuple[tuple[str, str], ...] = ()  # (namespace or "" for the release's, name)
     service_accounts: tuple[str, ...] = ()  # created for pods the chart does not run itself
     webhooks: tuple[Webhook, ...] = ()  # failurePolicy Fail only (Ignore changes nothing)
-    extra: Callable[[App], list[dict[str, Any]]] | None = None
+    more_objects: Callable[[App], list[dict[str, Any]]] | None = None
     exempt_label: tuple[str, str] | None = None  # the label the chart's own objects carry
 
 
@@ -112,34 +112,65 @@ def _prometheus(app: App) -> list[dict[str, Any]]:
 
 
 _MONITORING_KINDS = (
-    "Alertmanager", "AlertmanagerConfig", "PodMonitor", "Probe", "Prometheus", "PrometheusAgent",
-    "PrometheusRule", "ScrapeConfig", "ServiceMonitor", "ThanosRuler",
+    "Alertmanager",
+    "AlertmanagerConfig",
+    "PodMonitor",
+    "Probe",
+    "Prometheus",
+    "PrometheusAgent",
+    "PrometheusRule",
+    "ScrapeConfig",
+    "ServiceMonitor",
+    "ThanosRuler",
 )
 
 CHARTS: dict[str, Chart] = {
     "metrics-server": Chart(
         crds=(),
-        workloads=(Workload("Deployment", "metrics-server", "metrics-server",
-                            provides="metrics.k8s.io"),),
+        workloads=(
+            Workload("Deployment", "metrics-server", "metrics-server", provides="metrics.k8s.io"),
+        ),
         services=(("", "metrics-server"),),
     ),
     "kube-prometheus-stack": Chart(
         crds=tuple(("monitoring.coreos.com", k, "Namespaced") for k in _MONITORING_KINDS),
         workloads=(
-            Workload("Job", "kube-prometheus-stack-admission-create",
-                     "kube-prometheus-stack-admission", hook="PreSync",
-                     creates_secret="kube-prometheus-stack-admission"),
-            Workload("Deployment", "kube-prometheus-stack-operator",
-                     "kube-prometheus-stack-operator", provides="prometheus-operator",
-                     secrets=("kube-prometheus-stack-admission",)),
-            Workload("Deployment", "kube-prometheus-stack-grafana", "kube-prometheus-stack-grafana"),
-            Workload("Deployment", "kube-prometheus-stack-kube-state-metrics",
-                     "kube-prometheus-stack-kube-state-metrics"),
-            Workload("DaemonSet", "kube-prometheus-stack-prometheus-node-exporter",
-                     "kube-prometheus-stack-prometheus-node-exporter",
-                     host_namespaces=True, host_path=True, restricted=False),
-            Workload("Job", "kube-prometheus-stack-admission-patch",
-                     "kube-prometheus-stack-admission", hook="PostSync"),
+            Workload(
+                "Job",
+                "kube-prometheus-stack-admission-create",
+                "kube-prometheus-stack-admission",
+                hook="PreSync",
+                writes="kube-prometheus-stack-admission",
+            ),
+            Workload(
+                "Deployment",
+                "kube-prometheus-stack-operator",
+                "kube-prometheus-stack-operator",
+                provides="prometheus-operator",
+                secrets=("kube-prometheus-stack-admission",),
+            ),
+            Workload(
+                "Deployment", "kube-prometheus-stack-grafana", "kube-prometheus-stack-grafana"
+            ),
+            Workload(
+                "Deployment",
+                "kube-prometheus-stack-kube-state-metrics",
+                "kube-prometheus-stack-kube-state-metrics",
+            ),
+            Workload(
+                "DaemonSet",
+                "kube-prometheus-stack-prometheus-node-exporter",
+                "kube-prometheus-stack-prometheus-node-exporter",
+                host_namespaces=True,
+                host_path=True,
+                restricted=False,
+            ),
+            Workload(
+                "Job",
+                "kube-prometheus-stack-admission-patch",
+                "kube-prometheus-stack-admission",
+                hook="PostSync",
+            ),
         ),
         services=(
             ("", "kube-prometheus-stack-operator"),
@@ -153,7 +184,7 @@ CHARTS: dict[str, Chart] = {
         # the operator's StatefulSets run as these (templates/prometheus/serviceaccount.yaml,
         # templates/alertmanager/serviceaccount.yaml)
         service_accounts=("kube-prometheus-stack-prometheus", "kube-prometheus-stack-alertmanager"),
-        extra=_prometheus,
+        more_objects=_prometheus,
     ),
     "external-secrets": Chart(
         crds=(
@@ -165,24 +196,40 @@ CHARTS: dict[str, Chart] = {
             ("external-secrets.io", "ClusterPushSecret", "Cluster"),
         ),
         workloads=(
-            Workload("Deployment", "external-secrets", "external-secrets",
-                     provides="external-secrets", needs_role=True),
-            Workload("Deployment", "external-secrets-webhook", "external-secrets-webhook",
-                     provides="external-secrets-webhook"),
-            Workload("Deployment", "external-secrets-cert-controller",
-                     "external-secrets-cert-controller"),
+            Workload(
+                "Deployment",
+                "external-secrets",
+                "external-secrets",
+                provides="external-secrets",
+                needs_role=True,
+            ),
+            Workload(
+                "Deployment",
+                "external-secrets-webhook",
+                "external-secrets-webhook",
+                provides="external-secrets-webhook",
+            ),
+            Workload(
+                "Deployment", "external-secrets-cert-controller", "external-secrets-cert-controller"
+            ),
         ),
         services=(("", "external-secrets-webhook"),),
         webhooks=(
-            Webhook("validate.externalsecret.external-secrets.io",
-                    "external-secrets.io/ExternalSecret:CREATE,UPDATE,DELETE",
-                    "external-secrets-webhook"),
-            Webhook("validate.secretstore.external-secrets.io",
-                    "external-secrets.io/SecretStore:CREATE,UPDATE,DELETE",
-                    "external-secrets-webhook"),
-            Webhook("validate.clustersecretstore.external-secrets.io",
-                    "external-secrets.io/ClusterSecretStore:CREATE,UPDATE,DELETE",
-                    "external-secrets-webhook"),
+            Webhook(
+                "validate.externalsecret.external-secrets.io",
+                "external-secrets.io/ExternalSecret:CREATE,UPDATE,DELETE",
+                "external-secrets-webhook",
+            ),
+            Webhook(
+                "validate.secretstore.external-secrets.io",
+                "external-secrets.io/SecretStore:CREATE,UPDATE,DELETE",
+                "external-secrets-webhook",
+            ),
+            Webhook(
+                "validate.clustersecretstore.external-secrets.io",
+                "external-secrets.io/ClusterSecretStore:CREATE,UPDATE,DELETE",
+                "external-secrets-webhook",
+            ),
         ),
     ),
     "aws-load-balancer-controller": Chart(
@@ -192,17 +239,31 @@ CHARTS: dict[str, Chart] = {
             ("elbv2.k8s.aws", "ALBTargetControlConfig", "Namespaced"),
         ),
         workloads=(
-            Workload("Deployment", "aws-load-balancer-controller", "aws-load-balancer-controller",
-                     creates_service_account=False, provides="aws-load-balancer-controller",
-                     restricted=False, replicas=2, secrets=("aws-load-balancer-tls",),
-                     needs_role=True),
+            Workload(
+                "Deployment",
+                "aws-load-balancer-controller",
+                "aws-load-balancer-controller",
+                creates_service_account=False,
+                provides="aws-load-balancer-controller",
+                restricted=False,
+                replicas=2,
+                secrets=("aws-load-balancer-tls",),
+                needs_role=True,
+            ),
         ),
         services=(("", "aws-load-balancer-webhook-service"),),
         webhooks=(
-            Webhook("mservice.elbv2.k8s.aws", "/Service:CREATE", "aws-load-balancer-controller",
-                    exempt_label=("app.kubernetes.io/name", "aws-load-balancer-controller")),
-            Webhook("vingress.elbv2.k8s.aws", "networking.k8s.io/Ingress:CREATE,UPDATE",
-                    "aws-load-balancer-controller"),
+            Webhook(
+                "mservice.elbv2.k8s.aws",
+                "/Service:CREATE",
+                "aws-load-balancer-controller",
+                exempt_label=("app.kubernetes.io/name", "aws-load-balancer-controller"),
+            ),
+            Webhook(
+                "vingress.elbv2.k8s.aws",
+                "networking.k8s.io/Ingress:CREATE,UPDATE",
+                "aws-load-balancer-controller",
+            ),
         ),
         exempt_label=("app.kubernetes.io/name", "aws-load-balancer-controller"),
     ),
@@ -224,51 +285,89 @@ def objects(app: App, world: World) -> list[dict[str, Any]] | str:
     out: list[dict[str, Any]] = []
     for group, kind, scope in chart.crds:
         plural = kind.lower() + "s"
-        out.append({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.{group}"},
-            "spec": {"group": group, "names": {"kind": kind, "plural": plural}, "scope": scope},
-        })
+        out.append(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.{group}"},
+                "spec": {"group": group, "names": {"kind": kind, "plural": plural}, "scope": scope},
+            }
+        )
     for workload in chart.workloads:
         if workload.creates_service_account:
-            account = {"apiVersion": "v1", "kind": "ServiceAccount",
-                       "metadata": {"name": workload.service_account, "namespace": namespace}}
+            account = {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": workload.service_account, "namespace": namespace},
+            }
             if workload.hook:
                 account["metadata"]["annotations"] = {HOOK: "PreSync"}
             out.append(account)
         out.append(_workload(workload, namespace))
         for secret in workload.secrets:
-            if not any(w.creates_secret == secret for w in chart.workloads):
-                out.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                            "metadata": {"name": secret, "namespace": namespace, "labels": labels},
-                            "stringData": {"tls.crt": "generated", "tls.key": "generated"}})
+            if not any(w.writes == secret for w in chart.workloads):
+                out.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "type": "kubernetes.io/tls",
+                        "metadata": {"name": secret, "namespace": namespace, "labels": labels},
+                        "stringData": {"tls.crt": "generated", "tls.key": "generated"},
+                    }
+                )
     for account in chart.service_accounts:
-        out.append({"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": account, "namespace": namespace}})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": account, "namespace": namespace},
+            }
+        )
     for service_namespace, service in chart.services:
-        out.append({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": service, "namespace": service_namespace or namespace,
-                                 "labels": labels},
-                    "spec": {"ports": [{"port": 443}]}})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": service,
+                    "namespace": service_namespace or namespace,
+                    "labels": labels,
+                },
+                "spec": {"ports": [{"port": 443}]},
+            }
+        )
     for webhook in chart.webhooks:
-        out.append({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": webhook.name, "annotations": {
-                WEBHOOK: webhook.intercepts, SERVED_BY: webhook.served_by}, "labels": labels},
-        })
-    if chart.extra is not None:
-        out += chart.extra(app)
+        out.append(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration",
+                "metadata": {
+                    "name": webhook.name,
+                    "annotations": {WEBHOOK: webhook.intercepts, SERVED_BY: webhook.served_by},
+                    "labels": labels,
+                },
+            }
+        )
+    if chart.more_objects is not None:
+        out += chart.more_objects(app)
     return out
 
 
 def _workload(workload: Workload, namespace: str) -> dict[str, Any]:
     container: dict[str, Any] = {"name": workload.name, "image": f"chart/{workload.name}:pinned"}
-    pod: dict[str, Any] = {"serviceAccountName": workload.service_account, "containers": [container]}
+    pod: dict[str, Any] = {
+        "serviceAccountName": workload.service_account,
+        "containers": [container],
+    }
     if workload.restricted:
-        pod["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-        container["securityContext"] = {"allowPrivilegeEscalation": False,
-                                        "capabilities": {"drop": ["ALL"]}}
+        pod["securityContext"] = {
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        container["securityContext"] = {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        }
     if workload.host_namespaces:
         pod |= {"hostNetwork": True, "hostPID": True}
     volumes = [{"name": s, "secret": {"secretName": s}} for s in workload.secrets]
@@ -278,7 +377,10 @@ def _workload(workload: Workload, namespace: str) -> dict[str, Any]:
         pod["volumes"] = volumes
     spec: dict[str, Any] = {
         "selector": {"matchLabels": {"app.kubernetes.io/name": workload.name}},
-        "template": {"metadata": {"labels": {"app.kubernetes.io/name": workload.name}}, "spec": pod},
+        "template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": workload.name}},
+            "spec": pod,
+        },
     }
     if workload.kind in ("Deployment", "StatefulSet"):
         spec["replicas"] = workload.replicas
@@ -289,12 +391,15 @@ def _workload(workload: Workload, namespace: str) -> dict[str, Any]:
         annotations[NEEDS_ROLE] = f"{namespace}/{workload.service_account}"
     if workload.hook:
         annotations[HOOK] = workload.hook
-    if workload.creates_secret:
-        annotations[CREATES_SECRET] = workload.creates_secret
+    if workload.writes:
+        annotations[JOB_OUTPUT] = workload.writes
     group = "batch" if workload.kind == "Job" else "apps"
-    return {"apiVersion": f"{group}/v1", "kind": workload.kind,
-            "metadata": {"name": workload.name, "namespace": namespace,
-                         "annotations": annotations}, "spec": spec}
+    return {
+        "apiVersion": f"{group}/v1",
+        "kind": workload.kind,
+        "metadata": {"name": workload.name, "namespace": namespace, "annotations": annotations},
+        "spec": spec,
+    }
 
 
 def capabilities(cluster: Cluster, state: Workloads) -> set[str]:
@@ -310,7 +415,9 @@ def capabilities(cluster: Cluster, state: Workloads) -> set[str]:
     return out
 
 
-def webhook_refusal(cluster: Cluster, capabilities: set[str], obj: dict[str, Any], operation: str) -> str:
+def webhook_refusal(
+    cluster: Cluster, capabilities: set[str], obj: dict[str, Any], operation: str
+) -> str:
     """Why a failing-closed webhook refuses a write ("" when none does)."""
     group, kind = group_of(obj), str(obj.get("kind"))
     for config in cluster.of_kind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"):
@@ -337,14 +444,15 @@ def webhook_refusal(cluster: Cluster, capabilities: set[str], obj: dict[str, Any
 def job_effects(cluster: Cluster, state: Workloads) -> None:
     """A chart Job that completed has written its Secret (kube-webhook-certgen create)."""
     for job in cluster.of_kind("batch", "Job"):
-        secret = annotations_of(job).get(CREATES_SECRET)
+        secret = annotations_of(job).get(JOB_OUTPUT)
         pods = state.pods.get(key_of(job))
         if secret and pods and pods.ready:
             namespace = key_of(job).namespace
             key = Key("", "Secret", namespace, secret)
             if key not in cluster.objects:
                 cluster.objects[key] = {
-                    "apiVersion": "v1", "kind": "Secret",
+                    "apiVersion": "v1",
+                    "kind": "Secret",
                     "metadata": {"name": secret, "namespace": namespace},
                     "stringData": {"ca": "generated", "cert": "generated", "key": "generated"},
                 }
@@ -371,20 +479,35 @@ class Operators:
         claim_template = (spec.get("storage") or {}).get("volumeClaimTemplate")
         if claim_template:
             wanted = (claim_template.get("spec") or {}).get("storageClassName")
-            classes = {str((c.get("metadata") or {}).get("name"))
-                       for c in cluster.of_kind("storage.k8s.io", "StorageClass")}
+            classes = {
+                str((c.get("metadata") or {}).get("name"))
+                for c in cluster.of_kind("storage.k8s.io", "StorageClass")
+            }
             if wanted and wanted not in classes:
-                prometheus["status"] = {"conditions": [
-                    {"type": "Reconciled", "status": "False", "reason": "ReconciliationFailed",
-                     "message": f'storage class "{wanted}" does not exist'},
-                ]}
+                prometheus["status"] = {
+                    "conditions": [
+                        {
+                            "type": "Reconciled",
+                            "status": "False",
+                            "reason": "ReconciliationFailed",
+                            "message": f'storage class "{wanted}" does not exist',
+                        },
+                    ]
+                }
                 return
         pod: dict[str, Any] = {
             "serviceAccountName": str(spec.get("serviceAccountName") or "default"),
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "prometheus", "image": "prometheus:pinned",
-                            "securityContext": {"allowPrivilegeEscalation": False,
-                                                "capabilities": {"drop": ["ALL"]}}}],
+            "containers": [
+                {
+                    "name": "prometheus",
+                    "image": "prometheus:pinned",
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
         }
         if claim_template:
             claim = f"prometheus-{name}-db-{statefulset}-0"
@@ -392,23 +515,34 @@ class Operators:
             claim_key = Key("", "PersistentVolumeClaim", namespace, claim)
             if claim_key not in cluster.objects:
                 cluster.objects[claim_key] = {
-                    "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
                     "metadata": {"name": claim, "namespace": namespace},
                     "spec": copy.deepcopy(claim_template.get("spec") or {}),
                 }
         if key not in cluster.objects:
             cluster.objects[key] = {
-                "apiVersion": "apps/v1", "kind": "StatefulSet",
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
                 "metadata": {"name": statefulset, "namespace": namespace},
-                "spec": {"replicas": 1, "template": {
-                    "metadata": {"labels": {"app.kubernetes.io/name": "prometheus"}},
-                    "spec": pod}},
+                "spec": {
+                    "replicas": 1,
+                    "template": {
+                        "metadata": {"labels": {"app.kubernetes.io/name": "prometheus"}},
+                        "spec": pod,
+                    },
+                },
             }
         pods = state.pods.get(key)
         ready = bool(pods and pods.ready)
-        prometheus["status"] = {"conditions": [
-            {"type": "Available", "status": "True" if ready else "False",
-             "reason": "" if ready else "NoPodReady",
-             "message": "" if ready else (pods.problem if pods else "no pod created yet")},
-            {"type": "Reconciled", "status": "True"},
-        ]}
+        prometheus["status"] = {
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True" if ready else "False",
+                    "reason": "" if ready else "NoPodReady",
+                    "message": "" if ready else (pods.problem if pods else "no pod created yet"),
+                },
+                {"type": "Reconciled", "status": "True"},
+            ]
+        }

@@ -68,9 +68,9 @@ class Cluster:
 
     def of_kind(self, group: str, kind: str, namespace: str | None = None) -> Iterator[dict]:
         for key, obj in list(self.objects.items()):
-            if key.group == group and key.kind == kind:
-                if namespace is None or key.namespace == namespace:
-                    yield obj
+            same_namespace = namespace is None or key.namespace == namespace
+            if key.group == group and key.kind == kind and same_namespace:
+                yield obj
 
     def namespace_exists(self, name: str) -> bool:
         return Key("", "Namespace", "", name) in self.objects
@@ -82,9 +82,7 @@ class Cluster:
         return {**labels, "kubernetes.io/metadata.name": name}
 
     def is_custom(self, obj: dict[str, Any]) -> bool:
-        return group_of(obj) in self._crds.groups or group_of(obj) in {
-            g for g, _ in self.served
-        }
+        return group_of(obj) in self._crds.groups or group_of(obj) in {g for g, _ in self.served}
 
     def is_namespaced(self, obj: dict[str, Any]) -> bool:
         scope = self._crds.scope(obj)
@@ -124,15 +122,33 @@ class Cluster:
         if live is not None and "status" in live and "status" not in new:
             new["status"] = live["status"]
         self.objects[key] = new
+        if key.kind == "Namespace" and not key.group and live is None:
+            self._namespace_defaults(key.name)
         if key.group == "apiextensions.k8s.io" and key.kind == "CustomResourceDefinition":
             # The API server's CRD controllers accept the names and establish the kind.
             spec = new.get("spec") or {}
             self.served.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
-            new["status"] = {"conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
-            ]}
+            new["status"] = {
+                "conditions": [
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
+                ]
+            }
         return new
+
+    def _namespace_defaults(self, namespace: str) -> None:
+        """What the control plane adds to every new namespace: the ServiceAccount `default`
+        (serviceaccounts controller) and the ConfigMap `kube-root-ca.crt` (root CA
+        publisher); both count against the namespace's quota like any other object."""
+        for kind, name in (("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")):
+            self.objects.setdefault(
+                Key("", kind, namespace, name),
+                {
+                    "apiVersion": "v1",
+                    "kind": kind,
+                    "metadata": {"name": name, "namespace": namespace},
+                },
+            )
 
     def delete(self, key: Key) -> None:
         live = self.objects.get(key)
@@ -154,12 +170,15 @@ class Cluster:
                 )
                 if counted != key.group_kind:
                     continue
-                used = sum(1 for k in self.objects if k.namespace == key.namespace and
-                           k.group_kind == counted)
+                used = sum(
+                    1
+                    for k in self.objects
+                    if k.namespace == key.namespace and k.group_kind == counted
+                )
                 if used + 1 > int(str(limit)):
                     quota_name = (quota.get("metadata") or {}).get("name")
                     raise Refused(
-                        f"{key.kind.lower()}s \"{key.name}\" is forbidden: exceeded quota: "
+                        f'{key.kind.lower()}s "{key.name}" is forbidden: exceeded quota: '
                         f"{quota_name}, requested: {name}=1, used: {name}={used}, "
                         f"limited: {name}={limit}"
                     )

@@ -56,9 +56,7 @@ class Simulation:
     """One cluster. `health_scripts`: Argo CD's built-in Lua health checks at the pinned
     version (the `argocd-health` set of upstream-files.yaml)."""
 
-    def __init__(
-        self, tree: ClusterTree, crds: CrdSet, world: World, health_scripts: Path
-    ) -> None:
+    def __init__(self, tree: ClusterTree, crds: CrdSet, world: World, health_scripts: Path) -> None:
         self.tree = tree
         self.world = world
         self.health_scripts = health_scripts
@@ -79,8 +77,13 @@ class Simulation:
             self.create_secret(namespace, name, data)
         for account in sorted(world.cloud.service_accounts):
             namespace, _, name = account.partition("/")
-            self._put({"apiVersion": "v1", "kind": "ServiceAccount",
-                       "metadata": {"name": name, "namespace": namespace}})
+            self._put(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": name, "namespace": namespace},
+                }
+            )
         if world.argocd_installed:
             self.install_argocd()
 
@@ -88,19 +91,24 @@ class Simulation:
 
     def create_namespace(self, name: str, labels: dict[str, str] | None = None) -> None:
         if not self.cluster.namespace_exists(name):
-            self._put({"apiVersion": "v1", "kind": "Namespace",
-                       "metadata": {"name": name, "labels": dict(labels or {})}})
-        for account in ("default",):  # the ServiceAccount controller's
-            self._put({"apiVersion": "v1", "kind": "ServiceAccount",
-                       "metadata": {"name": account, "namespace": name}})
+            self.cluster.create_or_update(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name, "labels": dict(labels or {})},
+                }
+            )
 
     def create_secret(self, namespace: str, name: str, data: dict[str, str]) -> str:
         try:
-            self.cluster.create_or_update({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": name, "namespace": namespace},
-                "stringData": dict(data),
-            })
+            self.cluster.create_or_update(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "stringData": dict(data),
+                }
+            )
         except Refused as refused:
             return str(refused)
         self.world.secrets[f"{namespace}/{name}"] = dict(data)
@@ -173,8 +181,13 @@ class Simulation:
         states = {}
         if apps and self.argocd is not None:
             states = {
-                n: (s.sync, s.health.status, s.operation.phase if s.operation else "",
-                    s.operation.message if s.operation else "", s.retries)
+                n: (
+                    s.sync,
+                    s.health.status,
+                    s.operation.phase if s.operation else "",
+                    s.operation.message if s.operation else "",
+                    s.retries,
+                )
                 for n, s in self.argocd.apps.items()
             }
         objects = sorted((str(k), o) for k, o in self.cluster.objects.items())
@@ -231,9 +244,14 @@ class Simulation:
     def applications(self) -> list[AppView]:
         if self.argocd is None:
             return []
-        names = sorted(name_of(a) for a in self.cluster.of_kind("argoproj.io", "Application",
-                                                                ARGOCD_NAMESPACE))
+        names = sorted(
+            name_of(a) for a in self.cluster.of_kind("argoproj.io", "Application", ARGOCD_NAMESPACE)
+        )
         return [view for n in names if (view := self.application(n)) is not None]
+
+    def replace_app(self, app: App) -> None:
+        """A later commit changed what `app` deploys (gitops/simulation/revisions.py)."""
+        self._apps[app.ref] = app
 
     def tree_app(self, name: str) -> App | None:
         return self._apps.get(f"Application {ARGOCD_NAMESPACE}/{name}")

@@ -66,16 +66,21 @@ def _parent_blocked(sim: Simulation, parent: str, child_ref: str) -> str:
     if state is None or state.operation is None:
         return f"{prefix}, and {parent} never synced"
     operation = state.operation
-    blockers = [t for t in operation.tasks if t.state in ("Running", "Failed", "Error")
-                or t.status == "SyncFailed"]
+    blockers = [
+        t
+        for t in operation.tasks
+        if t.state in ("Running", "Failed", "Error") or t.status == "SyncFailed"
+    ]
     blockers = [t for t in blockers if t.phase != "PostSync" or t.hook]
     current = [t for t in blockers if t.state != "Succeeded" and t.key != Key("", "", "", "")]
     failing = [t for t in current if t.state in ("Failed", "Error") or t.status == "SyncFailed"]
     waiting = [t for t in current if t.state == "Running"]
     if failing:
         first = failing[0]
-        return (f"{prefix}; {parent}'s sync failed at wave {first.wave} "
-                f"({operation.message.split(':')[0]}): {_task_reason(sim, first)}")
+        return (
+            f"{prefix}; {parent}'s sync failed at wave {first.wave} "
+            f"({operation.message.split(':')[0]}): {_task_reason(sim, first)}"
+        )
     if waiting:
         first = waiting[0]
         return f"{prefix}; {parent} waits at wave {first.wave} for {_task_reason(sim, first)}"
@@ -92,7 +97,9 @@ def _wave_of_child(sim: Simulation, parent: str, child_ref: str) -> int:
 
 def _task_reason(sim: Simulation, task: Task) -> str:
     if task.key.kind == "Application" and task.key.group == "argoproj.io":
-        return f"{task.key.name} {_app_status(sim, task.key.name)}: {app_reason(sim, task.key.name)}"
+        return (
+            f"{task.key.name} {_app_status(sim, task.key.name)}: {app_reason(sim, task.key.name)}"
+        )
     if task.status == "SyncFailed" or task.state in ("Failed", "Error"):
         return f"{task.key}: {task.message}"
     return resource_reason(sim, task.key)
@@ -118,20 +125,29 @@ def app_reason(sim: Simulation, name: str, depth: int = 0) -> str:
             return f"sync failed: {_task_reason(sim, failed[0])}"
         return f"sync failed: {operation.message}"
     if state.health.status not in ("Healthy",):
-        bad = [(k, h) for k, h in state.resources.items()
-               if h is not None and h.status not in ("Healthy", "Missing")]
+        bad = [
+            (k, h)
+            for k, h in state.resources.items()
+            if h is not None and h.status not in ("Healthy", "Missing")
+        ]
         bad.sort(key=lambda kh: (kh[1].status != "Degraded", str(kh[0])))
         if bad and depth < 4:
-            key, health = bad[0]
+            key, _health = bad[0]
             if key.kind == "Application" and key.group == "argoproj.io":
-                return f"{key.name} {_app_status(sim, key.name)}: {app_reason(sim, key.name, depth + 1)}"
+                why = app_reason(sim, key.name, depth + 1)
+                return f"{key.name} {_app_status(sim, key.name)}: {why}"
             return resource_reason(sim, key)
     if operation is not None and operation.phase == "Running":
         return f"sync running: {operation.message}"
     if state.sync == "OutOfSync":
-        pending = [str(k) for k, h in state.resources.items() if h is not None and h.status == "Missing"]
-        return ("OutOfSync: " + (f"{', '.join(pending[:3])} missing" if pending else
-                "live objects differ from the tree (a sync has not applied this revision)"))
+        pending = [
+            str(k) for k, h in state.resources.items() if h is not None and h.status == "Missing"
+        ]
+        return "OutOfSync: " + (
+            f"{', '.join(pending[:3])} missing"
+            if pending
+            else "live objects differ from the tree (a sync has not applied this revision)"
+        )
     return state.health.message
 
 
@@ -162,5 +178,6 @@ def _cause(sim: Simulation, namespace: str, problem: str) -> str:
         target = ((external.get("spec") or {}).get("target") or {}).get("name") or name_of(external)
         if target == name:
             condition = ((external.get("status") or {}).get("conditions") or [{}])[0]
-            return f" <- {key_of(external)}: {condition.get('message') or 'no status yet (no controller)'}"
+            message = condition.get("message") or "no status yet (no controller)"
+            return f" <- {key_of(external)}: {message}"
     return " (nothing in the tree or the bootstrap creates it)"

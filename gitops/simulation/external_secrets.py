@@ -50,8 +50,16 @@ def reconcile(cluster: Cluster, world: World, capabilities: set[str]) -> None:
 
 def _ready(ok: bool, message: str, reason: str = "") -> dict[str, Any]:
     reason = reason or ("Valid" if ok else "InvalidProviderConfig")
-    return {"conditions": [{"type": "Ready", "status": "True" if ok else "False",
-                            "reason": reason, "message": message}]}
+    return {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True" if ok else "False",
+                "reason": reason,
+                "message": message,
+            }
+        ]
+    }
 
 
 def _store_ready(store: dict[str, Any], world: World) -> tuple[bool, str]:
@@ -89,18 +97,26 @@ def _sync(cluster: Cluster, world: World, secret: dict[str, Any]) -> tuple[bool,
     spec = secret.get("spec") or {}
     ref = spec.get("secretStoreRef") or {}
     kind = ref.get("kind", "SecretStore")
-    store_key = Key("external-secrets.io", kind, "" if kind == "ClusterSecretStore" else key.namespace,
-                    str(ref.get("name")))
+    store_key = Key(
+        "external-secrets.io",
+        kind,
+        "" if kind == "ClusterSecretStore" else key.namespace,
+        str(ref.get("name")),
+    )
     store = cluster.get(store_key)
     if store is None:
         return False, f"could not get provider client: {kind} {ref.get('name')!r} not found"
     ready = ((store.get("status") or {}).get("conditions") or [{}])[0]
     if ready.get("status") != "True":
-        return False, f"could not get provider client: {kind} {ref.get('name')!r} is not ready: {ready.get('message')}"
+        return (
+            False,
+            f"could not get provider client: {kind} {ref.get('name')!r} is not ready: "
+            f"{ready.get('message')}",
+        )
     if kind == "ClusterSecretStore" and not admits(store, key.namespace, cluster):
         return False, (
             f"could not get secret data from provider: using cluster store "
-            f"\"{ref.get('name')}\" is not allowed from namespace \"{key.namespace}\": "
+            f'"{ref.get("name")}" is not allowed from namespace "{key.namespace}": '
             f"denied by spec.condition"
         )
     values: dict[str, str] = {}
@@ -117,9 +133,15 @@ def _sync(cluster: Cluster, world: World, secret: dict[str, Any]) -> tuple[bool,
         remote_key = str(extract.get("key"))
         stored = world.cloud.secrets.get(remote_key)
         if stored is None:
-            return False, f"could not get secret data from provider: Secret does not exist: {remote_key}"
+            return (
+                False,
+                f"could not get secret data from provider: Secret does not exist: {remote_key}",
+            )
         if not isinstance(stored, dict):
-            return False, f"could not get secret data from provider: {remote_key} is not a JSON object"
+            return (
+                False,
+                f"could not get secret data from provider: {remote_key} is not a JSON object",
+            )
         values |= {k: str(v) for k, v in stored.items()}
     target = spec.get("target") or {}
     template = target.get("template") or {}

@@ -54,16 +54,22 @@ def reconcile(cluster: Cluster, world: World, capabilities: set[str], problems: 
             else:
                 scheme = annotations_of(ingress).get(PREFIX + "scheme", "internal")
                 prefix = "internal-" if scheme == "internal" else ""
-                ingress["status"] = {"loadBalancer": {"ingress": [
-                    {"hostname": f"{prefix}k8s-{group[:12]}-0000000000.elb.amazonaws.com"}]}}
+                ingress["status"] = {
+                    "loadBalancer": {
+                        "ingress": [
+                            {"hostname": f"{prefix}k8s-{group[:12]}-0000000000.elb.amazonaws.com"}
+                        ]
+                    }
+                }
                 problems.pop(key_of(ingress), None)
 
 
 def _is_alb(ingress: dict[str, Any]) -> bool:
     spec = ingress.get("spec") or {}
-    return spec.get("ingressClassName") == "alb" or annotations_of(ingress).get(
-        "kubernetes.io/ingress.class"
-    ) == "alb"
+    return (
+        spec.get("ingressClassName") == "alb"
+        or annotations_of(ingress).get("kubernetes.io/ingress.class") == "alb"
+    )
 
 
 def _errors(ingress: dict[str, Any], world: World) -> list[str]:
@@ -79,7 +85,9 @@ def _errors(ingress: dict[str, Any], world: World) -> list[str]:
         return [f"failed to parse listen-ports {annotations.get(PREFIX + 'listen-ports')!r}"]
     if not any("HTTPS" in port for port in ports):
         return errors
-    arns = [a.strip() for a in annotations.get(PREFIX + "certificate-arn", "").split(",") if a.strip()]
+    arns = [
+        a.strip() for a in annotations.get(PREFIX + "certificate-arn", "").split(",") if a.strip()
+    ]
     certificates = {c.arn: c for c in world.cloud.certificates}
     if arns:
         for arn in arns:
@@ -91,7 +99,9 @@ def _errors(ingress: dict[str, Any], world: World) -> list[str]:
         return errors
     for host in _hosts(ingress):
         if not any(c.issued and c.covers(host) for c in world.cloud.certificates):
-            errors.append(f"failed to discover certificate for host: {host} (none in ACM covers it)")
+            errors.append(
+                f"failed to discover certificate for host: {host} (none in ACM covers it)"
+            )
     return errors
 
 

@@ -33,7 +33,8 @@ from typing import Any
 from gitops.simulation.cluster import Cluster
 from gitops.simulation.keys import Key
 from gitops.simulation.world import World
-from gitops.tree.findings import labels_of, name_of
+from gitops.tree.findings import name_of
+from gitops.tree.pins import split_image
 from gitops.tree.pod_resources import (
     QUOTA_KEYS,
     RESOURCES,
@@ -44,7 +45,6 @@ from gitops.tree.pod_resources import (
     pod_amounts,
 )
 from gitops.tree.pod_security_standards import enforced_violations
-from gitops.tree.pins import split_image
 from gitops.tree.selectors import containers
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -123,7 +123,10 @@ def admission_problem(
     already admitted in the namespace take of each quota key (updated when admitted)."""
     account = spec.get("serviceAccountName") or "default"
     if account != "default" and cluster.get(Key("", "ServiceAccount", namespace, account)) is None:
-        return f'error looking up service account {namespace}/{account}: serviceaccount "{account}" not found'
+        return (
+            f"error looking up service account {namespace}/{account}: "
+            f'serviceaccount "{account}" not found'
+        )
     defaults = namespace_defaults(cluster, namespace)
     for container in containers(spec):
         values = container_amounts(container, defaults)
@@ -152,7 +155,10 @@ def admission_problem(
                 continue
             if key == "pods":
                 if used.get("pods", Fraction(0)) + 1 > int(str(limit)):
-                    return f"exceeded quota: {name_of(quota)}, requested: pods=1, limited: pods={limit}"
+                    return (
+                        f"exceeded quota: {name_of(quota)}, requested: pods=1, "
+                        f"limited: pods={limit}"
+                    )
                 continue
             if key in amounts.missing:
                 return (
@@ -223,7 +229,9 @@ def image_problem(
         return f"ErrImagePull: {reference}: {missing}"
     if images.private:
         registry = reference.split("/")[0]
-        usable = [s for s in pull_secrets if s and _has_registry_auth(cluster, namespace, s, reference)]
+        usable = [
+            s for s in pull_secrets if s and _has_registry_auth(cluster, namespace, s, reference)
+        ]
         if not usable:
             missing = [s for s in pull_secrets if s and secret_data(cluster, namespace, s) is None]
             why = (
@@ -257,7 +265,8 @@ def config_problem(container: dict[str, Any], namespace: str, cluster: Cluster) 
             if data is None:
                 return f'{kind} "{selector.get("name")}" not found'
             if selector.get("key") not in data:
-                return f"couldn't find key {selector.get('key')} in {kind.title()} {namespace}/{selector.get('name')}"
+                where = f"{namespace}/{selector.get('name')}"
+                return f"couldn't find key {selector.get('key')} in {kind.title()} {where}"
     return ""
 
 
@@ -270,12 +279,18 @@ def volume_problem(volume: dict[str, Any], namespace: str, cluster: Cluster) -> 
     name = volume.get("name")
     if "secret" in volume:
         source = volume["secret"]
-        if not source.get("optional") and secret_data(cluster, namespace, source.get("secretName")) is None:
-            return f'MountVolume.SetUp failed for volume "{name}": secret "{source.get("secretName")}" not found'
+        if (
+            not source.get("optional")
+            and secret_data(cluster, namespace, source.get("secretName")) is None
+        ):
+            return _mount_failed(name, "secret", source.get("secretName"))
     if "configMap" in volume:
         source = volume["configMap"]
-        if not source.get("optional") and configmap_data(cluster, namespace, source.get("name")) is None:
-            return f'MountVolume.SetUp failed for volume "{name}": configmap "{source.get("name")}" not found'
+        if (
+            not source.get("optional")
+            and configmap_data(cluster, namespace, source.get("name")) is None
+        ):
+            return _mount_failed(name, "configmap", source.get("name"))
     if "persistentVolumeClaim" in volume:
         claim = volume["persistentVolumeClaim"].get("claimName")
         pvc = cluster.get(Key("", "PersistentVolumeClaim", namespace, str(claim)))
@@ -287,9 +302,9 @@ def volume_problem(volume: dict[str, Any], namespace: str, cluster: Cluster) -> 
         for field, kind in (("secret", "secret"), ("configMap", "configmap")):
             ref = source.get(field)
             if ref and not ref.get("optional") and not _exists(cluster, kind, namespace, ref):
-                return f'MountVolume.SetUp failed for volume "{name}": {kind} "{ref.get("name")}" not found'
+                return _mount_failed(name, kind, ref.get("name"))
     return ""
 
 
-def pod_labels(template: dict[str, Any]) -> dict[str, str]:
-    return labels_of(template)
+def _mount_failed(volume: Any, kind: str, name: Any) -> str:
+    return f'MountVolume.SetUp failed for volume "{volume}": {kind} "{name}" not found'

@@ -64,7 +64,8 @@ def _inference(
     uri = env.get("MODEL_URI", "")
     match = _MODEL_URI.match(uri)
     if match is None:
-        return f"/ready 503: MODEL_URI {uri!r} is not models:/<name>@<alias> or models:/<name>/<version>"
+        expected = "models:/<name>@<alias> or models:/<name>/<version>"
+        return f"/ready 503: MODEL_URI {uri!r} is not {expected}"
     if not ready_workload("mlflow", "mlflow"):
         return "/ready 503: the MLflow server is not ready"
     user, password = env.get("MLFLOW_TRACKING_USERNAME", ""), env.get("MLFLOW_TRACKING_PASSWORD")

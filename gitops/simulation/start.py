@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gitops.simulation.world import Certificate, Cloud, Images, World
-from gitops.tree.inventory import built_images
+from gitops.simulation.world import BuiltImage, Certificate, Cloud, Images, World
+from gitops.tree.git_history import COMMIT, GitHistory, HistoryState
+from gitops.tree.inventory import IMAGE_WORKFLOW, built_images
 
 EKS_DOCS = Path("docs/eks.md")
 EKS_CLUSTER = Path("clusters/eks/cluster.yaml")
@@ -46,7 +47,9 @@ def kind_world(own_prefix: str) -> World:
     return World("kind", images=Images(own_prefix=own_prefix), storage_classes={"standard": True})
 
 
-def eks_world(root: Path, tenants: list[str], own_prefix: str, published: Any) -> World:
+def eks_world(
+    root: Path, tenants: list[str], own_prefix: str, published: BuiltImage | None
+) -> World:
     world = World("eks", images=Images(own_prefix=own_prefix, published=published, private=True))
     cloud = Cloud()
     cluster = _eksctl_config(root)
@@ -109,33 +112,27 @@ def documented_secrets(root: Path, tenants: list[str]) -> dict[str, dict[str, st
     return out
 
 
-def ci_images(root: Path) -> Any:
+def ci_images(root: Path, history: Path) -> Callable[[str, str], str]:
     """(image name, tag) -> "" when CI's registry holds that image at that tag, else why
-    not: the tag must be a commit of this repository whose tree holds the image's build
-    context with its Dockerfile."""
-    contexts = {b.name: b.context for b in built_images(root)} if (
-        root / ".github/workflows/image.yaml"
-    ).is_file() else {}
+    not: the tag must be a commit in the history of `history` (the repository, or the clone a
+    copy came from: GITOPS_GIT_HISTORY) whose tree holds the image's build context with its
+    Dockerfile. The `image-commits` check proves the same of every pin statically."""
+    contexts = (
+        {b.name: b.context for b in built_images(root)} if (root / IMAGE_WORKFLOW).is_file() else {}
+    )
+    git = GitHistory(history)
 
     def published(name: str, tag: str) -> str:
         context = contexts.get(name)
         if context is None:
             return f"CI builds no image named {name}"
-        if not re.fullmatch(r"[0-9a-f]{40}", tag):
-            return f"tag {tag!r} is not a commit CI built (CI tags images with the 40-hex commit)"
-        exists = subprocess.run(
-            ["git", "-C", str(root), "cat-file", "-e", f"{tag}:{context}/Dockerfile"],
-            capture_output=True,
-            check=False,
-        )
-        if exists.returncode != 0:
-            known = subprocess.run(
-                ["git", "-C", str(root), "cat-file", "-e", f"{tag}^{{commit}}"],
-                capture_output=True,
-                check=False,
-            )
-            if known.returncode != 0:
-                return f"commit {tag[:12]} is not in this repository's history, so CI never built it"
+        if not COMMIT.match(tag):
+            return f"tag {tag!r} is not a commit (CI tags what it builds with the 40-hex commit)"
+        if git.state() is HistoryState.NONE:
+            return f"no git history at {history} to tell whether CI built commit {tag[:12]}"
+        if not git.is_commit(tag):
+            return f"commit {tag[:12]} is not in this repository's history, so CI never built it"
+        if not git.has_file(tag, f"{context}/Dockerfile"):
             return (
                 f"manifest unknown: commit {tag[:12]}'s tree has no {context}/Dockerfile, "
                 "so CI never built this image"

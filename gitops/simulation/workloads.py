@@ -95,7 +95,8 @@ def reconcile(cluster: Cluster, world: World, state: Workloads, capabilities: se
             ready_cache[(namespace, name)] = any(
                 p.ready > 0
                 for k, p in state.pods.items()
-                if k.namespace == namespace and k.kind in ("Deployment", "StatefulSet")
+                if k.namespace == namespace
+                and k.kind in ("Deployment", "StatefulSet")
                 and _app_name(cluster.get(k)) == name
             )
         return ready_cache[(namespace, name)]
@@ -103,8 +104,9 @@ def reconcile(cluster: Cluster, world: World, state: Workloads, capabilities: se
     for group, kind in POD_WORKLOADS:
         for workload in sorted(cluster.of_kind(group, kind), key=lambda o: str(key_of(o))):
             namespace = key_of(workload).namespace
-            pods = _run_pods(cluster, world, state, workload, used.setdefault(namespace, {}),
-                             ready_workload)
+            pods = _run_pods(
+                cluster, world, state, workload, used.setdefault(namespace, {}), ready_workload
+            )
             state.pods[key_of(workload)] = pods
             _write_status(workload, pods, key_of(workload) in state.expired)
     for hpa in cluster.of_kind("autoscaling", "HorizontalPodAutoscaler"):
@@ -197,29 +199,48 @@ def _write_status(workload: dict[str, Any], pods: Pods, expired: bool) -> None:
         }
         return
     if kind == "StatefulSet":
-        status |= {"currentReplicas": pods.admitted, "currentRevision": "r1", "updateRevision": "r1"}
+        status |= {
+            "currentReplicas": pods.admitted,
+            "currentRevision": "r1",
+            "updateRevision": "r1",
+        }
         workload["status"] = status
         return
     conditions = []
     done = pods.ready >= pods.wanted
     conditions.append(
-        {"type": "Available", "status": "True" if done else "False",
-         "reason": "MinimumReplicasAvailable" if done else "MinimumReplicasUnavailable",
-         "message": pods.problem}
+        {
+            "type": "Available",
+            "status": "True" if done else "False",
+            "reason": "MinimumReplicasAvailable" if done else "MinimumReplicasUnavailable",
+            "message": pods.problem,
+        }
     )
     if done:
-        progressing = {"status": "True", "reason": "NewReplicaSetAvailable",
-                       "message": f'ReplicaSet "{name_of(workload)}" has successfully progressed.'}
+        progressing = {
+            "status": "True",
+            "reason": "NewReplicaSetAvailable",
+            "message": f'ReplicaSet "{name_of(workload)}" has successfully progressed.',
+        }
     elif expired:
-        progressing = {"status": "False", "reason": "ProgressDeadlineExceeded",
-                       "message": f'ReplicaSet "{name_of(workload)}" has timed out progressing: '
-                                  f"{pods.problem}"}
+        progressing = {
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": f'ReplicaSet "{name_of(workload)}" has timed out progressing: '
+            f"{pods.problem}",
+        }
     else:
         progressing = {"status": "True", "reason": "ReplicaSetUpdated", "message": pods.problem}
     conditions.append({"type": "Progressing", **progressing})
     if pods.admitted < pods.wanted:
-        conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                           "message": pods.problem})
+        conditions.append(
+            {
+                "type": "ReplicaFailure",
+                "status": "True",
+                "reason": "FailedCreate",
+                "message": pods.problem,
+            }
+        )
     status["conditions"] = conditions
     workload["status"] = status
 
@@ -228,8 +249,17 @@ def _job_status(pods: Pods, expired: bool) -> dict[str, Any]:
     if pods.ready:
         return {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
     if pods.started and expired:
-        return {"failed": 1, "conditions": [{"type": "Failed", "status": "True",
-                "reason": "BackoffLimitExceeded", "message": pods.problem}]}
+        return {
+            "failed": 1,
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": pods.problem,
+                }
+            ],
+        }
     return {"active": 1 if pods.admitted else 0}
 
 
@@ -247,26 +277,33 @@ def _disruption_budget(cluster: Cluster, state: Workloads, budget: dict[str, Any
     reason InsufficientPods while fewer pods are healthy than the budget needs."""
     namespace = key_of(budget).namespace
     selector = (budget.get("spec") or {}).get("selector")
-    healthy = sum(state.pods[k].ready for k in selected(cluster, namespace, selector or {})
-                  if k in state.pods)
+    healthy = sum(
+        state.pods[k].ready for k in selected(cluster, namespace, selector or {}) if k in state.pods
+    )
     spec = budget.get("spec") or {}
-    need = int(str(spec.get("minAvailable", 1))) if "minAvailable" in spec and not str(
-        spec.get("minAvailable")).endswith("%") else 1
+    need = (
+        int(str(spec.get("minAvailable", 1)))
+        if "minAvailable" in spec and not str(spec.get("minAvailable")).endswith("%")
+        else 1
+    )
     allowed = healthy > need
     budget["status"] = {
         "currentHealthy": healthy,
         "desiredHealthy": need,
-        "conditions": [{"type": "DisruptionAllowed", "status": "True" if allowed else "False",
-                        "reason": "SufficientPods" if allowed else "InsufficientPods"}],
+        "conditions": [
+            {
+                "type": "DisruptionAllowed",
+                "status": "True" if allowed else "False",
+                "reason": "SufficientPods" if allowed else "InsufficientPods",
+            }
+        ],
     }
 
 
 def _claim(cluster: Cluster, world: World, state: Workloads, claim: dict[str, Any]) -> None:
     key = key_of(claim)
     wanted = (claim.get("spec") or {}).get("storageClassName")
-    classes = {
-        name_of(c): c for c in cluster.of_kind("storage.k8s.io", "StorageClass")
-    }
+    classes = {name_of(c): c for c in cluster.of_kind("storage.k8s.io", "StorageClass")}
     available = {n: bool(d) for n, d in world.storage_classes.items()}
     for name, storage_class in classes.items():
         annotations = (storage_class.get("metadata") or {}).get("annotations") or {}
@@ -275,9 +312,7 @@ def _claim(cluster: Cluster, world: World, state: Workloads, claim: dict[str, An
         wanted = next((n for n, default in sorted(available.items()) if default), None)
     if wanted is None or wanted not in available:
         claim["status"] = {"phase": "Pending"}
-        claim["_problem"] = (
-            f"no StorageClass {wanted!r}" if wanted else "no default StorageClass"
-        )
+        claim["_problem"] = f"no StorageClass {wanted!r}" if wanted else "no default StorageClass"
         return
     binding = (classes.get(wanted) or {}).get("volumeBindingMode", "Immediate")
     if binding == "WaitForFirstConsumer" and key not in state.consumers:
@@ -295,32 +330,52 @@ def _hpa(
     target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
     target_key = Key(
         str(target.get("apiVersion", "apps/v1")).rpartition("/")[0],
-        str(target.get("kind")), key.namespace, str(target.get("name")),
+        str(target.get("kind")),
+        key.namespace,
+        str(target.get("name")),
     )
     pods = state.pods.get(target_key)
     workload = cluster.get(target_key)
     if workload is None:
-        conditions = [{"type": "AbleToScale", "status": "False", "reason": "FailedGetScale",
-                       "message": f"the HPA controller was unable to get the target's current "
-                                  f"scale: {target_key} not found"}]
+        conditions = [
+            {
+                "type": "AbleToScale",
+                "status": "False",
+                "reason": "FailedGetScale",
+                "message": f"the HPA controller was unable to get the target's current "
+                f"scale: {target_key} not found",
+            }
+        ]
     elif not (world.metrics_api or METRICS_API in capabilities):
         conditions = [
             {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"},
-            {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
-             "message": "the HPA was unable to compute the replica count: unable to get "
-                        "metrics for resource cpu: no metrics API (metrics.k8s.io) is served"},
+            {
+                "type": "ScalingActive",
+                "status": "False",
+                "reason": "FailedGetResourceMetric",
+                "message": "the HPA was unable to compute the replica count: unable to get "
+                "metrics for resource cpu: no metrics API (metrics.k8s.io) is served",
+            },
         ]
     elif pods is None or pods.ready == 0:
         conditions = [
             {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"},
-            {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
-             "message": "the HPA was unable to compute the replica count: did not receive "
-                        "metrics for targeted pods (pods might be unready)"},
+            {
+                "type": "ScalingActive",
+                "status": "False",
+                "reason": "FailedGetResourceMetric",
+                "message": "the HPA was unable to compute the replica count: did not receive "
+                "metrics for targeted pods (pods might be unready)",
+            },
         ]
     else:
         conditions = [
-            {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale",
-             "message": "recommended size matches current size"},
+            {
+                "type": "AbleToScale",
+                "status": "True",
+                "reason": "ReadyForNewScale",
+                "message": "recommended size matches current size",
+            },
             {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
         ]
     hpa["status"] = {"conditions": conditions}

@@ -44,9 +44,10 @@ class Certificate:
         for domain in self.domains:
             if domain == host:
                 return True
-            if domain.startswith("*.") and host.count(".") == domain.count("."):
-                if host.split(".", 1)[1] == domain[2:]:
-                    return True
+            # a wildcard stands for exactly one leftmost label
+            wildcard = domain.startswith("*.") and host.count(".") == domain.count(".")
+            if wildcard and host.split(".", 1)[1] == domain[2:]:
+                return True
         return False
 
 

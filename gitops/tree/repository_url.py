@@ -17,7 +17,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-_GITHUB = re.compile(r"^https://github\.com/(?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?$")
+_GITHUB = re.compile(
+    r"^https://github\.com/(?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?$"
+)
 # Files never rewritten: lock files and binary data.
 _SKIPPED_SUFFIXES = (".lock", ".png", ".jpg", ".gz", ".zip", ".onnx", ".pkl")
 

@@ -39,10 +39,8 @@ CD installed and clusters/eks applied.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +48,6 @@ from gitops.checks import Context, register
 from gitops.simulation.bootstrap.run import Call, Recording
 from gitops.simulation.bootstrap.scenarios import (
     E2E,
-    EKS_BOOTSTRAP,
     INVENTORY,
     KIND_BOOTSTRAP,
     SAMPLE_TENANTS,
@@ -58,18 +55,18 @@ from gitops.simulation.bootstrap.scenarios import (
     SEED,
     Scenario,
     ScenarioRun,
-    inventory_answers,
+    default_factory,
     run_scenarios,
-    sampled,
     shared_runs,
-    simulation_factory,
+    validation_runs,
 )
-from gitops.tree import inventory, upstream
+from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.tree.findings import Finding, name_of, namespace_of, obj_ref
 from gitops.tree.selectors import containers, pod_template
 
 CHECK = "bootstraps"
+
 
 @dataclass(frozen=True)
 class NeededSecret:
@@ -96,21 +93,11 @@ class KindTree:
 )
 def check(ctx: Context) -> Iterable[Finding]:
     sample = {c: sorted(t)[:SAMPLE_TENANTS] for c, t in ctx.tenants.items()}
-    runs = shared_runs(ctx.cache, lambda: validation_runs(ctx, sample))
+    runs = shared_runs(
+        ctx.cache,
+        lambda: validation_runs(ctx.root, ctx.trees, ctx.tenants, ctx.crds, ctx.settings, sample),
+    )
     return check_runs(ctx.root, ctx.tree("kind"), runs, sample)
-
-
-def validation_runs(ctx: Context, sample: dict[str, list[str]]) -> list[ScenarioRun]:
-    """The scenarios of one validation, with the sync simulation answering for Argo CD;
-    shared with the first-sync check (whichever asks first makes them)."""
-    answers = sampled(inventory_answers(ctx.root, ctx.trees), ctx.tenants, sample)
-    trees = {t.cluster: t for t in ctx.trees}
-    factory = simulation_factory(
-        ctx.root, trees, ctx.crds, upstream.folder("argocd-health", ctx.settings)
-    )
-    return run_scenarios(
-        ctx.root, answers, sample=sample, simulation=factory, clusters=trees.keys()
-    )
 
 
 def check_scripts(
@@ -120,12 +107,19 @@ def check_scripts(
     scenarios: Iterable[Scenario] = SCENARIOS,
     sample: dict[str, list[str]] | None = None,
 ) -> list[Finding]:
-    """Run each scenario whose script exists and report what its calls get wrong, with the
-    stand-ins' own model of Argo CD (no simulation): the calls are what this check is about.
-    `answers`: `python -m gitops inventory` answers for the stand-in python (else real);
-    `sample`: the tenants per cluster the runs keep (the answers must agree)."""
+    """Run each scenario whose script exists and report what its calls get wrong (outside a
+    validation run, e.g. in tests). `answers`: `python -m gitops inventory` answers for the
+    stand-in python (else real); `sample`: the tenants per cluster the runs keep (the answers
+    must agree)."""
     clusters = ("kind", "eks") if kind_tree is not None else ("eks",)
-    runs = run_scenarios(root, answers, scenarios=scenarios, sample=sample, clusters=clusters)
+    runs = run_scenarios(
+        root,
+        answers,
+        scenarios=scenarios,
+        sample=sample,
+        simulation=default_factory(root, kind_tree),
+        clusters=clusters,
+    )
     return check_runs(root, kind_tree, runs, sample)
 
 
@@ -405,7 +399,9 @@ def _images(
     ]
     for ref in tree.images:
         call = loaded.get(ref)
-        if call is None and not _ended_early(scenario, recording):
+        # A run that applied the root without loading an image fails later (the pods never
+        # start), and the missing load is still the cause worth naming.
+        if call is None and (root is not None or not _ended_early(scenario, recording)):
             findings.append(
                 _finding(
                     KIND_BOOTSTRAP,

@@ -103,8 +103,9 @@ class ArgoCD:
 
     def reconcile(self) -> bool:
         changed = self._applicationsets()
-        for app in sorted(self.cluster.of_kind("argoproj.io", "Application", ARGOCD_NAMESPACE),
-                          key=name_of):
+        for app in sorted(
+            self.cluster.of_kind("argoproj.io", "Application", ARGOCD_NAMESPACE), key=name_of
+        ):
             changed |= self._application(app)
         return changed
 
@@ -138,9 +139,16 @@ class ArgoCD:
             generated = self.generated_of(appset)
             status: dict[str, Any]
             if isinstance(generated, str):
-                status = {"conditions": [{"type": "ErrorOccurred", "status": "True",
-                                          "reason": "ApplicationGenerationFromParamsError",
-                                          "message": generated}]}
+                status = {
+                    "conditions": [
+                        {
+                            "type": "ErrorOccurred",
+                            "status": "True",
+                            "reason": "ApplicationGenerationFromParamsError",
+                            "message": generated,
+                        }
+                    ]
+                }
             else:
                 for app in generated:
                     key = key_of(app)
@@ -153,12 +161,22 @@ class ArgoCD:
                         self.applied[key] = content_hash(app)
                         self.owner[key] = f"applicationset/{name_of(appset)}"
                         changed = True
-                status = {"conditions": [
-                    {"type": "ErrorOccurred", "status": "False", "reason": "ApplicationSetUpToDate",
-                     "message": "Successfully generated parameters for all Applications"},
-                    {"type": "ResourcesUpToDate", "status": "True",
-                     "reason": "ApplicationSetUpToDate", "message": "ApplicationSet up to date"},
-                ]}
+                status = {
+                    "conditions": [
+                        {
+                            "type": "ErrorOccurred",
+                            "status": "False",
+                            "reason": "ApplicationSetUpToDate",
+                            "message": "Successfully generated parameters for all Applications",
+                        },
+                        {
+                            "type": "ResourcesUpToDate",
+                            "status": "True",
+                            "reason": "ApplicationSetUpToDate",
+                            "message": "ApplicationSet up to date",
+                        },
+                    ]
+                }
             if appset.get("status") != status:
                 appset["status"] = status
                 changed = True
@@ -188,7 +206,9 @@ class ArgoCD:
             if state.operation.done:
                 state.last = state.operation
                 state.attempted_revision = state.operation.revision
-                state.sync = self._compare(app, desired) if not isinstance(desired, str) else state.sync
+                state.sync = (
+                    self._compare(app, desired) if not isinstance(desired, str) else state.sync
+                )
         elif project is not None and not state.condition:
             changed |= self._maybe_start(app, state)
         state.health = self._health(app, desired if isinstance(desired, list) else [])
@@ -210,9 +230,15 @@ class ArgoCD:
                     f"SyncError: Failed last sync attempt to {self.revision}: {state.last.message}"
                 )
                 return False
-            if not ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated", {}).get("selfHeal"):
+            if (
+                not ((app.get("spec") or {}).get("syncPolicy") or {})
+                .get("automated", {})
+                .get("selfHeal")
+            ):
                 return False
-        prune = bool((((app.get("spec") or {}).get("syncPolicy") or {}).get("automated") or {}).get("prune"))
+        prune = bool(
+            (((app.get("spec") or {}).get("syncPolicy") or {}).get("automated") or {}).get("prune")
+        )
         state.retries = 0
         state.operation = self._start(app, state, prune)
         return True
@@ -228,14 +254,16 @@ class ArgoCD:
             server=str(destination.get("server") or IN_CLUSTER),
             namespace=str(destination.get("namespace") or ""),
             desired=desired if isinstance(desired, list) else [],
-            owned=[self.cluster.objects[k] for k, owner in self.owner.items()
-                   if owner == state.name and k in self.cluster.objects],
+            owned=[
+                self.cluster.objects[k]
+                for k, owner in self.owner.items()
+                if owner == state.name and k in self.cluster.objects
+            ],
             prune=prune,
             options=list(policy.get("syncOptions") or []),
             managed_namespace_metadata=policy.get("managedNamespaceMetadata"),
         )
-        operation = self.runner.start(request, self.revision)
-        return operation
+        return self.runner.start(request, self.revision)
 
     def _project(self, app: dict[str, Any]) -> dict[str, Any] | None:
         name = str((app.get("spec") or {}).get("project") or "default")
@@ -253,8 +281,14 @@ class ArgoCD:
             keys.add(key)
             if key not in self.cluster.objects or self.applied.get(key) != content_hash(obj):
                 return "OutOfSync"
-        extra = [k for k, owner in self.owner.items() if owner == name_of(app) and k not in keys
-                 and k in self.cluster.objects and not hook_phases(self.cluster.objects[k])]
+        extra = [
+            k
+            for k, owner in self.owner.items()
+            if owner == name_of(app)
+            and k not in keys
+            and k in self.cluster.objects
+            and not hook_phases(self.cluster.objects[k])
+        ]
         return "OutOfSync" if extra else "Synced"
 
     def _health(self, app: dict[str, Any], desired: list[dict[str, Any]]) -> Health:
@@ -271,12 +305,15 @@ class ArgoCD:
             key = key_of(obj)
             managed.append((key, ManagedResource(key.group, key.kind, obj, self.cluster.get(key))))
         result = application_health([m for _, m in managed], self.health_of, app)
-        state.resources = {key: health for (key, _), health in zip(managed, result.resources, strict=True)}
+        state.resources = {
+            key: health for (key, _), health in zip(managed, result.resources, strict=True)
+        }
         worst = next(
             (
                 (key, health)
                 for key, health in sorted(state.resources.items(), key=lambda kh: str(kh[0]))
-                if health is not None and health.status == result.status
+                if health is not None
+                and health.status == result.status
                 and result.status != HealthStatus.HEALTHY
             ),
             None,

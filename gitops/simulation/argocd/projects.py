@@ -23,13 +23,16 @@ def _match(pattern: str, value: str) -> bool:
 
 def _listed(group: str, kind: str, name: str, items: list[dict[str, Any]]) -> bool:
     for item in items:
-        if _match(str(item.get("kind", "")), kind) and _match(str(item.get("group", "")), group):
-            if not item.get("name") or _match(str(item["name"]), name):
-                return True
+        kind_ok = _match(str(item.get("kind", "")), kind)
+        group_ok = _match(str(item.get("group", "")), group)
+        if kind_ok and group_ok and (not item.get("name") or _match(str(item["name"]), name)):
+            return True
     return False
 
 
-def kind_permitted(project: dict[str, Any], group: str, kind: str, name: str, namespaced: bool) -> bool:
+def kind_permitted(
+    project: dict[str, Any], group: str, kind: str, name: str, namespaced: bool
+) -> bool:
     spec = project.get("spec") or {}
     if namespaced:
         white = spec.get("namespaceResourceWhitelist")
@@ -38,8 +41,10 @@ def kind_permitted(project: dict[str, Any], group: str, kind: str, name: str, na
         return listed and not (black and _listed(group, kind, "", black))
     white = spec.get("clusterResourceWhitelist") or []
     black = spec.get("clusterResourceBlacklist") or []
-    return bool(white) and _listed(group, kind, name, white) and not (
-        black and _listed(group, kind, name, black)
+    return (
+        bool(white)
+        and _listed(group, kind, name, white)
+        and not (black and _listed(group, kind, name, black))
     )
 
 
@@ -52,9 +57,9 @@ def destination_permitted(project: dict[str, Any], server: str, namespace: str) 
         namespace_ok = _glob(pattern_namespace, namespace)
         if server_ok and namespace_ok:
             matched = True
-        elif not server_ok and pattern_server.startswith("!") and namespace_ok:
-            return False
-        elif not namespace_ok and pattern_namespace.startswith("!") and server_ok:
+        elif (not server_ok and pattern_server.startswith("!") and namespace_ok) or (
+            not namespace_ok and pattern_namespace.startswith("!") and server_ok
+        ):
             return False
     return matched
 

@@ -45,13 +45,41 @@ SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 PHASES = {"PreSync": -1, "Sync": 0, "PostSync": 1, "SyncFail": 2}
 # gitops-engine/pkg/sync/sync_tasks.go kindOrder (Helm's install order); other kinds last.
 KIND_ORDER = [
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
-    "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap",
-    "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition",
-    "ClusterRole", "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role",
-    "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
-    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler",
-    "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
 ]
 _KIND_RANK = {kind: i - len(KIND_ORDER) for i, kind in enumerate(KIND_ORDER)}
 
@@ -83,8 +111,12 @@ def hook_phases(obj: dict[str, Any]) -> list[str]:
     if raw:
         return [p.strip() for p in raw.split(",") if p.strip() in PHASES]
     helm = annotations(obj).get(HELM_HOOK, "")
-    mapped = {"pre-install": "PreSync", "pre-upgrade": "PreSync", "post-install": "PostSync",
-              "post-upgrade": "PostSync"}
+    mapped = {
+        "pre-install": "PreSync",
+        "pre-upgrade": "PreSync",
+        "post-install": "PostSync",
+        "post-upgrade": "PostSync",
+    }
     return sorted({mapped[h.strip()] for h in helm.split(",") if h.strip() in mapped})
 
 
@@ -227,16 +259,20 @@ class SyncRunner:
         return obj
 
     def _namespace_task(self, operation: Operation, request: SyncRequest) -> None:
-        if any(t.key == Key("", "Namespace", "", request.namespace) and t.target
-               for t in operation.tasks):
+        if any(
+            t.key == Key("", "Namespace", "", request.namespace) and t.target
+            for t in operation.tasks
+        ):
             return
         metadata = request.managed_namespace_metadata or {}
         namespace = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": request.namespace,
-                         "labels": dict(metadata.get("labels") or {}),
-                         "annotations": dict(metadata.get("annotations") or {})},
+            "metadata": {
+                "name": request.namespace,
+                "labels": dict(metadata.get("labels") or {}),
+                "annotations": dict(metadata.get("annotations") or {}),
+            },
         }
         key = key_of(namespace)
         operation.tasks.append(
@@ -245,8 +281,10 @@ class SyncRunner:
 
     def _validate(self, operation: Operation, request: SyncRequest) -> None:
         crds_here = {
-            (str((t.obj.get("spec") or {}).get("group")),
-             str(((t.obj.get("spec") or {}).get("names") or {}).get("kind")))
+            (
+                str((t.obj.get("spec") or {}).get("group")),
+                str(((t.obj.get("spec") or {}).get("names") or {}).get("kind")),
+            )
             for t in operation.tasks
             if t.key.kind == "CustomResourceDefinition" and t.target is not None
         }
@@ -256,7 +294,9 @@ class SyncRunner:
                 continue
             obj = task.target
             if not self.cluster.serves(obj):
-                if task.key.group_kind in crds_here or has_option(obj, "SkipDryRunOnMissingResource=true"):
+                if task.key.group_kind in crds_here or has_option(
+                    obj, "SkipDryRunOnMissingResource=true"
+                ):
                     task.skip_dry_run = True
                 else:
                     task.status = "SyncFailed"
@@ -286,9 +326,7 @@ class SyncRunner:
         if not kind_permitted(project, task.key.group, task.key.kind, task.key.name, namespaced):
             return f"resource {task.key.group}:{task.key.kind} is not permitted in project {name}"
         if namespaced and not destination_permitted(project, request.server, task.key.namespace):
-            return (
-                f"namespace {task.key.namespace} is not permitted in project '{name}'"
-            )
+            return f"namespace {task.key.namespace} is not permitted in project '{name}'"
         return ""
 
     # --- one step (Sync) ------------------------------------------------------------------
@@ -297,11 +335,17 @@ class SyncRunner:
         """Advance the operation as far as the cluster allows; True when anything changed."""
         if operation.done:
             return False
-        before = (operation.phase, operation.message,
-                  [(t.status, t.state, t.message) for t in operation.tasks])
+        before = (
+            operation.phase,
+            operation.message,
+            [(t.status, t.state, t.message) for t in operation.tasks],
+        )
         self._step(operation)
-        after = (operation.phase, operation.message,
-                 [(t.status, t.state, t.message) for t in operation.tasks])
+        after = (
+            operation.phase,
+            operation.message,
+            [(t.status, t.state, t.message) for t in operation.tasks],
+        )
         return before != after
 
     def _step(self, operation: Operation) -> None:
@@ -326,7 +370,9 @@ class SyncRunner:
         if any(t.completed and not t.successful for t in regular) or any(
             t.status == "SyncFailed" for t in regular
         ):
-            self._fail(operation, sync_fail, "one or more synchronization tasks completed unsuccessfully")
+            self._fail(
+                operation, sync_fail, "one or more synchronization tasks completed unsuccessfully"
+            )
             return
         pending = [t for t in regular if t.pending and t.status == ""]
         if not pending:
@@ -361,9 +407,17 @@ class SyncRunner:
         ok = True
         for task in [t for t in tasks if t.is_prune]:
             if not operation.prune:
-                task.status, task.state, task.message = "PruneSkipped", "Succeeded", "ignored (requires pruning)"
+                task.status, task.state, task.message = (
+                    "PruneSkipped",
+                    "Succeeded",
+                    "ignored (requires pruning)",
+                )
             elif has_option(task.live, "Prune=false"):
-                task.status, task.state, task.message = "PruneSkipped", "Succeeded", "ignored (no prune)"
+                task.status, task.state, task.message = (
+                    "PruneSkipped",
+                    "Succeeded",
+                    "ignored (no prune)",
+                )
             else:
                 self.cluster.delete(task.key)
                 self.owner.pop(task.key, None)
@@ -382,7 +436,8 @@ class SyncRunner:
                 self.applied[task.key] = content_hash(task.target or {})
             task.live = live
             task.status, task.state = "Synced", "Running"
-            task.message = f"{task.key.kind.lower()}/{task.key.name} {'created' if task.hook else 'configured'}"
+            done = "created" if task.hook else "configured"
+            task.message = f"{task.key.kind.lower()}/{task.key.name} {done}"
         return ok
 
     def _fail(self, operation: Operation, sync_fail: list[Task], message: str) -> None:
@@ -404,7 +459,11 @@ def _waiting(tasks: list[Task]) -> str:
     reason = "completion of hook" if hooks else "healthy state of"
     more = len(tasks) - 1
     text = f"waiting for {reason} {first.key.group}/{first.key.kind}/{first.key.name}"
-    return f"{text} and {more} more {'hooks' if not [t for t in tasks if not t.hook] else 'resources'}" if more else text
+    return (
+        f"{text} and {more} more {'hooks' if not [t for t in tasks if not t.hook] else 'resources'}"
+        if more
+        else text
+    )
 
 
 def _reverse_prune_waves(tasks: list[Task]) -> None:

@@ -4,7 +4,8 @@ The stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, kub
 eksctl, aws), Docker image builds and registry pulls, Argo CD syncing the tree, and MLflow
 inside the cluster (`python -m training ...`). They answer just enough for the scripts to run
 to the end and record every call, so a check can assert the order and the arguments of the
-calls (gitops/checks/bootstraps/) and the sync simulation (gitops/checks/first_sync.py). `python -m gitops inventory` is real: answered from
+calls (gitops/checks/bootstraps/) and the sync simulation (gitops/checks/first_sync.py).
+`python -m gitops inventory` is real: answered from
 what the caller derived from the same tree with the same functions, or run. GitHub's e2e
 workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real thing on Kind.
 
@@ -14,7 +15,7 @@ model (standins/standin.py) on 127.0.0.1 for this run; runs `bash <script>` ther
 standins/ first on PATH and a timeout; and returns a Recording: the parsed call log, the
 exit code, stdout and stderr, and the final state (which clusters are left, ...).
 
-  python -m gitops.simulation.bootstrap clusters/kind/bootstrap.sh [VAR=value ...]   # print the calls
+  python -m gitops.simulation.bootstrap clusters/kind/bootstrap.sh [VAR=value ...]
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from gitops import paths
-
 STANDINS = Path(__file__).resolve().parent / "standins"
 # What the scripts read of the repository: manifests, the Python they run, the build
 # contexts (a Dockerfile must be there) and the image workflow (inventory --images-built).
@@ -52,6 +51,8 @@ COPIED = (
     "training",
     "service",
     ".github/workflows/image.yaml",
+    # what the simulation reads of the documented first-deploy steps (gitops/simulation/start.py)
+    "docs/eks.md",
 )
 # Variables that steer the scripts: never inherited from the caller's shell.
 SCRIPT_VARIABLES = frozenset(
@@ -302,20 +303,3 @@ def _call(entry: dict[str, Any]) -> Call:
         effect=dict(entry.get("effect") or {}),
         error=str(entry.get("error") or ""),
     )
-
-
-def main(argv: list[str]) -> int:
-    if not argv or argv[0].startswith("-"):
-        print(__doc__)
-        return 2
-    env = dict(a.split("=", 1) for a in argv[1:])
-    fail = env.pop("STANDIN_FAIL", "")
-    recording = run_script(argv[0], env, paths.REPO_ROOT, fail=fail)
-    for call in recording.calls:
-        effect = json.dumps(dict(call.effect))[:160]
-        print(f"{call.seq:4} rc={call.rc} [{call.script}] {call.text}  {effect}")
-    print(recording.stderr[-3000:], file=sys.stderr)
-    print(
-        f"exit {recording.returncode} in {recording.seconds}s, left: {recording.state['clusters']}"
-    )
-    return 0

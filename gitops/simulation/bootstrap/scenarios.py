@@ -22,13 +22,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitops.settings import REPO_URL
+from gitops.settings import REPO_URL, Settings
 from gitops.simulation.bootstrap.run import Recording, initial_state, run_script
 from gitops.simulation.engine import Simulation
 from gitops.simulation.start import ci_images, eks_world, kind_world
-from gitops.tree import inventory
+from gitops.tree import inventory, upstream
 from gitops.tree.app_tree import ClusterTree, TreeBuilder
-from gitops.tree.crds import CrdSet
+from gitops.tree.crds import CrdSet, load_crds
 from gitops.tree.kustomizations import discover, render_all
 from gitops.tree.namespacing import is_namespaced
 from gitops.tree.repository_url import rewrite
@@ -58,7 +58,9 @@ class Scenario:
     label: str
     script: str
     env: Mapping[str, str] = field(default_factory=dict)
-    fail: str = ""  # injected by the stand-ins (see gitops/simulation/bootstrap/standins/standin.py)
+    fail: str = (
+        ""  # injected by the stand-ins (see gitops/simulation/bootstrap/standins/standin.py)
+    )
     cluster: str = "kind"
     current_context: str = ""
     other_contexts: tuple[str, ...] = ()
@@ -79,10 +81,8 @@ def operator_settings(repo: Path) -> None:
     lines = []
     for line in path.read_text(encoding="utf-8").splitlines():
         key, sep, value = line.partition("=")
-        if sep and key == "AWS_ACCOUNT_ID" and value == "111122223333":
-            value = "000000000000"
-        elif sep and not key.startswith("#"):
-            value = value.replace("example", "operator")
+        if sep and not key.startswith("#"):
+            value = value.replace("111122223333", "000000000000").replace("example", "operator")
         lines.append(f"{key}{sep}{value}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -171,7 +171,6 @@ def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str
     return answers
 
 
-
 def _printed(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
@@ -190,7 +189,11 @@ def own_packages(repo_url: str = REPO_URL) -> str:
 
 
 def simulation_factory(
-    root: Path, trees: Mapping[str, ClusterTree], crds: CrdSet, health_scripts: Path
+    root: Path,
+    trees: Mapping[str, ClusterTree],
+    crds: CrdSet,
+    health_scripts: Path,
+    history: Path,
 ) -> Callable[[str, Path], Simulation]:
     """`factory(kind of cluster, the run's copy of the repository)`: a simulated cluster in the
     state the bootstrap finds it. Kind simulates the tree validation rendered; EKS renders
@@ -202,15 +205,29 @@ def simulation_factory(
             return Simulation(trees["kind"], crds, kind_world(own_packages()), health_scripts)
         tree = _render_tree(repo, "eks", crds)
         tenants = sorted(tenant_namespaces(repo, "eks"))
-        world = eks_world(repo, tenants, own_packages(), ci_images(root))
+        world = eks_world(repo, tenants, own_packages(), ci_images(root, history))
         return Simulation(tree, crds, world, health_scripts)
 
     return factory
 
 
 def _render_tree(repo: Path, cluster: str, crds: CrdSet) -> ClusterTree:
+    """The cluster's tree in `repo`, whose own URL is the one its root Application names
+    (a fork's, after `make repository`)."""
     entry = [p for p in discover(repo) if p.is_relative_to(repo / "clusters" / cluster)]
-    builder = TreeBuilder(repo, REPO_URL, render_all(entry, repo), lambda o: is_namespaced(o, crds))
+    rendered = render_all(entry, repo)
+    roots = [
+        o
+        for p in entry
+        for o in rendered[p].objects
+        if o.get("kind") == "Application" and (o.get("metadata") or {}).get("name") == "root"
+    ]
+    repo_url = (
+        str(((roots[0].get("spec") or {}).get("source") or {}).get("repoURL"))
+        if roots
+        else REPO_URL
+    )
+    builder = TreeBuilder(repo, repo_url, rendered, lambda o: is_namespaced(o, crds))
     return builder.build(cluster)
 
 
@@ -248,6 +265,37 @@ def run_scenarios(
 
     with ThreadPoolExecutor(max_workers=max(1, len(runnable))) as pool:
         return list(pool.map(run, runnable))
+
+
+def default_factory(
+    root: Path, kind_tree: ClusterTree | None = None, settings: Settings | None = None
+) -> Callable[[str, Path], Simulation]:
+    """A simulation factory for `root` outside a validation run (tests, the command line):
+    the pinned CRDs and health checks resolved, the Kind tree rendered unless given."""
+    settings = settings or Settings.from_env(root)
+    crds = load_crds(upstream.folder("crds", settings))
+    trees = {"kind": kind_tree or _render_tree(root, "kind", crds)}
+    return simulation_factory(
+        root, trees, crds, upstream.folder("argocd-health", settings), settings.git_history
+    )
+
+
+def validation_runs(
+    root: Path,
+    trees: Iterable[ClusterTree],
+    tenants: Mapping[str, frozenset[str]],
+    crds: CrdSet,
+    settings: Settings,
+    sample: dict[str, list[str]],
+) -> list[ScenarioRun]:
+    """The scenarios of one validation, with the sync simulation answering for Argo CD."""
+    trees = list(trees)
+    answers = sampled(inventory_answers(root, trees), tenants, sample)
+    by_cluster = {t.cluster: t for t in trees}
+    factory = simulation_factory(
+        root, by_cluster, crds, upstream.folder("argocd-health", settings), settings.git_history
+    )
+    return run_scenarios(root, answers, sample=sample, simulation=factory, clusters=by_cluster)
 
 
 _LOCK = threading.Lock()

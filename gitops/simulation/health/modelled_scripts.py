@@ -15,7 +15,9 @@ from gitops.simulation.health.status import Health, HealthStatus
 
 SCRIPTS = {
     # resource_customizations/policy/PodDisruptionBudget/health.lua
-    "policy/PodDisruptionBudget": "ac20a1450899df69bf34cac600bfca9eab858ab23eca9428a0e3a7cdf89dc0e0",
+    "policy/PodDisruptionBudget": (
+        "ac20a1450899df69bf34cac600bfca9eab858ab23eca9428a0e3a7cdf89dc0e0"
+    ),
     # resource_customizations/apiextensions.k8s.io/CustomResourceDefinition/health.lua
     "apiextensions.k8s.io/CustomResourceDefinition": (
         "7dee7c737028e9d267977ac3734f7d564ad10dfade0ceb816ac257dc6502a6e8"

@@ -12,18 +12,16 @@ from pathlib import Path
 import pytest
 
 from gitops import paths
-from gitops.checks.bootstraps import (
-    CHECK,
+from gitops.checks.bootstraps import CHECK, check_scripts, needed_secrets
+from gitops.simulation.bootstrap.run import copy_tree, initial_state, run_script
+from gitops.simulation.bootstrap.scenarios import (
     E2E,
     E2E_ENV,
     KIND_BOOTSTRAP,
     SCENARIOS,
     Scenario,
-    check_scripts,
     inventory_answers,
-    needed_secrets,
 )
-from gitops.simulation.bootstrap.run import copy_tree, initial_state, run_script
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.validate import Report, validate_repo

@@ -2,15 +2,18 @@
 eksctl, aws, sleep and python, the scripts' $PY).
 
 These stand-ins are MOCKS of what cannot run here: a Kubernetes cluster (kind, kubectl,
-eksctl, aws), Docker image builds and registry pulls (docker), Argo CD syncing the tree, and
-the MLflow server inside the cluster (`python -m training ...`, mlflow client snippets). They
-model just enough of each for clusters/kind/bootstrap.sh, clusters/kind/e2e.sh and
-clusters/eks/bootstrap.sh to run to the end, so gitops/checks/bootstraps/ can check the
-ORDER and the ARGUMENTS of the calls the scripts make. They prove nothing about the real
-programs: GitHub's e2e workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the real
-thing on a real Kind cluster.
+eksctl, aws), Docker image builds and registry pulls (docker), and the MLflow server inside
+the cluster (`python -m training ...`, mlflow client snippets). Argo CD and what it syncs are
+not mocked here: each cluster a script works on is a sync simulation (gitops/simulation),
+which the calls drive (what a script creates happens there) and which answers what Argo CD
+shows. The stand-ins model just enough for clusters/kind/bootstrap.sh, clusters/kind/e2e.sh,
+clusters/eks/bootstrap.sh and clusters/eks/sync.sh to run to the end, so
+gitops/checks/bootstraps/ can check the ORDER and the ARGUMENTS of the calls and
+gitops/checks/first_sync.py where each simulated sync ends. They prove nothing about the
+real programs: GitHub's e2e workflow (.github/workflows/e2e-kind.yaml, `make e2e`) runs the
+real thing on a real Kind cluster.
 
-How a call travels: ../bootstrap_run.py serves one `Run` of this module on 127.0.0.1
+How a call travels: ../run.py serves one `Run` of this module on 127.0.0.1
 (STANDIN_PORT, STANDIN_TOKEN) and puts this folder first on PATH. Each program here is a few
 lines of bash (standin.bash) that send the call (program, arguments, cwd, the calling
 script, a few variables, stdin when it reads it) and print the answer: one small bash process
@@ -38,14 +41,13 @@ What they answer:
   (`archives_left`).
 - kubectl, against an existing context (--context, else the current one): namespaces
   (`create namespace --dry-run=client -o yaml | apply -f -`); the Argo CD install (apply -f
-  of its install.yaml, patch argocd-cm, rollout restart/status); Secrets (`get secret` fails
-  until `create secret generic` made it, in an existing namespace; `-o jsonpath={.data.K}`
-  is base64 of the value); `apply -k DIR` (rendered by the real kubectl; holding the
-  Application `root`, it hands the cluster to "Argo CD"); Applications (`get application
-  NAME -o jsonpath=...`, `get applications [-o json|wide]`): once the root is applied the
-  platform Applications are Synced/Healthy, and a tenant's is Healthy only once its model's
-  alias is set in the registry and its registry user has its Secret's password (else
-  Synced/Progressing: its pods are ready only once a model loads); `get service -l
+  of its install.yaml, patch argocd-cm with its data, rollout restart/status); Secrets (`get
+  secret` fails until `create secret generic` made it, in an existing namespace, or a
+  controller of the simulated cluster wrote it; `-o jsonpath={.data.K}` is base64 of the
+  value); `apply -k DIR` (rendered by the real kubectl, applied to the simulated cluster);
+  Applications (`get application NAME -o jsonpath=...`, `get applications [-o json|wide]`),
+  answered by the simulation run to rest with the registry as it is; a sync request (`patch
+  application NAME --type merge -p '{"operation": {"sync": ...}}'`); `get service -l
   app.kubernetes.io/name=inference-service`; `port-forward` (a real HTTP server on
   127.0.0.1:LOCAL until the call is killed: /health, and for a tenant's service /model/info
   and POST /predict from the version its alias points at); `config current-context` and
@@ -58,7 +60,9 @@ What they answer:
   (MLFLOW_TRACKING_URI) and with the credentials the Secrets hold.
 - sleep: returns after at most 0.05 s; the requested time goes to a fake clock, and past
   SLEEP_BUDGET (60 s) sleep fails: a wait that cannot end ends the run at once.
-- eksctl `create cluster -f` and `aws eks update-kubeconfig` (both switch the context).
+- eksctl `create cluster -f` and `aws eks update-kubeconfig` (both switch the context);
+  `aws acm describe-certificate` and `aws secretsmanager describe-secret`, from the simulated
+  AWS account.
 Anything else exits 1 with `standin PROGRAM: not modelled: ...` on stderr, so a new call in a
 script shows up as a failure instead of passing silently.
 
@@ -282,7 +286,8 @@ class Run:
                     call.err.append(
                         f"standin {call.program}: not modelled: "
                         f"{' '.join([call.program, *call.argv])[:300]}\n"
-                        f"  ({exc}; teach gitops/simulation/bootstrap/standins/standin.py this call)\n"
+                        f"  ({exc}; teach gitops/simulation/bootstrap/standins/standin.py "
+                        "this call)\n"
                     )
                     rc = 1
                 except Failed as exc:
@@ -355,10 +360,16 @@ class Run:
         return str((entry.get("aliases") or {}).get(alias, ""))
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """A key of a Secret the script created, or one a controller wrote in a simulated
+        cluster (an ExternalSecret's target on EKS)."""
         for cluster in self.state["kube"].values():
             data = cluster["secrets"].get(f"{namespace}/{name}")
             if data is not None and key in data:
                 return str(data[key])
+        for sim in self.simulations.values():
+            data = secret_data(sim.cluster, namespace, name)
+            if data is not None and key in data:
+                return data[key]
         return None
 
     def simulation(self, context: str) -> Simulation | None:
@@ -376,33 +387,24 @@ class Run:
             return None
         registry = sim.world.registry
         registry.users = dict(self.state["registry"]["users"])
-        registry.aliases = {m: dict(e["aliases"]) for m, e in self.state["registry"]["models"].items()}
-        registry.versions = {m: int(e["versions"]) for m, e in self.state["registry"]["models"].items()}
+        registry.aliases = {
+            m: dict(e["aliases"]) for m, e in self.state["registry"]["models"].items()
+        }
+        registry.versions = {
+            m: int(e["versions"]) for m, e in self.state["registry"]["models"].items()
+        }
         sim.settle()
         return sim
 
     def application_status(self, context: str) -> dict[str, tuple[str, str]]:
-        """What Argo CD would report for each Application of the cluster behind `context`:
-        from the simulation when there is one, else a model that needs no tree."""
+        """What Argo CD reports for each Application of the cluster behind `context`: the
+        simulated cluster's (gitops/simulation), run to rest first."""
         sim = self.settled(context)
-        if sim is not None:
-            return {v.name: (v.sync, v.health) for v in sim.applications()}
-        cluster = self.state["kube"][context]
-        if not cluster["root"]:
-            return {}
-        which = "kind" if context.startswith("kind-") else "eks"
-        statuses = {n: ("Synced", "Healthy") for n in self.tree_list(which, "--apps", "platform")}
-        models = self.tenant_models(which)
-        for tenant in self.tree_list(which, "--apps", "tenants"):
-            model, served = models.get(tenant, ("", ""))
-            secret = cluster["secrets"].get(f"{tenant}/mlflow-credentials") or {}
-            user = self.state["registry"]["users"].get(tenant)
-            can_read = bool(secret) and user == secret.get("password")
-            ready = bool(model) and bool(self.alias_version(model, served)) and can_read
-            statuses[tenant] = ("Synced", "Healthy" if ready else "Progressing")
-        children_ready = all(h == "Healthy" for _, h in statuses.values())
-        statuses["root"] = ("Synced", "Healthy" if children_ready else "Progressing")
-        return statuses
+        if sim is None:
+            raise Failed(
+                "standin: no simulated cluster behind this context (a Run needs a factory)"
+            )
+        return {v.name: (v.sync, v.health) for v in sim.applications()}
 
 
 # --- kubectl ------------------------------------------------------------------------------
@@ -618,7 +620,7 @@ def request_sync(run: Run, call: Call, context: str, name: str, flags: dict[str,
         return 0
     refused = sim.request_sync(name, prune)
     if refused:
-        raise Failed(f"Error from server: applications.argoproj.io \"{name}\": {refused}")
+        raise Failed(f'Error from server: applications.argoproj.io "{name}": {refused}')
     call.out.append(f"application.argoproj.io/{name} patched\n")
     return 0
 
@@ -1079,7 +1081,39 @@ def eksctl(run: Run, call: Call) -> int:
 
 
 def aws(run: Run, call: Call) -> int:
+    """`aws eks update-kubeconfig`; with a simulation, `aws acm describe-certificate` and
+    `aws secretsmanager describe-secret`, answered from the simulated AWS account (as the
+    documented first-deploy steps leave it, gitops/simulation/start.py)."""
     argv = call.argv
+    if argv[:2] in (["acm", "describe-certificate"], ["secretsmanager", "describe-secret"]):
+        sim = run.simulation(run.state["current_context"])
+        if sim is None:
+            raise Unmodelled(" ".join(argv[:2]) + " without a simulated AWS account")
+        cloud = sim.world.cloud
+        if argv[0] == "acm":
+            arn = option(argv, "--certificate-arn")
+            found = next((c for c in cloud.certificates if c.arn == arn), None)
+            call.effect["certificate"] = {"arn": arn, "found": found is not None}
+            if found is None:
+                raise Failed(
+                    "An error occurred (ResourceNotFoundException) when calling the "
+                    f"DescribeCertificate operation: Could not find certificate {arn}.",
+                    254,
+                )
+            if option(argv, "--query") != "Certificate.Status":
+                raise Unmodelled("acm describe-certificate without --query Certificate.Status")
+            call.out.append(("ISSUED" if found.issued else "PENDING_VALIDATION") + "\n")
+            return 0
+        key = option(argv, "--secret-id")
+        call.effect["secret"] = {"key": key, "found": key in cloud.secrets}
+        if key not in cloud.secrets:
+            raise Failed(
+                "An error occurred (ResourceNotFoundException) when calling the "
+                "DescribeSecret operation: Secrets Manager can't find the specified secret.",
+                254,
+            )
+        call.out.append(json.dumps({"Name": key}) + "\n")
+        return 0
     if argv[:2] == ["eks", "update-kubeconfig"] and option(argv, "--name"):
         region = option(argv, "--region", "us-east-1")
         context = f"arn:aws:eks:{region}:000000000000:cluster/{option(argv, '--name')}"
