@@ -47,6 +47,10 @@ class AccessError(RuntimeError):
         self.code = code
 
 
+class MissingRegistryUser(AccessError):
+    """A grant for a registry user that does not exist: create the user first."""
+
+
 class SharedExperimentError(AccessError):
     """A model's artifacts live in an experiment that also holds other models' artifacts."""
 
@@ -230,16 +234,23 @@ class RegistryAccess:
         grants += [self.grant(username, "experiment", e, "READ") for e in sorted(mine)]
         return grants
 
-    def grant_rollout_judge(self, username: str, model_name: str) -> Grant | None:
+    def grant_rollout_judge(self, username: str, model_name: str) -> Grant:
         """MANAGE on the registered model for the rollout judge: it sets and deletes aliases
         (MLflow's auth asks `delete` for DeleteRegisteredModelAlias) and writes version tags.
-        It never downloads artifacts, so it gets no experiment grant. None when the judge's
-        user does not exist (no judge deployed): nothing to grant."""
+        It never downloads artifacts, so it gets no experiment grant. A judge user that does
+        not exist is an error, not a skipped grant: the judge would run and every action it
+        takes would be refused."""
         try:
             return self.grant(username, "registered_model", model_name, "MANAGE")
         except AccessError as error:
             if error.status == 404:
-                return None
+                raise MissingRegistryUser(
+                    f"registry user {username!r} does not exist, so it cannot be granted MANAGE "
+                    f"on {model_name!r}: create it first (python -m training.registry_access "
+                    f"ensure-user --username {username}, as the cluster bootstraps do), or set "
+                    "TRAINING_ROLLOUT_JUDGE_USER= where no rollout judge runs",
+                    404,
+                ) from error
             raise
 
 

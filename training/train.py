@@ -9,6 +9,7 @@ import inspect
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,9 +201,14 @@ def grant_tenant_read(settings: Settings, entry: TenantModel) -> None:
     password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
     if not (username and password):
         return
-    from training.registry_access import RegistryAccess
+    from training.registry_access import MissingRegistryUser, RegistryAccess
 
     access = RegistryAccess(settings.tracking_uri, username, password)
     access.grant_model_read(entry.tenant, entry.model_name)
     if settings.rollout_judge_user:
-        access.grant_rollout_judge(settings.rollout_judge_user, entry.model_name)
+        try:
+            access.grant_rollout_judge(settings.rollout_judge_user, entry.model_name)
+        except MissingRegistryUser as error:
+            # The version is registered and the tenant can read it; only rollouts of it would
+            # fail. Said loudly, never skipped in silence.
+            print(f"WARNING: rollouts of {entry.model_name} will fail: {error}", file=sys.stderr)

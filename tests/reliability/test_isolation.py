@@ -15,7 +15,7 @@ from tests.reliability.stack import copy_version, wait_for
 from tests.support.models import iris_logistic, log_and_register
 from tests.support.servers import free_port, start_service
 from training import processes, registry_server
-from training.registry_access import RegistryAccess, SharedExperimentError
+from training.registry_access import MissingRegistryUser, RegistryAccess, SharedExperimentError
 
 pytestmark = pytest.mark.integration
 
@@ -277,10 +277,10 @@ def test_the_rollout_judge_manages_the_models_it_was_granted_and_no_other(
     from training.rollout.state import Snapshot
 
     trainer = RegistryAccess(tenants.url, *TRAINER)
-    assert trainer.grant_rollout_judge(JUDGE[0], "tenant-a-iris") is None  # no such user yet
+    with pytest.raises(MissingRegistryUser, match="registry user 'rollout-judge' does not exist"):
+        trainer.grant_rollout_judge(JUDGE[0], "tenant-a-iris")  # no such user yet
     RegistryAccess(tenants.url, *ADMIN).ensure_user(*JUDGE)
     grant = trainer.grant_rollout_judge(JUDGE[0], "tenant-a-iris")
-    assert grant is not None
     assert (grant.resource_type, grant.permission) == ("registered_model", "MANAGE")
 
     judge = MlflowRest(tenants.url, *JUDGE)
@@ -300,3 +300,27 @@ def test_the_rollout_judge_manages_the_models_it_was_granted_and_no_other(
     with pytest.raises(RegistryError) as refused:
         judge.set_alias("tenant-b-iris", "staging-candidate", "1")
     assert refused.value.status == 403
+
+
+def test_training_warns_loudly_when_the_judge_user_is_missing(
+    tenants: Tenants, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version trained while the judge's registry user is missing is registered and readable
+    by its tenant, and training says on stderr that its rollouts would fail (never a silent
+    skip)."""
+    import dataclasses
+
+    from training.catalog import TenantModel
+    from training.settings import Settings
+    from training.train import grant_tenant_read
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", TRAINER[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", TRAINER[1])
+    settings = dataclasses.replace(
+        Settings.from_env(), tracking_uri=tenants.url, rollout_judge_user="no-such-judge"
+    )
+    grant_tenant_read(settings, TenantModel("tenant-b", "iris", "logistic_regression"))
+    warning = capsys.readouterr().err
+    assert "WARNING: rollouts of tenant-b-iris will fail" in warning
+    assert "registry user 'no-such-judge' does not exist" in warning
+    assert "ensure-user --username no-such-judge" in warning
