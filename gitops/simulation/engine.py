@@ -67,6 +67,7 @@ class Simulation:
         self.workloads = workloads.Workloads()
         self.capabilities: set[str] = set()
         self.ingress_problems: dict[Key, str] = {}
+        self.secret_events: dict[Key, str] = {}  # ExternalSecret -> its last Warning event
         self.operators = charts.Operators()
         self._apps = {a.ref: a for a in tree.apps}
         self.argocd: ArgoCD | None = None
@@ -170,7 +171,9 @@ class Simulation:
             self.capabilities = charts.capabilities(self.cluster, self.workloads)
             charts.job_effects(self.cluster, self.workloads)
             self.operators.reconcile(self.cluster, self.workloads, self.capabilities)
-            external_secrets.reconcile(self.cluster, self.world, self.capabilities)
+            external_secrets.reconcile(
+                self.cluster, self.world, self.capabilities, self.secret_events
+            )
             load_balancers.reconcile(
                 self.cluster, self.world, self.capabilities, self.ingress_problems
             )

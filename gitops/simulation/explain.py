@@ -179,5 +179,6 @@ def _cause(sim: Simulation, namespace: str, problem: str) -> str:
         if target == name:
             condition = ((external.get("status") or {}).get("conditions") or [{}])[0]
             message = condition.get("message") or "no status yet (no controller)"
-            return f" <- {key_of(external)}: {message}"
+            event = sim.secret_events.get(key_of(external))
+            return f" <- {key_of(external)}: {message}" + (f" ({event})" if event else "")
     return " (nothing in the tree or the bootstrap creates it)"

@@ -11,9 +11,13 @@
   matches (pkg/controllers/secretstore/client_manager.go, shouldProcessSecret); otherwise the
   client manager refuses with "using cluster store %q is not allowed from namespace %q:
   denied by spec.condition" (errClusterStoreMismatch) and the ExternalSecret turns Ready=False,
-  reason SecretSyncedError (pkg/controllers/externalsecret/externalsecret_controller.go);
+  reason SecretSyncedError, message "could not get secret data from provider", the detail in
+  a Warning event (pkg/controllers/externalsecret/externalsecret_controller.go, markAsFailed);
+- then a store that is not Ready refuses every read (the flood gate, on by default:
+  `ClusterSecretStore "<name>" is not ready`);
 - every remote key it reads (`data[].remoteRef.key`, `dataFrom[].extract.key`) must exist in
-  Secrets Manager, and a `property` must exist in the JSON; otherwise Ready=False;
+  Secrets Manager ("Secret does not exist", providers/v1/aws/secretsmanager), and a
+  `property` must exist in the JSON; otherwise Ready=False, as above;
 - then it writes its target Secret (creationPolicy Owner) with the keys of `data`, the JSON
   keys of `dataFrom.extract`, or its `template.data` (rendered with those values), and turns
   Ready=True, reason SecretSynced, "secret synced".
@@ -36,7 +40,17 @@ from gitops.tree.selectors import matches
 CONTROLLER = "external-secrets"  # the capability the chart's controller provides
 
 
-def reconcile(cluster: Cluster, world: World, capabilities: set[str]) -> None:
+# The Ready condition's message on any failure to read the provider; the detail goes to the
+# Warning event UpdateFailed (pkg/controllers/externalsecret/externalsecret_controller.go,
+# markAsFailed with msgErrorGetSecretData).
+FAILED_MESSAGE = "could not get secret data from provider"
+
+
+def reconcile(
+    cluster: Cluster, world: World, capabilities: set[str], events: dict[Key, str]
+) -> None:
+    """Stores and ExternalSecrets get the status the controller writes; `events` keeps, per
+    ExternalSecret, the text of its last Warning event (what `kubectl describe` shows)."""
     if CONTROLLER not in capabilities:
         return  # no controller: nothing writes a status, Argo CD shows them Progressing
     for store in cluster.of_kind("external-secrets.io", "ClusterSecretStore"):
@@ -44,8 +58,13 @@ def reconcile(cluster: Cluster, world: World, capabilities: set[str]) -> None:
     for store in cluster.of_kind("external-secrets.io", "SecretStore"):
         store["status"] = _ready(*_store_ready(store, world))
     for secret in list(cluster.of_kind("external-secrets.io", "ExternalSecret")):
-        ok, message = _sync(cluster, world, secret)
-        secret["status"] = _ready(ok, message, "SecretSynced" if ok else "SecretSyncedError")
+        ok, detail = _sync(cluster, world, secret)
+        if ok:
+            secret["status"] = _ready(True, "secret synced", "SecretSynced")
+            events.pop(key_of(secret), None)
+        else:
+            secret["status"] = _ready(False, FAILED_MESSAGE, "SecretSyncedError")
+            events[key_of(secret)] = detail
 
 
 def _ready(ok: bool, message: str, reason: str = "") -> dict[str, Any]:
@@ -67,11 +86,9 @@ def _store_ready(store: dict[str, Any], world: World) -> tuple[bool, str]:
     aws = provider.get("aws")
     if aws is None:
         return False, "only the AWS provider is modelled"
+    # No auth block: the controller's own credentials (IRSA), which validation retrieves.
     if not aws.get("auth") and "external-secrets/external-secrets" not in world.cloud.roles:
-        return False, (
-            "unable to validate store: the controller's ServiceAccount has no IAM role "
-            "(IRSA) to call Secrets Manager with"
-        )
+        return False, "unable to validate store"
     return True, "store validated"
 
 
@@ -106,25 +123,22 @@ def _sync(cluster: Cluster, world: World, secret: dict[str, Any]) -> tuple[bool,
     store = cluster.get(store_key)
     if store is None:
         return False, f"could not get provider client: {kind} {ref.get('name')!r} not found"
-    ready = ((store.get("status") or {}).get("conditions") or [{}])[0]
-    if ready.get("status") != "True":
-        return (
-            False,
-            f"could not get provider client: {kind} {ref.get('name')!r} is not ready: "
-            f"{ready.get('message')}",
-        )
+    # The namespace conditions are checked before the flood gate (client_manager.go, Get).
     if kind == "ClusterSecretStore" and not admits(store, key.namespace, cluster):
         return False, (
-            f"could not get secret data from provider: using cluster store "
+            f"using cluster store "
             f'"{ref.get("name")}" is not allowed from namespace "{key.namespace}": '
             f"denied by spec.condition"
         )
+    ready = ((store.get("status") or {}).get("conditions") or [{}])[0]
+    if ready.get("status") != "True":
+        return False, f'{kind} "{ref.get("name")}" is not ready'
     values: dict[str, str] = {}
     for item in spec.get("data") or []:
         remote = item.get("remoteRef") or {}
         value, problem = _read(world, str(remote.get("key")), remote.get("property"))
         if problem:
-            return False, f"could not get secret data from provider: {problem}"
+            return False, f"error processing spec.data (key: {remote.get('key')}), err: {problem}"
         values[str(item.get("secretKey"))] = value
     for item in spec.get("dataFrom") or []:
         extract = item.get("extract") or {}
@@ -133,15 +147,12 @@ def _sync(cluster: Cluster, world: World, secret: dict[str, Any]) -> tuple[bool,
         remote_key = str(extract.get("key"))
         stored = world.cloud.secrets.get(remote_key)
         if stored is None:
-            return (
-                False,
-                f"could not get secret data from provider: Secret does not exist: {remote_key}",
+            return False, (
+                f"error processing spec.dataFrom.extract (key: {remote_key}), err: Secret does "
+                "not exist"
             )
         if not isinstance(stored, dict):
-            return (
-                False,
-                f"could not get secret data from provider: {remote_key} is not a JSON object",
-            )
+            return False, f"error processing spec.dataFrom.extract (key: {remote_key}): not JSON"
         values |= {k: str(v) for k, v in stored.items()}
     target = spec.get("target") or {}
     template = target.get("template") or {}
@@ -165,7 +176,7 @@ def _sync(cluster: Cluster, world: World, secret: dict[str, Any]) -> tuple[bool,
 def _read(world: World, remote_key: str, prop: str | None) -> tuple[str, str]:
     stored = world.cloud.secrets.get(remote_key)
     if stored is None:
-        return "", f"Secret does not exist: {remote_key}"
+        return "", "Secret does not exist"
     if prop is None:
         return (json.dumps(stored) if isinstance(stored, dict) else stored), ""
     if not isinstance(stored, dict) or prop not in stored:
