@@ -22,7 +22,7 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/service:$(CURDIR)
 
-.PHONY: help venv setup system-tools up test validate lint tenant diff bump bench soak e2e clean
+.PHONY: help venv setup system-tools up test validate lint tenant repository diff bump bench soak e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ lint: setup ## ruff, hadolint, shellcheck, yamllint on their own
 
 tenant: setup ## scaffold a tenant on every cluster: make tenant NAME=tenant-c
 	$(PY) -m gitops scaffold-tenant "$(NAME)"
+
+repository: setup ## point the tree at your fork: make repository URL=https://github.com/you/repo.git
+	$(PY) -m gitops set-repository "$(URL)"
 
 diff: setup ## rendered manifest diff against a base ref: make diff BASE=origin/main
 	$(PY) -m gitops diff --base "$(or $(BASE),origin/main)"

@@ -157,6 +157,11 @@ load_images() {
   IMAGE_ARCHIVE_DIR=""
 }
 
+if [[ "$REPO_URL" == *github.com/example-org/* ]]; then
+  echo "error: Argo CD would sync from the example repository $REPO_URL, which does not exist;" \
+    "run make repository URL=https://github.com/<you>/<repo>.git in your fork (or set REPO_URL)" >&2
+  exit 2
+fi
 need docker
 need kind
 need kubectl
