@@ -10,7 +10,10 @@ install_argocd() {
   "${kube[@]}" apply -n argocd --server-side --force-conflicts \
     -f "https://raw.githubusercontent.com/argoproj/argo-cd/${ARGOCD_VERSION}/manifests/install.yaml" >/dev/null
   # Sync waves only order Applications if Argo CD reports a child Application's health
-  # (it stopped doing so by default in 1.8).
+  # (it stopped doing so by default in 1.8). Healthy counts only once the child is Synced too:
+  # a child that has not synced yet is reported Healthy whenever the resources it already has
+  # are healthy (missing ones do not count, argo-cd v3.5.1 controller/health.go), e.g. when
+  # the bootstrap made its namespace, and the parent's next wave would start before it.
   "${kube[@]}" -n argocd patch configmap argocd-cm --type merge --patch-file /dev/stdin <<'PATCH' >/dev/null
 data:
   resource.customizations.health.argoproj.io_Application: |
@@ -18,6 +21,11 @@ data:
     if obj.status ~= nil and obj.status.health ~= nil then
       hs.status = obj.status.health.status
       hs.message = obj.status.health.message or ""
+      local synced = obj.status.sync ~= nil and obj.status.sync.status == "Synced"
+      if hs.status == "Healthy" and not synced then
+        hs.status = "Progressing"
+        hs.message = "waiting for the Application to sync"
+      end
     end
     return hs
 PATCH

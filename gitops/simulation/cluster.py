@@ -119,6 +119,7 @@ class Cluster:
         if refusal:
             raise Refused(refusal)
         new = copy.deepcopy(obj)
+        _defaults(new, live)
         if live is not None and "status" in live and "status" not in new:
             new["status"] = live["status"]
         self.objects[key] = new
@@ -182,3 +183,19 @@ class Cluster:
                         f"{quota_name}, requested: {name}=1, used: {name}={used}, "
                         f"limited: {name}={limit}"
                     )
+
+
+def _defaults(new: dict[str, Any], live: dict[str, Any] | None) -> None:
+    """What the API server fills in that health checks read: metadata.generation (1 on
+    create, one more on each change of the spec) and the replica count of the scalable
+    workloads (1 when unset; pkg/apis/apps/v1/defaults.go). Without them a Deployment that no
+    controller has seen would look rolled out."""
+    meta = new.setdefault("metadata", {})
+    generation = int((live or {}).get("metadata", {}).get("generation", 0))
+    if live is None or live.get("spec") != new.get("spec"):
+        generation += 1
+    meta["generation"] = max(generation, 1)
+    if new.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet") and isinstance(
+        new.get("spec"), dict
+    ):
+        new["spec"].setdefault("replicas", 1)

@@ -205,7 +205,8 @@ def simulation_factory(
             return Simulation(trees["kind"], crds, kind_world(own_packages()), health_scripts)
         tree = _render_tree(repo, "eks", crds)
         tenants = sorted(tenant_namespaces(repo, "eks"))
-        world = eks_world(repo, tenants, own_packages(), ci_images(root, history))
+        packages = own_packages(_root_repo_url(tree.entry_objects))
+        world = eks_world(repo, tenants, packages, ci_images(root, history))
         return Simulation(tree, crds, world, health_scripts)
 
     return factory
@@ -216,19 +217,16 @@ def _render_tree(repo: Path, cluster: str, crds: CrdSet) -> ClusterTree:
     (a fork's, after `make repository`)."""
     entry = [p for p in discover(repo) if p.is_relative_to(repo / "clusters" / cluster)]
     rendered = render_all(entry, repo)
-    roots = [
-        o
-        for p in entry
-        for o in rendered[p].objects
-        if o.get("kind") == "Application" and (o.get("metadata") or {}).get("name") == "root"
-    ]
-    repo_url = (
-        str(((roots[0].get("spec") or {}).get("source") or {}).get("repoURL"))
-        if roots
-        else REPO_URL
-    )
+    repo_url = _root_repo_url([o for p in entry for o in rendered[p].objects])
     builder = TreeBuilder(repo, repo_url, rendered, lambda o: is_namespaced(o, crds))
     return builder.build(cluster)
+
+
+def _root_repo_url(objects: list[dict[str, Any]]) -> str:
+    for obj in objects:
+        if obj.get("kind") == "Application" and (obj.get("metadata") or {}).get("name") == "root":
+            return str(((obj.get("spec") or {}).get("source") or {}).get("repoURL") or REPO_URL)
+    return REPO_URL
 
 
 def run_scenarios(
