@@ -119,4 +119,3 @@ def _example_repository(tree: ClusterTree) -> Iterable[Finding]:
                     "GITOPS_ALLOW_EXAMPLES=1 to validate the example tree as published)",
                 )
                 return
-

@@ -38,6 +38,7 @@ REAL_TREE_FILES = (
     "training/tenants.yaml",
     "training/rollout",  # the judge image's build context (the bootstrap builds it)
     "upstream-files.yaml",  # the pinned upstream files: release tags and the CRD list
+    "docs/eks.md",  # the documented first-deploy steps the first-sync simulation starts from
 )
 
 

@@ -20,7 +20,9 @@ from gitops.simulation.bootstrap.scenarios import (
     KIND_BOOTSTRAP,
     SCENARIOS,
     Scenario,
+    default_factory,
     inventory_answers,
+    operator_kind_default,
 )
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
@@ -85,11 +87,6 @@ def test_real_scripts_pass(real_report: Report) -> None:
     assert not found, "\n".join(map(str, found))
 
 
-def test_check_time_on_the_real_scripts(real_report: Report) -> None:
-    # About 2-3 s on an idle 2-core machine (four runs in parallel); `make validate` has 15 s.
-    assert real_report.seconds[CHECK] < 12.0
-
-
 def test_the_tree_needs_the_secrets_the_bootstrap_creates(trees: dict[str, ClusterTree]) -> None:
     needed = {(s.namespace, s.name): s.keys for s in needed_secrets(trees["kind"])}
     assert needed[("mlflow", "mlflow-auth")] == {"admin-password", "flask-secret-key"}
@@ -103,7 +100,14 @@ def test_inventory_runs_for_real_and_agrees_with_the_answers_from_the_tree(
 ) -> None:
     # No answers given: the stand-in python runs `python -m gitops inventory` itself.
     computed: dict[str, str] = {}
-    recording = run_script(KIND_BOOTSTRAP, {}, ROOT, inventory=computed)
+    recording = run_script(
+        KIND_BOOTSTRAP,
+        {},
+        ROOT,
+        inventory=computed,
+        edit=operator_kind_default,
+        simulation=default_factory(ROOT),
+    )
     assert recording.returncode == 0, recording.stderr[-2000:]
     assert computed, "the bootstrap asked the inventory nothing"
     for key, printed in computed.items():
@@ -111,7 +115,7 @@ def test_inventory_runs_for_real_and_agrees_with_the_answers_from_the_tree(
 
 
 def test_the_stand_ins_record_the_whole_e2e() -> None:
-    recording = run_script(E2E, E2E_ENV, ROOT)
+    recording = run_script(E2E, E2E_ENV, ROOT, simulation=default_factory(ROOT))
     assert recording.returncode == 0, recording.stderr[-2000:]
     programs = {c.program for c in recording.calls}
     assert {"kind", "docker", "kubectl", "python"} <= programs
@@ -259,7 +263,14 @@ def test_the_archive_is_of_the_engine_platform() -> None:
     # On an arm64 engine (Apple silicon, Graviton) the nodes are arm64: the archive follows.
     state = initial_state()
     state["docker"]["arch"] = "arm64"
-    recording = run_script(KIND_BOOTSTRAP, {}, ROOT, state=state)
+    recording = run_script(
+        KIND_BOOTSTRAP,
+        {},
+        ROOT,
+        state=state,
+        edit=operator_kind_default,
+        simulation=default_factory(ROOT),
+    )
     assert recording.returncode == 0, recording.stderr[-2000:]
     saved = [c.effect["saved"] for c in recording.of("docker") if "saved" in c.effect]
     assert [s["platform"] for s in saved] == ["linux/arm64"]
@@ -273,7 +284,14 @@ def test_bootstrap_refuses_a_docker_before_28(client_api: str, server_api: str) 
     # Docker 27 (API 1.47) on either end: stop before creating a cluster or building anything.
     state = initial_state()
     state["docker"].update(client_api=client_api, server_api=server_api)
-    recording = run_script(KIND_BOOTSTRAP, {}, ROOT, state=state)
+    recording = run_script(
+        KIND_BOOTSTRAP,
+        {},
+        ROOT,
+        state=state,
+        edit=operator_kind_default,
+        simulation=default_factory(ROOT),
+    )
     assert recording.returncode == 1
     assert (
         "bootstrap: Docker 28.0 or newer is needed, client and engine (API 1.48, for docker "

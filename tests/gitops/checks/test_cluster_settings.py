@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gitops.tree.repository_url import rewrite
 from gitops.validate import validate_repo
 from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
 
@@ -18,7 +19,11 @@ OWN_VALUES = {
     "AWS_ACCOUNT_ID": "444455556666",
     "ARTIFACT_BUCKET": "acme-ml-artifacts",
     "DOMAIN": "ml.acme.internal",
+    "CERTIFICATE_ARN": (
+        "arn:aws:acm:eu-west-1:444455556666:certificate/1f2e3d4c-0000-4000-8000-00000000beef"
+    ),
 }
+FORK = "https://github.com/acme/ml-platform.git"
 
 
 @pytest.fixture
@@ -48,7 +53,18 @@ def test_the_shipped_examples_fail_until_replaced(repo: Path) -> None:
 
 def test_own_values_pass_and_reach_the_manifests(repo: Path) -> None:
     set_settings(repo, OWN_VALUES)
+    rewrite(repo, FORK)
     assert found(repo) == ""
+
+
+def test_a_tree_that_names_the_example_repository(repo: Path) -> None:
+    set_settings(repo, OWN_VALUES)
+    text = found(repo)
+    for cluster in ("kind", "eks"):
+        assert f"the {cluster} tree names the example repository example-org/" in text
+    assert "make repository URL=https://github.com/<you>/<repo>.git" in text
+    rewrite(repo, FORK)
+    assert "example repository" not in found(repo)
 
 
 def test_a_placeholder_no_replacement_reaches(repo: Path) -> None:

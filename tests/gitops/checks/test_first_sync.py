@@ -4,6 +4,7 @@ planted in a copy of the repository, is reported as the chain that stops the syn
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from gitops.simulation.bootstrap.scenarios import (
     inventory_answers,
     run_scenarios,
 )
+from gitops.simulation.start import CERTIFICATE_DOMAINS, documented_secrets
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.tree.tenants import tenant_namespaces
@@ -135,7 +137,8 @@ def test_https_listener_without_a_certificate(tmp_path: Path, answers: dict[str,
     component = (ROOT / "clusters/eks/settings/kustomization.yaml").read_text(encoding="utf-8")
     replacement = component[
         component.index(
-            "  - source:\n      kind: ConfigMap\n      name: eks-settings\n      fieldPath: data.CERTIFICATE_ARN"
+            "  - source:\n      kind: ConfigMap\n      name: eks-settings\n"
+            "      fieldPath: data.CERTIFICATE_ARN"
         ) :
     ]
     replacement = replacement[: replacement.index("  - source:", 10)]
@@ -195,8 +198,10 @@ def test_judge_registry_user_never_created(tmp_path: Path, answers: dict[str, st
     """Review item 5, second half: the judge runs (its probe needs no registry), but its
     registry user does not exist, so every action it takes would be refused."""
     steps = (ROOT / STEPS).read_text(encoding="utf-8")
-    start = steps.index(
-        '  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \\\n    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \\\n    REGISTRY_USER_PASSWORD="$(secret_value rollout-judge'
+    start = steps.rindex(
+        '  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin',
+        0,
+        steps.index("rollout-judge mlflow-credentials password"),
     )
     block = steps[
         start : steps.index("--username rollout-judge)\n", start)
@@ -264,3 +269,35 @@ def test_application_health_check_without_the_sync_condition(
     line_with(found, "Application argocd/root: Synced/Degraded: mlflow Synced/Degraded")
     line_with(found, "Application argocd/tenant-a", "/ready 503: the MLflow server is not ready")
     assert "never applied" not in found
+
+
+def test_the_documented_first_deploy_is_what_the_simulation_starts_from() -> None:
+    """docs/eks.md's first-deploy steps, in order, name what the simulated AWS side is made of:
+    the certificate for exactly the hosts start.py issues it for, and a Secrets Manager row for
+    every key the EKS tree's ExternalSecrets read (one row stands for every tenant)."""
+    docs = (ROOT / EKS_DOCS).read_text(encoding="utf-8")
+    section = docs[
+        docs.index("## First deploy, in this order") : docs.index("## After the first deploy")
+    ]
+    steps = [line.split("**")[1] for line in section.splitlines() if re.match(r"^\d+\. \*\*", line)]
+    assert [s.rstrip(".").split(",")[0] for s in steps] == [
+        "The repository",
+        "Settings",
+        "The certificate",
+        "Create the cluster",
+        "The artifact bucket",
+        "The registry database",
+        "AWS Secrets Manager",
+        "Images",
+        "GitHub",
+        "Bootstrap",
+        "DNS",
+    ]
+    certificate = section[
+        section.index("**The certificate") : section.index("**Create the cluster")
+    ]
+    for domain in CERTIFICATE_DOMAINS:
+        assert f"`{domain.format(DOMAIN='<DOMAIN>')}`" in certificate
+    tree = inventory.cluster_tree(ROOT, "eks")
+    documented = documented_secrets(ROOT, sorted(tenant_namespaces(ROOT, "eks")))
+    assert set(inventory.cloud_secrets(tree)) <= set(documented)
