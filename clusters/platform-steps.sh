@@ -85,6 +85,26 @@ seed_models() {
     PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training seed --cluster "$CLUSTER")
 }
 
+# platform_then_first_models TIMEOUT: wait until the platform Applications are Synced and
+# Healthy, then create the MLflow users and seed each tenant's first model. Sets TENANT_APPS
+# (the tenant Applications, for the caller's last wait). The lists are captured first: set -e
+# does not see a command substitution fail inside `mapfile <<<`.
+platform_then_first_models() {
+  local platform_list tenant_list platform_apps
+  platform_list="$(inventory --apps platform)" || die "python -m gitops inventory --apps platform failed"
+  tenant_list="$(inventory --apps tenants)" || die "python -m gitops inventory --apps tenants failed"
+  mapfile -t platform_apps <<<"$platform_list"
+  # shellcheck disable=SC2034 # read by the caller
+  mapfile -t TENANT_APPS <<<"$tenant_list"
+  wait_for_applications platform "$1" "${platform_apps[@]}"
+
+  log "MLflow users, and the first model of every tenant whose alias is not set yet"
+  start_port_forward
+  provision_registry_users
+  seed_models
+  stop_port_forward
+}
+
 # sync_applications NAME...: ask Argo CD to sync each Application now, pruning what the tree
 # no longer has. The `operation` field is how Argo CD's own CLI and UI request a sync
 # (argo-cd v3.5.1 docs/user-guide/sync-kubectl.md); prune must be asked for, because a

@@ -85,21 +85,11 @@ install_argocd "${KUBECTL[@]}"
 log "applying the root Application"
 "${KUBECTL[@]}" apply -k "$REPO_ROOT/clusters/eks"
 
-platform_list="$(inventory --apps platform)" || die "python -m gitops inventory --apps platform failed"
-tenant_list="$(inventory --apps tenants)" || die "python -m gitops inventory --apps tenants failed"
-mapfile -t platform_apps <<<"$platform_list"
-mapfile -t tenant_apps <<<"$tenant_list"
-wait_for_applications platform "$PLATFORM_TIMEOUT" "${platform_apps[@]}"
-
-log "MLflow users, and the first model of every tenant whose alias is not set yet"
-start_port_forward
-provision_registry_users
-seed_models
-stop_port_forward
+platform_then_first_models "$PLATFORM_TIMEOUT"
 
 log "first sync of the tenants (later ones are yours, after review: clusters/eks/sync.sh)"
-sync_applications "${tenant_apps[@]}"
-wait_for_applications tenant "$TENANT_TIMEOUT" "${tenant_apps[@]}"
+sync_applications "${TENANT_APPS[@]}"
+wait_for_applications tenant "$TENANT_TIMEOUT" "${TENANT_APPS[@]}"
 
 cat >&2 <<EOT
 

@@ -253,20 +253,9 @@ KUSTOMIZATION
   "${KUBECTL[@]}" apply -k "$overlay"
 fi
 
-# Captured first for the same reason as in load_images.
-platform_list="$(inventory --apps platform)" || die "python -m gitops inventory --apps platform failed"
-tenant_list="$(inventory --apps tenants)" || die "python -m gitops inventory --apps tenants failed"
-mapfile -t platform_apps <<<"$platform_list"
-mapfile -t tenant_apps <<<"$tenant_list"
-wait_for_applications platform "$PLATFORM_TIMEOUT" "${platform_apps[@]}"
+platform_then_first_models "$PLATFORM_TIMEOUT"
 
-log "MLflow users, and the first model of every tenant whose alias is not set yet"
-start_port_forward
-provision_registry_users
-seed_models
-stop_port_forward
-
-wait_for_applications tenant "$TENANT_TIMEOUT" "${tenant_apps[@]}"
+wait_for_applications tenant "$TENANT_TIMEOUT" "${TENANT_APPS[@]}"
 
 cat >&2 <<EOT
 

@@ -29,10 +29,8 @@ from collections.abc import Iterable, Iterator
 
 from gitops.checks import Context, register
 from gitops.simulation.bootstrap.scenarios import (
-    SAMPLE_TENANTS,
     ScenarioRun,
-    shared_runs,
-    validation_runs,
+    shared_validation_runs,
 )
 from gitops.simulation.engine import Simulation
 from gitops.simulation.explain import stops
@@ -54,10 +52,8 @@ JUDGED = {"kind bootstrap", "eks bootstrap"}
     background=True,
 )
 def check(ctx: Context) -> Iterable[Finding]:
-    sample = {c: sorted(t)[:SAMPLE_TENANTS] for c, t in ctx.tenants.items()}
-    runs = shared_runs(
-        ctx.cache,
-        lambda: validation_runs(ctx.root, ctx.trees, ctx.tenants, ctx.crds, ctx.settings, sample),
+    runs, sample = shared_validation_runs(
+        ctx.cache, ctx.root, ctx.trees, ctx.tenants, ctx.crds, ctx.settings
     )
     findings: list[Finding] = []
     for run in runs:

@@ -50,15 +50,13 @@ from gitops.simulation.bootstrap.scenarios import (
     E2E,
     INVENTORY,
     KIND_BOOTSTRAP,
-    SAMPLE_TENANTS,
     SCENARIOS,
     SEED,
     Scenario,
     ScenarioRun,
     default_factory,
     run_scenarios,
-    shared_runs,
-    validation_runs,
+    shared_validation_runs,
 )
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
@@ -92,10 +90,8 @@ class KindTree:
     background=True,
 )
 def check(ctx: Context) -> Iterable[Finding]:
-    sample = {c: sorted(t)[:SAMPLE_TENANTS] for c, t in ctx.tenants.items()}
-    runs = shared_runs(
-        ctx.cache,
-        lambda: validation_runs(ctx.root, ctx.trees, ctx.tenants, ctx.crds, ctx.settings, sample),
+    runs, sample = shared_validation_runs(
+        ctx.cache, ctx.root, ctx.trees, ctx.tenants, ctx.crds, ctx.settings
     )
     return check_runs(ctx.root, ctx.tree("kind"), runs, sample)
 

@@ -269,15 +269,24 @@ class ArgoCD:
         name = str((app.get("spec") or {}).get("project") or "default")
         return self.cluster.get(Key("argoproj.io", "AppProject", ARGOCD_NAMESPACE, name))
 
-    def _compare(self, app: dict[str, Any], desired: list[dict[str, Any]]) -> str:
+    def _managed(
+        self, app: dict[str, Any], desired: list[dict[str, Any]]
+    ) -> list[tuple[Key, dict[str, Any]]]:
+        """The Application's resources (hooks left out), namespaced objects without a
+        namespace put into its destination's, as Argo CD does."""
         namespace = str(((app.get("spec") or {}).get("destination") or {}).get("namespace") or "")
-        keys = set()
+        out = []
         for obj in desired:
             if hook_phases(obj):
                 continue
             if namespace and self.cluster.is_namespaced(obj) and not key_of(obj).namespace:
                 obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
-            key = key_of(obj)
+            out.append((key_of(obj), obj))
+        return out
+
+    def _compare(self, app: dict[str, Any], desired: list[dict[str, Any]]) -> str:
+        keys = set()
+        for key, obj in self._managed(app, desired):
             keys.add(key)
             if key not in self.cluster.objects or self.applied.get(key) != content_hash(obj):
                 return "OutOfSync"
@@ -294,16 +303,11 @@ class ArgoCD:
     def _health(self, app: dict[str, Any], desired: list[dict[str, Any]]) -> Health:
         """controller/health.go setApplicationHealth over the desired objects (hooks left out),
         with the worst resource named in the message for the explanation."""
-        namespace = str(((app.get("spec") or {}).get("destination") or {}).get("namespace") or "")
         state = self.apps[name_of(app)]
-        managed = []
-        for obj in desired:
-            if hook_phases(obj):
-                continue
-            if namespace and self.cluster.is_namespaced(obj) and not key_of(obj).namespace:
-                obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
-            key = key_of(obj)
-            managed.append((key, ManagedResource(key.group, key.kind, obj, self.cluster.get(key))))
+        managed = [
+            (key, ManagedResource(key.group, key.kind, obj, self.cluster.get(key)))
+            for key, obj in self._managed(app, desired)
+        ]
         result = application_health([m for _, m in managed], self.health_of, app)
         state.resources = {
             key: health for (key, _), health in zip(managed, result.resources, strict=True)

@@ -305,6 +305,21 @@ def validation_runs(
     return run_scenarios(root, answers, sample=sample, simulation=factory, clusters=by_cluster)
 
 
+def shared_validation_runs(
+    cache: dict[str, Any],
+    root: Path,
+    trees: Iterable[ClusterTree],
+    tenants: Mapping[str, frozenset[str]],
+    crds: CrdSet,
+    settings: Settings,
+) -> tuple[list[ScenarioRun], dict[str, list[str]]]:
+    """The runs of one validation (made once, whichever check asks first) and the tenants
+    each cluster's runs kept."""
+    sample = {c: sorted(t)[:SAMPLE_TENANTS] for c, t in tenants.items()}
+    runs = shared_runs(cache, lambda: validation_runs(root, trees, tenants, crds, settings, sample))
+    return runs, sample
+
+
 _LOCK = threading.Lock()
 
 
