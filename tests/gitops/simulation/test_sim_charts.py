@@ -2,7 +2,8 @@
 pods that serve them are ready (external-secrets @ helm-chart-2.9.0 and
 aws-load-balancer-controller @ v3.5.0, both failurePolicy Fail), the capabilities a ready
 controller brings, a hook Job's output, and prometheus-operator's refusal of a storage spec
-whose StorageClass does not exist (prometheus-operator v0.93.0, pkg/operator/storageclass.go)."""
+whose StorageClass does not exist (prometheus-operator v0.93.0, pkg/operator/storageclass.go;
+the status it then reports, pkg/prometheus/operator.go StatusReporter.Process)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 from gitops.simulation import charts, workloads
 from gitops.simulation.engine import Simulation
+from gitops.simulation.explain import resource_reason
+from gitops.simulation.health import Health
 from gitops.simulation.keys import Key, key_of
 from tests.gitops.simulation.support import (
     application,
@@ -222,6 +225,26 @@ def test_the_operator_refuses_a_storage_class_that_does_not_exist() -> None:
     conditions = {c["type"]: c for c in live["status"]["conditions"]}
     assert conditions["Reconciled"]["status"] == "False"
     assert conditions["Reconciled"]["message"] == 'storage class "gp3" does not exist'
+    # Argo CD's Prometheus check reads the Available condition the status reporter writes
+    assert sim.health(live) == Health(
+        "Degraded",
+        "shard 0: statefulset monitoring/prometheus-kube-prometheus-stack-prometheus not found",
+    )
+    assert resource_reason(sim, key_of(resource)).endswith(': storage class "gp3" does not exist')
+
+
+def test_a_storage_class_created_later_lets_the_operator_go_on() -> None:
+    resource = prometheus("gp3")
+    sim = operated(resource)
+    assert sim.apply([STORAGE_CLASS]) == []
+    sim.operators.reconcile(sim.cluster, sim.workloads, {"prometheus-operator"})
+    assert STATEFULSET in sim.cluster.objects
+    live = sim.cluster.get(key_of(resource)) or {}
+    assert "_problem" not in live
+    assert {c["type"]: c["status"] for c in live["status"]["conditions"]} == {
+        "Available": "False",
+        "Reconciled": "True",
+    }
 
 
 def test_the_operator_creates_the_statefulset_and_its_claim_when_the_class_exists() -> None:
