@@ -176,3 +176,62 @@ def test_destinations(project: dict[str, Any], namespace: str, permitted: bool) 
 )
 def test_source_repositories(repos: list[str], permitted: bool) -> None:
     assert source_permitted(spec(sourceRepos=repos), REPO) is permitted
+
+
+@pytest.mark.parametrize(
+    ("pattern", "repo", "permitted"),
+    [
+        pytest.param(
+            "https://git.example.com/team/*",
+            "https://git.example.com/team/repo",
+            True,
+            id="* within one segment",
+        ),
+        pytest.param(
+            "https://git.example.com/team/*",
+            "https://git.example.com/team/sub/repo",
+            False,
+            id="* does not cross /",
+        ),
+        pytest.param(
+            "https://git.example.com/team/*/*",
+            "https://git.example.com/team/sub/repo",
+            True,
+            id="one * per segment",
+        ),
+        pytest.param(
+            "https://git.example.com/team/**",
+            "https://git.example.com/team/a/b/repo",
+            True,
+            id="** crosses /",
+        ),
+        pytest.param(
+            "https://git.example.com/team/re?o",
+            "https://git.example.com/team/repo",
+            True,
+            id="? one character",
+        ),
+        pytest.param(
+            "https://git.example.com/team/[pr]epo",
+            "https://git.example.com/team/repo",
+            True,
+            id="a class",
+        ),
+        pytest.param(
+            "https://git.example.com/team/[!r]epo",
+            "https://git.example.com/team/repo",
+            False,
+            id="a negated class",
+        ),
+        pytest.param(
+            "!https://git.example.com/team/*",
+            "https://git.example.com/team/sub/repo",
+            True,
+            id="a deny whose * does not reach",
+        ),
+    ],
+)
+def test_a_source_glob_matches_path_segments(pattern: str, repo: str, permitted: bool) -> None:
+    """`*` stops at `/` (globMatch with the separator '/'; argo-cd's own
+    TestAppProject_IsSourcePermitted in types_test.go shows the same)."""
+    assert source_permitted(spec(sourceRepos=[pattern]), repo) is permitted
