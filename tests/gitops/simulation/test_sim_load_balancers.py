@@ -1,6 +1,6 @@
 """The AWS Load Balancer Controller in the simulation (gitops/simulation/load_balancers.py), as
 v3.5.0 decides whether an Ingress gets an address: certificates named or discovered for its
-hosts (pkg/ingress/cert_discovery.go), IngressGroups reconciled as one
+hosts (pkg/certs/cert_discovery.go), IngressGroups reconciled as one
 (pkg/ingress/group_loader.go), subnets discovered by tag (pkg/networking/subnet_resolver.go);
 and Argo CD's Ingress check, Healthy once an address exists
 (gitops-engine/pkg/health/health_ingress.go)."""
@@ -124,7 +124,7 @@ def test_a_certificate_is_discovered_by_host(host: str, found: bool) -> None:
     assert bool(address(sim, web)) is found
     if not found:
         assert problem(sim, web).endswith(
-            f"failed to discover certificate for host: {host} (none in ACM covers it)"
+            f"no certificate found for host: {host} (no issued ACM certificate covers it)"
         )
 
 
@@ -154,8 +154,8 @@ def test_one_failing_member_fails_the_whole_group() -> None:
     assert address(sim, good) == address(sim, bad) == []
     expected = (
         "the load balancer controller reconciles IngressGroup platform with an error, so no "
-        "member gets an address: failed to discover certificate for host: api.example.org "
-        "(none in ACM covers it)"
+        "member gets an address: no certificate found for host: api.example.org (no issued "
+        "ACM certificate covers it)"
     )
     assert problem(sim, good) == problem(sim, bad) == expected
 
