@@ -310,7 +310,7 @@ def test_app_health_is_the_worst_resources() -> None:
     one wave, so the operation succeeds and the Application shows the worst, named in its
     message although the DaemonSet comes first."""
     stuck = workload("Deployment", "api", NS, pod_spec(container(image=NOT_LOADED)))
-    waiting = workload("DaemonSet", "agent", NS, pod_spec(container(image=NOT_LOADED)))
+    waiting = workload("DaemonSet", "node-exporter", NS, pod_spec(container(image=NOT_LOADED)))
     sim, app = one_app([waiting, stuck, config_map("settings", NS)])
     boot(sim, project(), app)
     view = sim.application("web")

@@ -31,7 +31,7 @@ SECRETS_TABLE = """\
    | key | content |
    | --- | --- |
    | `ml-platform/db/url` | `postgresql://USER:PASSWORD@HOST:5432/db` (plain string) |
-   | `ml-platform/app/auth` | JSON `{"admin-password": "...", "session-key": "..."}` |
+   | `ml-platform/app/auth` | JSON `{"admin-password": "...", "cookie-secret": "..."}` |
    | `ml-platform/trainer` | JSON `{"username": "trainer", "password": "..."}` |
    | `ml-platform/tenants/<tenant>/login` | JSON `{"username": "<tenant>", "password": "..."}` |
    | `ml-platform/pull` | JSON `{"username": "<GitHub user>", "token": "..."}` |
@@ -88,7 +88,7 @@ def test_documented_secrets_follow_the_table(tmp_path: Path) -> None:
     assert isinstance(found["ml-platform/db/url"], str)  # a plain string row
     auth = found["ml-platform/app/auth"]
     assert isinstance(auth, dict)
-    assert sorted(auth) == ["admin-password", "session-key"]
+    assert sorted(auth) == ["admin-password", "cookie-secret"]
     assert all(auth.values())
 
 
