@@ -484,16 +484,28 @@ class Operators:
                 for c in cluster.of_kind("storage.k8s.io", "StorageClass")
             }
             if wanted and wanted not in classes:
+                # After every reconcile, failed or not, the status reporter writes Available
+                # from the StatefulSet, which does not exist (pkg/operator/resource_reconciler.go
+                # processNextReconcileItem; pkg/prometheus/operator.go StatusReporter.Process):
+                # Argo CD's Prometheus check reads Available, so the resource is Degraded.
+                refusal = f'storage class "{wanted}" does not exist'
                 prometheus["status"] = {
                     "conditions": [
+                        {
+                            "type": "Available",
+                            "status": "False",
+                            "reason": "StatefulSetNotFound",
+                            "message": f"shard 0: statefulset {namespace}/{statefulset} not found",
+                        },
                         {
                             "type": "Reconciled",
                             "status": "False",
                             "reason": "ReconciliationFailed",
-                            "message": f'storage class "{wanted}" does not exist',
+                            "message": refusal,
                         },
                     ]
                 }
+                prometheus["_problem"] = refusal  # the cause, for the explanation
                 return
         pod: dict[str, Any] = {
             "serviceAccountName": str(spec.get("serviceAccountName") or "default"),
@@ -533,6 +545,7 @@ class Operators:
                     },
                 },
             }
+        prometheus.pop("_problem", None)
         pods = state.pods.get(key)
         ready = bool(pods and pods.ready)
         prometheus["status"] = {

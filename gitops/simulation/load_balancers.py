@@ -7,8 +7,8 @@ address (kubernetes-sigs/aws-load-balancer-controller at v3.5.0; docs/guide/ingr
   address (pkg/ingress/group_loader.go, controllers/ingress/group_controller.go);
 - an HTTPS listener (`listen-ports`) needs certificates: the ARNs of
   `alb.ingress.kubernetes.io/certificate-arn`, else ones discovered in ACM for the Ingress's
-  hosts (pkg/ingress/cert_discovery.go: issued certificates whose domain names cover the
-  host); none found is an error ("failed to discover certificate for host");
+  hosts (pkg/certs/cert_discovery.go: issued certificates whose domain names cover the
+  host); none found is an error ("no certificate found for host");
 - subnets are discovered by tag: `kubernetes.io/role/internal-elb` for scheme internal,
   `kubernetes.io/role/elb` for internet-facing (pkg/networking/subnet_resolver.go); eksctl
   tags the subnets it creates that way;
@@ -100,7 +100,7 @@ def _errors(ingress: dict[str, Any], world: World) -> list[str]:
     for host in _hosts(ingress):
         if not any(c.issued and c.covers(host) for c in world.cloud.certificates):
             errors.append(
-                f"failed to discover certificate for host: {host} (none in ACM covers it)"
+                f"no certificate found for host: {host} (no issued ACM certificate covers it)"
             )
     return errors
 

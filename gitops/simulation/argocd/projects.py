@@ -6,11 +6,12 @@ IsSourcePermitted, isDestinationMatched; types.go: isResourceInList, isNamedReso
   the blacklist removes kinds. Cluster-scoped kinds: only what clusterResourceWhitelist lists
   (empty or missing: none). Kinds and groups match as filepath globs.
 - Destinations: (server or name) and namespace match as globs; `!pattern` denies.
-- Sources: repoURL against sourceRepos, normalised, `!` denies.
+- Sources: repoURL against sourceRepos, normalised, `!` denies; there `*` does not cross `/`.
 """
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -76,7 +77,7 @@ def source_permitted(project: dict[str, Any], repo_url: str) -> bool:
     for pattern in (project.get("spec") or {}).get("sourceRepos") or []:
         deny = str(pattern).startswith("!")
         normalised = normalise_repo_url(str(pattern).lstrip("!"))
-        hit = _match(normalised, source)
+        hit = _path_match(normalised, source)
         if deny:
             if hit:
                 return False
@@ -84,3 +85,19 @@ def source_permitted(project: dict[str, Any], repo_url: str) -> bool:
         elif hit:
             matched = True
     return matched
+
+
+def _path_match(pattern: str, value: str) -> bool:
+    """A sourceRepos glob: `*` and `?` stop at `/`, `**` does not, `[...]` and `[!...]` are
+    classes (IsSourcePermitted's globMatch with the separator '/', gobwas/glob)."""
+    if pattern == "*":
+        return True
+    regex = ""
+    for part in re.split(r"(\*\*|\*|\?|\[[^\]]*\])", pattern):
+        if part.startswith("[") and part.endswith("]") and len(part) > 2:
+            negated = part[1] == "!"
+            body = re.escape(part[2:-1] if negated else part[1:-1]).replace("\\-", "-")
+            regex += f"[^{body}]" if negated else f"[{body}]"
+        else:
+            regex += {"**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part))
+    return re.fullmatch(regex, value) is not None
