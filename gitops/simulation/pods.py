@@ -40,6 +40,7 @@ from gitops.tree.pod_resources import (
     RESOURCES,
     Defaults,
     container_amounts,
+    format_quantity,
     limit_range_defaults,
     parse_quantity,
     pod_amounts,
@@ -135,12 +136,16 @@ def admission_problem(
             low, high = defaults.minimum.get(resource), defaults.maximum.get(resource)
             if high is not None and limit is not None and limit > high:
                 return (
-                    f"maximum {resource} usage per Container is {high}, but limit is {limit} "
+                    f"maximum {resource} usage per Container is {format_quantity(high, resource)}"
+                    f", but limit is {format_quantity(limit, resource)} "
                     f"(container {container.get('name')})"
                 )
             request = values[f"requests.{resource}"]
             if low is not None and request is not None and request < low:
-                return f"minimum {resource} usage per Container is {low}, but request is {request}"
+                return (
+                    f"minimum {resource} usage per Container is {format_quantity(low, resource)}"
+                    f", but request is {format_quantity(request, resource)}"
+                )
     level = cluster.namespace_labels(namespace).get(ENFORCE, "")
     violations = enforced_violations({"spec": spec}, level)
     if violations:
@@ -166,10 +171,11 @@ def admission_problem(
                     f"{','.join(amounts.missing[key])}"
                 )
             if used.get(key, Fraction(0)) + amounts.amounts[key] > parse_quantity(limit):
+                requested = format_quantity(amounts.amounts[key], key)
+                taken = format_quantity(used.get(key, Fraction(0)), key)
                 return (
-                    f"exceeded quota: {name_of(quota)}, requested: {hard_key}="
-                    f"{amounts.amounts[key]}, used: {hard_key}={used.get(key, 0)}, "
-                    f"limited: {hard_key}={limit}"
+                    f"exceeded quota: {name_of(quota)}, requested: {hard_key}={requested}, "
+                    f"used: {hard_key}={taken}, limited: {hard_key}={limit}"
                 )
     for key, value in amounts.amounts.items():
         used[key] = used.get(key, Fraction(0)) + value

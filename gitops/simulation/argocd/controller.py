@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops.simulation.argocd.projects import source_permitted
 from gitops.simulation.argocd.sync import (
     Operation,
     SyncRequest,
@@ -36,9 +37,11 @@ from gitops.simulation.cluster import Cluster, Refused
 from gitops.simulation.health import Health, HealthStatus, ManagedResource, application_health
 from gitops.simulation.keys import Key, key_of
 from gitops.tree.findings import name_of
+from gitops.tree.repo_sources import app_sources
 
 ARGOCD_NAMESPACE = "argocd"
 DEFAULT_RETRY_LIMIT = 5
+UNLIMITED_RETRIES = 50
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 # app -> its desired objects, or a message why they cannot be produced (ComparisonError)
@@ -131,7 +134,10 @@ class ArgoCD:
             # an automated sync retries 5 times by default (appcontroller.go autoSync);
             # a manual sync without a retry strategy does not
             return DEFAULT_RETRY_LIMIT if _automated(app) else 0
-        return int(retry.get("limit", DEFAULT_RETRY_LIMIT))
+        limit = int(retry.get("limit", DEFAULT_RETRY_LIMIT))
+        # a negative limit retries for ever (appcontroller.go); a model has to stop somewhere,
+        # and past this many the outcome no longer changes
+        return limit if limit >= 0 else UNLIMITED_RETRIES
 
     def _applicationsets(self) -> bool:
         changed = False
@@ -197,6 +203,8 @@ class ArgoCD:
                 f"{(app.get('spec') or {}).get('project')} which does not exist"
             )
             state.sync = "Unknown"
+        elif refused := self._source_refused(app, project):
+            state.condition, state.sync = f"InvalidSpecError: {refused}", "Unknown"
         else:
             state.condition = ""
             state.sync = self._compare(app, desired)
@@ -264,6 +272,16 @@ class ArgoCD:
             managed_namespace_metadata=policy.get("managedNamespaceMetadata"),
         )
         return self.runner.start(request, self.revision)
+
+    def _source_refused(self, app: dict[str, Any], project: dict[str, Any]) -> str:
+        """argo.ValidatePermissions: each source's repoURL must be permitted by the project
+        (util/argo/argo.go: "application repo %s is not permitted in project '%s'")."""
+        for source in app_sources(app):
+            url = str(source.get("repoURL", ""))
+            if not source_permitted(project, url):
+                name = (project.get("metadata") or {}).get("name")
+                return f"application repo {url} is not permitted in project '{name}'"
+        return ""
 
     def _project(self, app: dict[str, Any]) -> dict[str, Any] | None:
         name = str((app.get("spec") or {}).get("project") or "default")

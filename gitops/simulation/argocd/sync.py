@@ -392,10 +392,12 @@ class SyncRunner:
     def _update_running(self, task: Task) -> None:
         health = self.health(task.live or {})
         if task.hook:
-            if health is None or health.status == "Healthy":
-                task.state, task.message = "Succeeded", health.message if health else ""
-            elif health.status in ("Degraded", "Unknown"):
+            # getOperationPhase: Degraded/Unknown fail, Progressing/Suspended keep running,
+            # anything else (Healthy, Missing, the empty status, no health) succeeds
+            if health is not None and health.status in ("Degraded", "Unknown"):
                 task.state, task.message = "Failed", health.message
+            elif health is None or health.status not in ("Progressing", "Suspended"):
+                task.state, task.message = "Succeeded", health.message if health else ""
             return
         if health is None or health.status == "Healthy":
             task.state = "Succeeded"

@@ -160,7 +160,7 @@ def test_https_listener_without_a_certificate(tmp_path: Path, answers: dict[str,
     line = line_with(found, "Application argocd/tenant-a: never applied")
     assert "root waits at wave 2 for mlflow" in line
     assert "Ingress mlflow/mlflow" in line
-    assert "failed to discover certificate for host: mlflow." in line
+    assert "no certificate found for host: mlflow." in line
 
 
 def test_judge_secret_missing_from_the_documented_steps(
