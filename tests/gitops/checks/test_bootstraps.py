@@ -159,14 +159,15 @@ def test_e2e_without_exporting_cluster_name(tmp_path, trees, answers) -> None:
 
 
 def test_bootstrap_waiting_for_tenants_before_seeding(tmp_path, trees, answers) -> None:
-    wait = 'wait_for_applications tenant "$TENANT_TIMEOUT" "${tenant_apps[@]}"\n'
-    platform = 'wait_for_applications platform "$PLATFORM_TIMEOUT" "${platform_apps[@]}"\n'
+    # The steps both bootstraps share: the tenants' wait moved before the users and seeding.
+    platform = '  wait_for_applications platform "$1" "${platform_apps[@]}"\n'
+    wait = '  wait_for_applications tenant "$TENANT_TIMEOUT" "${TENANT_APPS[@]}"\n'
     found = planted(
         tmp_path,
         trees,
         answers,
-        KIND_BOOTSTRAP,
-        [(wait, ""), (platform, platform + wait)],
+        "clusters/platform-steps.sh",
+        [(platform, platform + wait)],
         [KIND_RUN],
     )
     finding_with(
@@ -342,13 +343,13 @@ def test_secret_created_after_the_root_application(tmp_path, trees, answers) -> 
         '    --from-literal=username="$tenant" \\\n'
         '    --from-literal=password="$(random_secret)"\ndone\n'
     )
-    mapfile = 'mapfile -t platform_apps <<<"$platform_list"\n'
+    platform = 'platform_then_first_models "$PLATFORM_TIMEOUT"\n'
     found = planted(
         tmp_path,
         trees,
         answers,
         KIND_BOOTSTRAP,
-        [(loop, ""), (mapfile, loop + mapfile)],
+        [(loop, ""), (platform, loop + platform)],
         [KIND_RUN],
     )
     finding_with(
