@@ -36,9 +36,10 @@ from gitops.tree.inventory import built_images
 FORMS = ("tag", "digest")  # Kind loads images by tag; EKS pulls the scanned digest
 REFERENCE_FILE = "reference"
 BODY_FOOTER = (
-    "Each image was scanned by Trivy (no fixable HIGH or CRITICAL) and carries SBOM and "
-    "provenance attestations. Argo CD rolls them out once this is merged; to roll back, "
-    "revert this pull request's merge commit."
+    "Each image was scanned by Trivy (no fixable HIGH or CRITICAL), carries BuildKit's SBOM "
+    "and provenance in its index, and has a signed GitHub build provenance attestation "
+    "(docs/ci-cd.md: verifying an image before a sync). Argo CD rolls them out once this is "
+    "merged; to roll back, revert this pull request's merge commit."
 )
 
 
