@@ -4,7 +4,7 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-# training reads MODEL_URI with the service's parser (inference.model_uri), which lives in
+# training reads MODEL_URI with the service's parser (inference.contracts.model_uri), which lives in
 # service/ because the service image is built from that folder alone. The Makefile and pytest
 # put service/ on PYTHONPATH; `python -m training ...` typed at the repository root, as the docs
 # show, does not, so add it here, after everything the caller chose.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
-from inference.model_uri import ModelUri
+from inference.contracts.model_uri import ModelUri
 from training import (
     local_judge,
     local_prometheus,

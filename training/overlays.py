@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.edits.model_env import MODEL_URI_KEY
-from inference.model_uri import ModelUri, ModelUriError
+from inference.contracts.model_uri import ModelUri, ModelUriError
 from training.errors import UsageError
 from training.settings import REPO_ROOT
 

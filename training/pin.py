@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops.edits.model_env import ModelEnvError, with_model_uri
-from inference.model_uri import ModelUri
+from inference.contracts.model_uri import ModelUri
 from training import registry
 from training.errors import OperationError, UsageError
 from training.overlays import TenantOverlay, tenant_overlay

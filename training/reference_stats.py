@@ -12,8 +12,8 @@ per bin is recorded with the bins themselves:
   across processes, unlike Python's hash()) into a fixed number of buckets;
 - every feature has a last bin for missing values (null, NaN), so its share is the missing rate.
 
-The service (service/inference/drift.py) applies exactly these rules to each request row and
-counts rows per bin; Prometheus compares the counts with the shares recorded here.
+The service (service/inference/models/version_drift.py) applies exactly these rules to each
+request row and counts rows per bin; Prometheus compares the counts with the shares recorded here.
 
 Each feature also gets the drift score expected by chance, so that a threshold means something
 at the window size the alerts use: the 99th percentile of the PSI (and Jensen-Shannon distance)

@@ -130,8 +130,8 @@ def test_service_stats_read_the_shadow_counters_by_role() -> None:
 
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from inference.model import Prediction
-    from inference.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
+    from inference.models.model import Prediction
+    from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
 
     registry = CollectorRegistry()
     metrics = RolloutMetrics(registry)
@@ -328,7 +328,7 @@ def test_drift_counting_is_timed_on_the_versions_reference() -> None:
 def test_the_shadow_candidate_is_a_new_version_of_the_same_artifacts(
     registry: RegistryServer,
 ) -> None:
-    from inference.registry import Registry
+    from inference.models.registry import Registry
     from tests.benchmarks import bench_models
     from tests.support.models import iris_logistic, log_and_register
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference.drift import DriftCounts, parse_reference
-from inference.schema import InputSchema
+from inference.models.schema import InputSchema
+from inference.models.version_drift import DriftCounts, parse_reference
 from training import datasets, estimators, reference_stats
 from training.catalog import load_catalog
 from training.errors import UsageError

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gitops.edits.model_env import with_model_uri
-from inference.model_uri import ModelUri
+from inference.contracts.model_uri import ModelUri
 from training import aliases, gate, ports
 from training.catalog import load_catalog
 from training.datasets import column_name, load, split
