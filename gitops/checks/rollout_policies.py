@@ -16,7 +16,7 @@ from typing import Any
 
 from gitops.checks import Context, register
 from gitops.tree.findings import Finding, name_of
-from training.overlays import TenantOverlay
+from training.lifecycle.overlays import TenantOverlay
 from training.rollout.policy import FILE_NAME, PolicyError, load_file
 
 CHECK = "rollout-policies"

@@ -31,7 +31,7 @@ from tests.benchmarks.service_stats import difference, parse_counters
 from tests.benchmarks.settings import BenchSettingsError, load_bench_settings
 from tests.benchmarks.v2_request import FALLBACK, labels, our_request, v2_body
 from tests.benchmarks.wrk_load import WrkOutputError, lua_script, parse_wrk_output, run_wrk
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 RESULT_LINE = (
     "BENCH_RESULT requests=7122 duration_us=5011710 p50_us=9704 p99_us=273455 "

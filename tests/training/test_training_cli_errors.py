@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.ports import free_port
+from training.local_platform.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

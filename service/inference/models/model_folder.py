@@ -45,9 +45,9 @@ def chosen_runtime(meta: dict[str, Any], wanted: str) -> str:
 
 
 def drift_reference_file(meta: dict[str, Any]) -> str | None:
-    """The file holding the version's drift reference (training/reference_stats.py), named by
-    MLmodel's `metadata.drift_reference.file`; None for a version without one. Only a plain
-    file name of the folder is accepted."""
+    """The file holding the version's drift reference (training/lifecycle/reference_stats.py),
+    named by MLmodel's `metadata.drift_reference.file`; None for a version without one. Only a
+    plain file name of the folder is accepted."""
     described = (meta.get("metadata") or {}).get("drift_reference")
     name = described.get("file") if isinstance(described, dict) else None
     if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):

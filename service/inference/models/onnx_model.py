@@ -1,5 +1,5 @@
 """The ONNX runtime: the version's `model.onnx`, converted at training and kept only if it
-gave the same answers as the scikit-learn pipeline (training/onnx_export.py), run with
+gave the same answers as the scikit-learn pipeline (training/lifecycle/onnx_export.py), run with
 onnxruntime. scikit-learn is never imported: a one-row call costs microseconds instead of
 milliseconds, and the process is a third of the size.
 

@@ -3,7 +3,7 @@ and rows per predicted class, exported as Prometheus counters beside the referen
 compared with.
 
 A version trained by `python -m training train` carries a drift reference
-(training/reference_stats.py writes it into the model folder, MLmodel's
+(training/lifecycle/reference_stats.py writes it into the model folder, MLmodel's
 `metadata.drift_reference` names the file): the bins of each feature, the share of training
 rows per bin, the feature's importance, and the drift score expected by chance at the window
 size the alerts use. The loader attaches it to the ServedModel, so it swaps with the version.

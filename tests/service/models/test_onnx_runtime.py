@@ -17,7 +17,7 @@ from inference.models.model import ModelCheckError
 from inference.models.registry import Registry
 from tests.support.models import iris_forest, iris_logistic, log_and_register
 from tests.support.servers import start_service
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -22,7 +22,7 @@ from tests.support.models import (
     text_pipeline,
 )
 from tests.support.servers import Service, s3_client, start_service
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from tests.support.models import (
 )
 from tests.support.rollouts import policy_document, put_candidate, set_state, write_policy
 from tests.support.servers import Service, start_service
-from training import processes
-from training.registry_server import RegistryServer
+from training.local_platform import processes
+from training.local_platform.registry_server import RegistryServer
 from training.rollout.policy import parse_policy
 from training.rollout.state import ABORTED
 

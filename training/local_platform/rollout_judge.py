@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from training import processes
+from training.local_platform import processes
 from training.settings import REPO_ROOT
 
 

@@ -5,7 +5,8 @@ and the probability tensors, then run with onnxruntime on the held-out rows and 
 example. Labels must be identical on every row and the largest absolute probability difference
 within the tolerance (Settings.onnx_tolerance). The outcome, and for a passed gate everything the
 service needs to run the ONNX model on its own, is what `Export.metadata` returns for MLmodel's
-`metadata.onnx`; the ONNX bytes travel in the same model version (training/onnx_flavor.py).
+`metadata.onnx`; the ONNX bytes travel in the same model version
+(training/lifecycle/onnx_flavor.py).
 
 Nothing here raises: a pipeline that cannot be exported is `unsupported`, with the reason, and
 still trains, registers and serves through scikit-learn.

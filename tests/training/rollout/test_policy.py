@@ -19,7 +19,7 @@ from training.rollout.policy import (
 )
 from training.rollout.state import Snapshot
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted(REPO_ROOT.glob("overlays/*/tenants/*/rollout.yaml"))
 MINIMAL: dict[str, Any] = {
     "apiVersion": "ml-platform.example.com/v1alpha1",

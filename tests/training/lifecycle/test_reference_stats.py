@@ -12,11 +12,11 @@ import pytest
 
 from inference.models.schema import InputSchema
 from inference.models.version_drift import DriftCounts, parse_reference
-from training import datasets, estimators, reference_stats
-from training.catalog import load_catalog
 from training.errors import UsageError
+from training.lifecycle import datasets, estimators, reference_stats
+from training.lifecycle.catalog import load_catalog
+from training.lifecycle.train import drift_reference
 from training.settings import DriftSettings, Settings
-from training.train import drift_reference
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from training.local_prometheus import divided_duration, divided_rule_times, rule_groups
+from training.local_platform.prometheus_server import (
+    divided_duration,
+    divided_rule_times,
+    rule_groups,
+)
 
 
 def test_durations_are_divided_into_milliseconds() -> None:

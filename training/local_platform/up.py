@@ -14,20 +14,20 @@ from pathlib import Path
 from types import FrameType
 
 from inference.contracts.model_uri import ModelUri
-from training import (
-    local_judge,
-    local_prometheus,
-    output,
+from training import output
+from training.errors import OperationError, UsageError, one_of
+from training.lifecycle import registry
+from training.lifecycle.catalog import TenantModel, load_catalog
+from training.lifecycle.overlays import cluster_tenants
+from training.local_platform import (
     ports,
     processes,
-    registry,
+    prometheus_server,
     registry_server,
+    rollout_judge,
 )
-from training.catalog import TenantModel, load_catalog
-from training.errors import OperationError, UsageError, one_of
-from training.inference_services import LocalService
-from training.local_prometheus import LocalPrometheus, ScrapeTarget
-from training.overlays import cluster_tenants
+from training.local_platform.inference_services import LocalService
+from training.local_platform.prometheus_server import LocalPrometheus, ScrapeTarget
 from training.rollout.policy import FILE_NAME as POLICY_FILE
 from training.settings import LocalPlatformSettings, Settings
 
@@ -113,7 +113,7 @@ def _check_ports(local: LocalPlatformSettings, planned: list[PlannedTenant]) -> 
 
 def _reusable_version(client, entry: TenantModel, settings: Settings) -> str | None:
     """The newest version trained from the same code, data and split, if any."""
-    from training.train import fingerprint
+    from training.lifecycle.train import fingerprint
 
     wanted = fingerprint(entry, settings)
     found = registry.versions(client, entry.model_name)
@@ -178,7 +178,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         prometheus = _start_prometheus(local, services, progress)
         if prometheus is not None and local.judge_port:
             with progress.step(f"starting the rollout judge on 127.0.0.1:{local.judge_port}"):
-                judge = local_judge.start(
+                judge = rollout_judge.start(
                     server.url,
                     prometheus.url,
                     local.judge_port,
@@ -223,8 +223,8 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 def _register_models(
     client, settings: Settings, planned: list[PlannedTenant], retrain: bool, progress
 ) -> dict[str, str]:
-    from training import promote
-    from training.train import train
+    from training.lifecycle import promote
+    from training.lifecycle.train import train
 
     versions: dict[str, str] = {}
     for tenant in planned:
@@ -269,7 +269,7 @@ def _register_models(
 def _start_services(
     tracking_uri: str, local: LocalPlatformSettings, planned: list[PlannedTenant], progress
 ) -> list[LocalService]:
-    from training import inference_services, processes
+    from training.local_platform import inference_services, processes
 
     services = []
     with progress.step(f"starting {len(planned)} inference service(s), waiting for /ready"):
@@ -306,14 +306,14 @@ def _start_prometheus(
     judge = {"rollout-judge": [f"127.0.0.1:{local.judge_port}"]} if local.judge_port else {}
     try:
         with progress.step(f"starting Prometheus on 127.0.0.1:{local.prometheus_port}"):
-            prometheus = local_prometheus.start(
+            prometheus = prometheus_server.start(
                 local.run_dir / "prometheus",
                 local.prometheus_port,
                 targets,
                 local.scrape_interval,
                 extra_jobs=judge,
             )
-    except local_prometheus.PrometheusMissing as missing:
+    except prometheus_server.PrometheusMissing as missing:
         progress.note(f"no local Prometheus: {missing}")
         return None
     try:
@@ -343,7 +343,8 @@ def _drift_note(prometheus: LocalPrometheus) -> str:
 def _sample_predictions(
     planned: list[PlannedTenant], versions: dict[str, str], services: list[LocalService]
 ) -> list[list[object]]:
-    from training import inference_services, input_examples
+    from training.lifecycle import input_examples
+    from training.local_platform import inference_services
 
     rows: list[list[object]] = []
     for tenant, service in zip(planned, services, strict=True):

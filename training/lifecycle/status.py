@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from training import evaluate, registry
-from training.catalog import TenantModel, by_model_name
+from training.lifecycle import evaluate, registry
+from training.lifecycle.catalog import TenantModel, by_model_name
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

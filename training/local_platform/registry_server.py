@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from training import processes
+from training.local_platform import processes
 
 # mlflow server's job runner and huey consumers double memory (~0.5 -> ~1.1 GB) and start time
 # (~18 -> ~33 s here); nothing in this platform submits server-side jobs.

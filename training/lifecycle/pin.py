@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from gitops.edits.model_env import ModelEnvError, with_model_uri
 from inference.contracts.model_uri import ModelUri
-from training import registry
 from training.errors import OperationError, UsageError
-from training.overlays import TenantOverlay, tenant_overlay
+from training.lifecycle import registry
+from training.lifecycle.overlays import TenantOverlay, tenant_overlay
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from training import processes
+from training.local_platform import processes
 from training.settings import REPO_ROOT
 
 RULES_DIR = REPO_ROOT / "base" / "monitoring"

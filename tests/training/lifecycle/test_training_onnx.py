@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from training import estimators
+from training.lifecycle import estimators
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def _assert_pyfunc_serves(model: str, version: str) -> None:
     """mlflow.pyfunc (what `mlflow models serve` uses) loads the scikit-learn pipeline."""
     import mlflow.pyfunc
 
-    from training.datasets import split
+    from training.lifecycle.datasets import split
 
     loaded = mlflow.pyfunc.load_model(f"models:/{model}/{version}")
     assert loaded.metadata.flavors["python_function"]["loader_module"] == "mlflow.sklearn"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from training import aliases, evaluate, gate, provenance, registry
 from training.errors import OperationError
+from training.lifecycle import aliases, evaluate, gate, provenance, registry
 from training.settings import Settings
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from training.overlays import cluster_tenants
-from training.ports import free_port, is_free
+from training.lifecycle.overlays import cluster_tenants
+from training.local_platform.ports import free_port, is_free
 
 pytestmark = pytest.mark.integration
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 if not (REPO_ROOT / "service" / "inference" / "__main__.py").exists():
     pytest.skip("needs the inference service (service/inference)", allow_module_level=True)

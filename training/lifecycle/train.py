@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training import datasets, estimators, evaluate, onnx_export, provenance, reference_stats
-from training.catalog import TenantModel
+from training.lifecycle import (
+    datasets,
+    estimators,
+    evaluate,
+    onnx_export,
+    provenance,
+    reference_stats,
+)
+from training.lifecycle.catalog import TenantModel
 from training.settings import Settings
 
 MODEL_ARTIFACT = "model"
@@ -32,7 +39,8 @@ class TrainResult:
     # The ONNX equivalence gate: passed, failed or unsupported, and why.
     onnx_gate: str
     onnx_detail: str
-    # The drift reference recorded with the version (training/reference_stats.py), in one line.
+    # The drift reference recorded with the version (training/lifecycle/reference_stats.py), in
+    # one line.
     drift_reference: str
 
 
@@ -85,7 +93,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
     from mlflow import MlflowClient
     from mlflow.models import Model, infer_signature
 
-    from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
+    from training.lifecycle.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     data = datasets.split(entry.dataset, settings.split_seed, settings.test_size)
     pipeline = estimators.build(entry.estimator, settings.split_seed)

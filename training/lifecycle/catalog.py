@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from training.datasets import LOADERS
 from training.errors import UsageError, one_of
-from training.estimators import BUILDERS
+from training.lifecycle.datasets import LOADERS
+from training.lifecycle.estimators import BUILDERS
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from training import local_prometheus
-from training.ports import free_port
+from training.local_platform import prometheus_server as local_prometheus
+from training.local_platform.ports import free_port
 
 pytestmark = [
     pytest.mark.integration,

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from training import onnx_export
-from training.datasets import Split, split
 from training.errors import UsageError
-from training.estimators import build
-from training.onnx_export import Comparison, compare
+from training.lifecycle import onnx_export
+from training.lifecycle.datasets import Split, split
+from training.lifecycle.estimators import build
+from training.lifecycle.onnx_export import Comparison, compare
 from training.settings import Settings
 
 pytestmark = [
@@ -254,8 +254,8 @@ def test_the_gate_tolerance_is_part_of_the_fingerprint() -> None:
     """`up` reuses a version only if its ONNX copy would be decided the same way."""
     from dataclasses import replace
 
-    from training.catalog import TenantModel
-    from training.train import fingerprint
+    from training.lifecycle.catalog import TenantModel
+    from training.lifecycle.train import fingerprint
 
     settings = Settings.from_env()
     entry = TenantModel("t", "iris", "logistic_regression")

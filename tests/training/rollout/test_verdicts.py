@@ -215,7 +215,7 @@ def test_the_judge_package_needs_nothing_but_the_standard_library(tmp_path: Path
     """Its image copies training/rollout alone: no mlflow, no yaml, no training package."""
     import shutil
 
-    source = Path(__file__).resolve().parents[2] / "training" / "rollout"
+    source = Path(__file__).resolve().parents[3] / "training" / "rollout"
     shutil.copytree(source, tmp_path / "rollout", ignore=shutil.ignore_patterns("__pycache__"))
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"

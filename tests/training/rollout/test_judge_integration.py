@@ -26,9 +26,10 @@ from tests.support.models import (
 )
 from tests.support.rollouts import Traffic, policy_document, put_candidate, write_policy
 from tests.support.servers import REPO_ROOT, STARTED, Service, start_service
-from training import local_prometheus, processes
-from training.ports import free_port
-from training.registry_server import RegistryServer
+from training.local_platform import processes
+from training.local_platform import prometheus_server as local_prometheus
+from training.local_platform.ports import free_port
+from training.local_platform.registry_server import RegistryServer
 
 pytestmark = [
     pytest.mark.integration,

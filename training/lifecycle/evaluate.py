@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from training.datasets import Split, split
 from training.errors import OperationError
+from training.lifecycle.datasets import Split, split
 
 if TYPE_CHECKING:
     import pandas as pd

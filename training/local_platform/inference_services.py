@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training import processes
+from training.local_platform import processes
 from training.settings import REPO_ROOT
 
 

@@ -8,13 +8,14 @@ import pytest
 
 from gitops.edits.model_env import with_model_uri
 from inference.contracts.model_uri import ModelUri
-from training import aliases, gate, ports
-from training.catalog import load_catalog
-from training.datasets import column_name, load, split
 from training.errors import UsageError
-from training.overlays import tenant_overlay
+from training.lifecycle import aliases, gate
+from training.lifecycle.catalog import load_catalog
+from training.lifecycle.datasets import column_name, load, split
+from training.lifecycle.overlays import tenant_overlay
+from training.lifecycle.train import fingerprint
+from training.local_platform import ports
 from training.settings import Settings
-from training.train import fingerprint
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_split_is_reproducible_and_stratified() -> None:
 
 
 def test_repository_catalog_is_valid() -> None:
-    catalog = load_catalog(Path(__file__).resolve().parents[2] / "training" / "tenants.yaml")
+    catalog = load_catalog(Path(__file__).resolve().parents[3] / "training" / "tenants.yaml")
     assert catalog
     for tenant, entry in catalog.items():
         assert entry.model_name == f"{tenant}-{entry.dataset}"
@@ -147,7 +148,7 @@ def test_tenant_overlay_refuses_other_folders(tmp_path: Path) -> None:
 def test_fingerprint_changes_with_what_decides_the_model() -> None:
     from dataclasses import replace
 
-    from training.catalog import TenantModel
+    from training.lifecycle.catalog import TenantModel
 
     settings = Settings.from_env()
     entry = TenantModel("t", "iris", "logistic_regression")

@@ -11,7 +11,7 @@ import pytest
 
 from gitops.tree.render import render
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.integration
 

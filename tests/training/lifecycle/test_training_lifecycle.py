@@ -132,8 +132,8 @@ def test_signature_change_needs_its_own_flag(cli, tenants_file, registry):
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from training.datasets import split
-    from training.estimators import build
+    from training.lifecycle.datasets import split
+    from training.lifecycle.estimators import build
 
     tenant = tenants_file[1]
     model = f"{tenant}-iris"

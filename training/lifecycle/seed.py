@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from training import promote, registry
-from training.catalog import by_model_name, load_catalog
 from training.errors import UsageError
-from training.overlays import cluster_tenants
+from training.lifecycle import promote, registry
+from training.lifecycle.catalog import by_model_name, load_catalog
+from training.lifecycle.overlays import cluster_tenants
+from training.lifecycle.train import train
 from training.settings import Settings
-from training.train import train
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

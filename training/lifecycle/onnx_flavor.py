@@ -1,5 +1,5 @@
 """The flavor train.py logs a version with: scikit-learn's, plus the ONNX copy when it passed,
-plus the drift reference of its training data (training/reference_stats.py).
+plus the drift reference of its training data (training/lifecycle/reference_stats.py).
 
 `mlflow.models.Model.log(flavor=...)` accepts any object with `save_model(path, mlflow_model,
 **kwargs)`; it then logs and registers the folder that wrote. Here that is exactly what
