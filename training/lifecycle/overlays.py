@@ -1,6 +1,7 @@
 """Tenant overlays: overlays/<cluster>/tenants/<tenant>/ with a kustomization.yaml and model.env.
 
-Read here; edited by gitops/edits (model_env.py), where every overlay edit lives.
+Read here (model.env's variables as gitops/tree/tenants.py reads them); edited by gitops/edits
+(model_env.py), where every overlay edit lives.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.edits.model_env import MODEL_URI_KEY
+from gitops.tree.tenants import read_model_env
 from inference.contracts.model_uri import ModelUri, ModelUriError
 from training.errors import UsageError
 from training.settings import REPO_ROOT
@@ -27,12 +29,7 @@ class TenantOverlay:
         return self.path / "model.env"
 
     def env(self) -> dict[str, str]:
-        values = {}
-        for line in self.model_env.read_text().splitlines():
-            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                values[key.strip()] = value.strip()
-        return values
+        return read_model_env(self.model_env)
 
     def model_uri(self) -> ModelUri:
         env = self.env()

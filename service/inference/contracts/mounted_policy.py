@@ -5,22 +5,25 @@ The file is the tenant's opt-in: without it the service never looks for a candid
 promotion moves every replica at once as before. The service reads only what routing needs,
 the stable alias (which must be the one MODEL_URI follows) and the routing header; the steps
 and gates are the judge's, which reads them from the snapshot on the candidate version.
-The whole file is validated strictly before it reaches a cluster (`python -m gitops validate`,
-check rollout-policies) and again by `python -m training rollout start`.
+Its names and defaults are the schema's (rollout_policy.py). The whole file is validated
+strictly before it reaches a cluster (`python -m gitops validate`, check rollout-policies) and
+again by `python -m training rollout start`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-API_VERSION = "ml-platform.example.com/v1alpha1"
-KIND = "RolloutPolicy"
-DEFAULT_ROUTING_HEADER = "x-routing-key"
-_HEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+from inference.contracts.rollout_policy import (
+    API_VERSION,
+    DEFAULT_ROUTING_HEADER,
+    HEADER_NAME,
+    KIND,
+    candidate_alias,
+)
 
 
 class PolicyFileError(ValueError):
@@ -34,7 +37,7 @@ class RolloutConfig:
 
     @property
     def candidate_alias(self) -> str:
-        return f"{self.stable_alias}-candidate"
+        return candidate_alias(self.stable_alias)
 
 
 def read_rollout_config(path: Path, followed_alias: str | None) -> RolloutConfig | None:
@@ -60,6 +63,6 @@ def read_rollout_config(path: Path, followed_alias: str | None) -> RolloutConfig
             "(the alias MODEL_URI follows)"
         )
     header = document.get("routingHeader", DEFAULT_ROUTING_HEADER)
-    if not isinstance(header, str) or not _HEADER.match(header):
+    if not isinstance(header, str) or not HEADER_NAME.match(header):
         raise PolicyFileError(f"routingHeader: got {header!r}, expected an HTTP header name")
     return RolloutConfig(stable_alias=stable, routing_header=header.lower())

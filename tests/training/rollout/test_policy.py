@@ -165,3 +165,37 @@ def test_a_file_error_names_the_file(tmp_path: Path) -> None:
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text, "d") == seconds
     assert parse_duration(format_duration(seconds), "d") == seconds
+
+
+# The schema's two files (see the docstring of training/rollout/policy.py): the one the service
+# and gitops import, and the judge's, which its image is built with.
+SCHEMA = REPO_ROOT / "service" / "inference" / "contracts" / "rollout_policy.py"
+JUDGE_COPY = REPO_ROOT / "training" / "rollout" / "policy.py"
+
+
+def first_difference(schema: Path, copy: Path) -> str | None:
+    """Where `copy` parts from `schema` (None when their bytes are the same)."""
+    ours, theirs = schema.read_bytes(), copy.read_bytes()
+    if ours == theirs:
+        return None
+    lines = zip(ours.splitlines(keepends=True), theirs.splitlines(keepends=True), strict=False)
+    number = next((i for i, (a, b) in enumerate(lines, 1) if a != b), None)
+    where = f"line {number}" if number else "the length"
+    return f"{copy} differs from {schema} at {where}: copy the schema over it"
+
+
+def test_the_judge_carries_the_schema_byte_for_byte() -> None:
+    assert first_difference(SCHEMA, JUDGE_COPY) is None, first_difference(SCHEMA, JUDGE_COPY)
+
+
+def test_a_copy_that_parts_from_the_schema_is_found(tmp_path: Path) -> None:
+    planted = tmp_path / "policy.py"
+    text = JUDGE_COPY.read_text(encoding="utf-8")
+    planted.write_text(text.replace('MODES = ("shadow", "canary")', 'MODES = ("canary",)'))
+    found = first_difference(SCHEMA, planted)
+    assert found is not None
+    line = 1 + text.splitlines().index('MODES = ("shadow", "canary")')
+    assert f"at line {line}:" in found
+    longer = tmp_path / "longer.py"
+    longer.write_text(text + "# one line more\n", encoding="utf-8")
+    assert "at the length:" in (first_difference(SCHEMA, longer) or "")
