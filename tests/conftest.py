@@ -13,7 +13,7 @@ import pytest
 from gitops.settings import Settings
 from gitops.tree import upstream
 from tests.support.servers import free_port, start_s3, stop_survivors
-from training import registry_server
+from training.local_platform import registry_server
 
 # The suite validates the tree as published, whose EKS settings and image pins are examples
 # (clusters/eks/settings/settings.env); `make validate` without this fails until a platform

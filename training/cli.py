@@ -18,8 +18,8 @@ from training.errors import OperationError, UsageError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from training.catalog import TenantModel
-    from training.pin import PinChange
+    from training.lifecycle.catalog import TenantModel
+    from training.lifecycle.pin import PinChange
     from training.settings import Settings
 
 
@@ -141,16 +141,17 @@ def _run(args: argparse.Namespace) -> int:
 def _catalog_and_client(settings: Settings) -> tuple[dict[str, TenantModel], MlflowClient]:
     """The registry commands read training/tenants.yaml before contacting MLflow: a broken
     catalog is bad input (exit 2) even when MLflow is down."""
-    from training import registry
-    from training.catalog import load_catalog
+    from training.lifecycle import registry
+    from training.lifecycle.catalog import load_catalog
 
     catalog = load_catalog(settings.tenants_file)
     return catalog, registry.connect(settings)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from training import output, registry
-    from training.catalog import load_catalog, tenant_model
+    from training import output
+    from training.lifecycle import registry
+    from training.lifecycle.catalog import load_catalog, tenant_model
 
     # An unknown tenant is reported before MLflow is contacted; connect configures MLflow's
     # client and fails fast when the server is down, before the fit.
@@ -158,12 +159,12 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     registry.connect(settings)
     if args.estimator:
         from training.errors import one_of
-        from training.estimators import BUILDERS
+        from training.lifecycle.estimators import BUILDERS
 
         if args.estimator not in BUILDERS:
             raise one_of("estimator", args.estimator, list(BUILDERS))
         entry = replace(entry, estimator=args.estimator)
-    from training.train import train
+    from training.lifecycle.train import train
 
     progress = output.Progress()
     with progress.step(f"training {entry.model_name} ({entry.estimator} on {entry.dataset})"):
@@ -190,7 +191,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _promote(args: argparse.Namespace, settings: Settings) -> int:
-    from training import output, promote, registry
+    from training import output
+    from training.lifecycle import promote, registry
 
     _, client = _catalog_and_client(settings)
     # Bad input is reported before any progress line.
@@ -215,7 +217,7 @@ def _promote(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rollback(args: argparse.Namespace, settings: Settings) -> int:
-    from training import promote
+    from training.lifecycle import promote
 
     _, client = _catalog_and_client(settings)
     change = promote.rollback(
@@ -226,7 +228,7 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _pin(args: argparse.Namespace, settings: Settings) -> int:
-    from training.pin import pin
+    from training.lifecycle.pin import pin
 
     _, client = _catalog_and_client(settings)
     _print_pin_change("pinned", pin(client, args.model, args.alias, args.overlay))
@@ -234,7 +236,7 @@ def _pin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _unpin(args: argparse.Namespace, settings: Settings) -> int:
-    from training.pin import unpin
+    from training.lifecycle.pin import unpin
 
     # Only git is edited: no catalog, no registry.
     _print_pin_change("unpinned", unpin(args.alias, args.overlay, settings.aliases))
@@ -243,7 +245,7 @@ def _unpin(args: argparse.Namespace, settings: Settings) -> int:
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
     from training import output
-    from training.seed import seed
+    from training.lifecycle.seed import seed
 
     _, client = _catalog_and_client(settings)
     rows = seed(client, settings, args.cluster, by=args.by)
@@ -258,7 +260,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     from training import output
-    from training.status import collect
+    from training.lifecycle.status import collect
 
     catalog, client = _catalog_and_client(settings)
     rows = collect(client, catalog)
@@ -296,7 +298,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from training.local_platform import run_up
+    from training.local_platform.up import run_up
 
     return run_up(args, settings)
 

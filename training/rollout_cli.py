@@ -16,9 +16,10 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from training import output, provenance, registry
+from training import output
 from training.errors import OperationError, UsageError, one_of
-from training.overlays import TenantOverlay, cluster_tenants, tenant_overlay
+from training.lifecycle import provenance, registry
+from training.lifecycle.overlays import TenantOverlay, cluster_tenants, tenant_overlay
 from training.rollout import actions
 from training.rollout.mlflow_rest import MlflowRest, RegistryError
 from training.rollout.policy import FILE_NAME, PolicyError, format_duration, load_file
@@ -179,7 +180,7 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _start(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> int:
-    from training import promote
+    from training.lifecycle import promote
 
     overlay, snapshot = find_policy(settings, args.model, args.alias, args.overlay)
     client = registry.connect(settings)

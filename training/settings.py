@@ -34,7 +34,7 @@ def _int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class DriftSettings:
-    """The drift reference recorded with every version (training/reference_stats.py)."""
+    """The drift reference recorded with every version (training/lifecycle/reference_stats.py)."""
 
     # Quantile bins per numeric feature, values per categorical one (the last is "other"),
     # buckets per text feature; every feature has one more bin for missing values.

@@ -63,7 +63,7 @@ class Served:
 
 def served_routes() -> Served:
     """Build the service's FastAPI app offline and read its GET routes."""
-    from inference.app import create_app  # lazy: FastAPI and numpy cost ~1.5 s to import
+    from inference.api.app import create_app  # lazy: FastAPI and numpy cost ~1.5 s to import
     from inference.settings import Settings
 
     settings = Settings.from_env(OFFLINE_ENV)
@@ -96,10 +96,10 @@ def check(ctx: Context) -> Iterator[Finding]:
     if isinstance(served, str):
         yield Finding(
             CHECK,
-            "service/inference/app.py",
+            "service/inference/api/app.py",
             "",
             f"cannot build the inference app to read its routes: {served}",
-            "inference.app importable (PYTHONPATH includes service/) and create_app buildable",
+            "inference.api.app importable (PYTHONPATH includes service/) and create_app buildable",
         )
         return
     for tree in ctx.trees:
@@ -189,7 +189,7 @@ def _probes(
                 app.where,
                 "",
                 f"{label} httpGet path {path!r} is not a GET route the service serves",
-                f"one of {served.listing()} (inference.app)",
+                f"one of {served.listing()} (inference.api.app)",
             )
         yield from _port(app, label, "httpGet port", action.get("port"), container, listen, source)
         if str(action.get("scheme", "HTTP")).upper() != "HTTP":
@@ -327,7 +327,7 @@ def _scrape(
                 app.where,
                 "",
                 f"{label}: path {path!r} is not a GET route the service serves",
-                f"one of {served.listing()} (inference.app; /metrics is the Prometheus one)",
+                f"one of {served.listing()} (inference.api.app; /metrics is the Prometheus one)",
             )
         listen, source = listen_port(
             container, namespace_of(workload), configmaps, served.default_port

@@ -2,7 +2,8 @@
 rollout.yaml, docs/rollouts.md) is valid and reaches its service.
 
 - The file parses strictly with the same parser `python -m training rollout start` and the
-  judge use (training/rollout/policy.py): a mistake names the field and what was expected.
+  judge use (the schema, service/inference/contracts/rollout_policy.py): a mistake names the
+  field and what was expected.
 - Its stableAlias is the alias the overlay's MODEL_URI follows (a pinned overlay cannot roll
   out: there is no alias to move).
 - The overlay renders it, unchanged, into a ConfigMap `rollout-policy-<hash>` that the
@@ -12,12 +13,13 @@ rollout.yaml, docs/rollouts.md) is valid and reaches its service.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from gitops.checks import Context, register
 from gitops.tree.findings import Finding, name_of
-from training.overlays import TenantOverlay
-from training.rollout.policy import FILE_NAME, PolicyError, load_file
+from gitops.tree.tenants import read_model_env
+from inference.contracts.rollout_policy import FILE_NAME, PolicyError, load_file
 
 CHECK = "rollout-policies"
 CONFIGMAP = "rollout-policy"
@@ -27,11 +29,11 @@ CONFIGMAP = "rollout-policy"
 def check(ctx: Context) -> Iterable[Finding]:
     for cluster_dir in sorted((ctx.root / "overlays").glob("*/tenants")):
         for folder in sorted(p for p in cluster_dir.iterdir() if (p / FILE_NAME).is_file()):
-            yield from _tenant(ctx, TenantOverlay(folder))
+            yield from _tenant(ctx, folder)
 
 
-def _tenant(ctx: Context, overlay: TenantOverlay) -> Iterable[Finding]:
-    path = overlay.path / FILE_NAME
+def _tenant(ctx: Context, folder: Path) -> Iterable[Finding]:
+    path = folder / FILE_NAME
     rel = path.relative_to(ctx.root).as_posix()
     try:
         policy = load_file(path)
@@ -39,7 +41,8 @@ def _tenant(ctx: Context, overlay: TenantOverlay) -> Iterable[Finding]:
         problem = str(error).removeprefix(f"{path}: ")
         yield Finding(CHECK, rel, "", problem, "a RolloutPolicy as docs/rollouts.md describes")
         return
-    env = overlay.env() if overlay.model_env.is_file() else {}
+    model_env = folder / "model.env"
+    env = read_model_env(model_env) if model_env.is_file() else {}
     uri = env.get("MODEL_URI", "")
     alias = uri.partition("@")[2] if "@" in uri else ""
     if alias != policy.stable_alias:
@@ -51,7 +54,7 @@ def _tenant(ctx: Context, overlay: TenantOverlay) -> Iterable[Finding]:
             f"follows ({uri or 'unset'})",
             f"MODEL_URI=models:/<model>@{policy.stable_alias}",
         )
-    rendered = ctx.rendered.get(overlay.path)
+    rendered = ctx.rendered.get(folder)
     if rendered is None or rendered.error:
         return  # the render check reports it
     text = path.read_text(encoding="utf-8")
@@ -62,7 +65,7 @@ def _tenant(ctx: Context, overlay: TenantOverlay) -> Iterable[Finding]:
         and name_of(o).startswith(f"{CONFIGMAP}-")
         and (o.get("data") or {}).get(FILE_NAME) == text
     ]
-    where = overlay.path.relative_to(ctx.root).as_posix()
+    where = folder.relative_to(ctx.root).as_posix()
     if not maps:
         yield Finding(
             CHECK,

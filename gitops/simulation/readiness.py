@@ -2,7 +2,7 @@
 
 A model of the programs the pods run, read from their code:
 - the inference service (`service/`): `/ready` answers 503 until a model version is loaded
-  (service/inference/app.py), which needs the MLflow server up, a registry user with the
+  (service/inference/api/app.py), which needs the MLflow server up, a registry user with the
   pod's password (MLFLOW_TRACKING_USERNAME/PASSWORD) and MODEL_URI resolving (an alias that is
   set, or a registered version);
 - the MLflow server (`base/mlflow/image`): `/health` answers once the server runs, which on

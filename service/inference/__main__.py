@@ -40,7 +40,7 @@ def main() -> int:
 
     import uvicorn
 
-    from inference.app import create_app
+    from inference.api.app import create_app
 
     config = uvicorn.Config(
         create_app(settings),

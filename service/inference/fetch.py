@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from inference.model_uri import ModelUri, ModelUriError
+from inference.contracts.model_uri import ModelUri, ModelUriError
 
 EXIT_BAD_ARGUMENTS = 2
 EXIT_REGISTRY = 3

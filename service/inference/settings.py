@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.model_uri import ModelUri, ModelUriError
-from inference.rollout_policy import PolicyFileError, RolloutConfig, read_rollout_config
+from inference.contracts.model_uri import ModelUri, ModelUriError
+from inference.contracts.mounted_policy import PolicyFileError, RolloutConfig, read_rollout_config
 
 
 class SettingsError(ValueError):
@@ -91,8 +91,8 @@ class Settings:
     rollout: RolloutConfig | None = None
     # Requests whose rows may wait for the candidate in shadow mode; more are skipped, counted.
     shadow_queue_max_requests: int = 64
-    # Drift monitoring (inference/drift.py): count rows per feature bin against the version's
-    # reference. The caps bound the series per pod and metric to
+    # Drift monitoring (inference/monitoring/drift.py): count rows per feature bin against the
+    # version's reference. The caps bound the series per pod and metric to
     # drift_max_features x (drift_max_bins + 1).
     drift_enabled: bool = True
     drift_max_features: int = 32

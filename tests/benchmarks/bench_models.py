@@ -40,7 +40,7 @@ class Registered:
     name: str
     version: str
     onnx: str  # the ONNX gate's outcome and detail, or why there is no ONNX copy
-    # The drift reference the version carries (training/reference_stats.py).
+    # The drift reference the version carries (training/lifecycle/reference_stats.py).
     drift_reference: dict[str, Any] | None = None
 
     @property
@@ -49,15 +49,15 @@ class Registered:
 
 
 def _log_with_onnx(tracking_uri: str, name: str, estimator: Any, features: Any) -> Registered:
-    """What training/train.py does: Model.log with the flavor that adds model.onnx and the
+    """What training/lifecycle/train.py does: Model.log with the flavor that adds model.onnx and the
     drift reference (so this service counts drift, as it does for every trained version)."""
     import mlflow
     import mlflow.sklearn
     import sklearn
     from mlflow.models import Model, infer_signature
 
-    from training import onnx_export, reference_stats
-    from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
+    from training.lifecycle import onnx_export, reference_stats
+    from training.lifecycle.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     signature = infer_signature(features, estimator.predict(features))
     example = features.head(3)

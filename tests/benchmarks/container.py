@@ -18,7 +18,7 @@ from tests.benchmarks.contenders import POLL
 from tests.benchmarks.results import ContainerFacts
 from tests.images import engine as docker
 from tests.support.servers import free_port
-from training import processes
+from training.local_platform import processes
 
 IMAGE = "inference-service:bench"
 SERVICE = docker.REPO_ROOT / "service"

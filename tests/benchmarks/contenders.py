@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.servers import REPO_ROOT, free_port
-from training import processes
-from training.registry_server import mlflow_executable
+from training.local_platform import processes
+from training.local_platform.registry_server import mlflow_executable
 
 READY_TIMEOUT_SECONDS = 120.0
 # Start -> ready is polled this often for every server (a coarser poll would add up to its

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from inference.drift import DriftCounts, parse_reference
-from inference.schema import InputSchema
+from inference.models.schema import InputSchema
+from inference.models.version_drift import DriftCounts, parse_reference
 
 REPEATS = 5
 # Calls per timing: enough CPU time per repeat that the clock's resolution does not matter.

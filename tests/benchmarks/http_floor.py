@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.benchmarks.contenders import Running, wait_ready
 from tests.support.servers import REPO_ROOT, free_port
-from training import processes
+from training.local_platform import processes
 
 BODY_VARIABLE = "BENCH_FLOOR_BODY"
 PORT_VARIABLE = "BENCH_FLOOR_PORT"

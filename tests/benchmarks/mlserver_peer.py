@@ -30,7 +30,7 @@ import yaml
 from tests.benchmarks.contenders import Running, wait_ready
 from tests.benchmarks.results import MLSERVER
 from tests.support.servers import free_port
-from training import processes
+from training.local_platform import processes
 
 IMPLEMENTATION = "mlserver_sklearn.SKLearnModel"
 # The version was fitted on a DataFrame; a v2 tensor reaches it as a numpy array, and

@@ -16,12 +16,12 @@ OURS_V2 = "this service, v2 request"
 OURS_SKLEARN = "this service, MODEL_RUNTIME=sklearn"
 OURS_UNBATCHED = "this service, MODEL_RUNTIME=sklearn, BATCH_ENABLED=false"
 OURS_SMALL_QUEUE = "this service, MODEL_RUNTIME=sklearn, QUEUE_MAX_REQUESTS=8"
-# Drift counting (service/inference/drift.py) on, as shipped, and off, on the same version
-# (registered with its drift reference, as training registers every version), measured in
-# alternation in the same run.
+# Drift counting (service/inference/monitoring/drift.py) on, as shipped, and off, on the same
+# version (registered with its drift reference, as training registers every version), measured
+# in alternation in the same run.
 OURS_DRIFT = "this service, drift counting on (paired)"
 OURS_NO_DRIFT = "this service, DRIFT_ENABLED=false (paired)"
-# Shadow mode (service/inference/shadow.py): the same version behind an alias, once with a
+# Shadow mode (service/inference/rollout/shadow.py): the same version behind an alias, once with a
 # rollout policy and a second version of the model in its shadow step, once without a policy,
 # measured in alternation in the same run.
 OURS_SHADOW = "this service, candidate in shadow (paired)"

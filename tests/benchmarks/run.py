@@ -35,7 +35,7 @@ from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS
 from tests.benchmarks.v2_request import Request, our_request, v2_body, v2_infer
 from tests.support.rollouts import policy_document, put_candidate, write_policy
 from tests.support.servers import free_port
-from training import registry_server
+from training.local_platform import registry_server
 from training.rollout.mlflow_rest import MlflowRest
 
 OVERLOAD_CONCURRENCY = 64

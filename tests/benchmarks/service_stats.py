@@ -18,8 +18,9 @@ _WANTED = {
 
 
 def _shadow_key(name: str, labels: dict[str, str]) -> str | None:
-    """Which shadow figure a rollout sample adds to (service/inference/rollout_metrics.py). The
-    requests counter is read by label: it holds the stable version's answers too."""
+    """Which shadow figure a rollout sample adds to
+    (service/inference/monitoring/rollout_metrics.py). The requests counter is read by label: it
+    holds the stable version's answers too."""
     if name == "inference_rollout_requests_total" and labels.get("role") == "candidate":
         return {"success": "scored", "error": "failed"}.get(labels.get("result", ""))
     if name == "inference_shadow_skipped_total":

@@ -22,7 +22,7 @@ CHAINS: tuple[dict[str, str], ...] = (
     {
         **_WEB_STEP,
         SKLEARN: (
-            "from inference.model_folder import import_sklearn; import_sklearn(); "
+            "from inference.models.model_folder import import_sklearn; import_sklearn(); "
             "import sklearn.ensemble, sklearn.linear_model, sklearn.pipeline"
         ),
         MLFLOW_CLIENT: "from mlflow import MlflowClient",

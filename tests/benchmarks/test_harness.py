@@ -31,7 +31,7 @@ from tests.benchmarks.service_stats import difference, parse_counters
 from tests.benchmarks.settings import BenchSettingsError, load_bench_settings
 from tests.benchmarks.v2_request import FALLBACK, labels, our_request, v2_body
 from tests.benchmarks.wrk_load import WrkOutputError, lua_script, parse_wrk_output, run_wrk
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 RESULT_LINE = (
     "BENCH_RESULT requests=7122 duration_us=5011710 p50_us=9704 p99_us=273455 "
@@ -130,8 +130,8 @@ def test_service_stats_read_the_shadow_counters_by_role() -> None:
 
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from inference.model import Prediction
-    from inference.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
+    from inference.models.model import Prediction
+    from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
 
     registry = CollectorRegistry()
     metrics = RolloutMetrics(registry)
@@ -328,7 +328,7 @@ def test_drift_counting_is_timed_on_the_versions_reference() -> None:
 def test_the_shadow_candidate_is_a_new_version_of_the_same_artifacts(
     registry: RegistryServer,
 ) -> None:
-    from inference.registry import Registry
+    from inference.models.registry import Registry
     from tests.benchmarks import bench_models
     from tests.support.models import iris_logistic, log_and_register
 

@@ -13,7 +13,7 @@ from tests.monitoring.metrics_contract import ALIAS, MODEL_NAME
 from tests.support.models import iris_logistic, iris_reference, log_and_register
 from tests.support.rollouts import policy_document, put_candidate, write_policy
 from tests.support.servers import start_service
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 RELOAD_INTERVAL_SECONDS = 1
 

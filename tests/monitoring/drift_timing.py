@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training.reference_stats import psi
+from training.lifecycle.reference_stats import psi
 
 from .alert_rules import MONITORING_BASE, load_prometheus_rule
 
@@ -131,7 +131,7 @@ def minutes_to_fire(
 def shifted_shares(document: dict[str, Any], frame: Any, shift_sd: float) -> dict[str, np.ndarray]:
     """Each feature's bin shares after adding shift_sd standard deviations to its training
     values, binned as the service bins them."""
-    from training.reference_stats import FeatureBins, shares
+    from training.lifecycle.reference_stats import FeatureBins, shares
 
     found = {}
     for feature in document["features"]:
@@ -143,10 +143,10 @@ def shifted_shares(document: dict[str, Any], frame: Any, shift_sd: float) -> dic
 
 
 def table() -> str:  # pragma: no cover - documentation helper
-    from training import datasets, estimators
-    from training.catalog import load_catalog
+    from training.lifecycle import datasets, estimators
+    from training.lifecycle.catalog import load_catalog
+    from training.lifecycle.train import drift_reference
     from training.settings import Settings
-    from training.train import drift_reference
 
     settings = Settings.from_env()
     rules = read_rules()

@@ -30,7 +30,7 @@ def is_service_metric(name: str) -> bool:
 
 
 # The rollout judge's own metrics: checked against a real judge's scrape
-# (tests/rollout/test_judge_integration.py), not allowlisted.
+# (tests/training/rollout/test_judge_integration.py), not allowlisted.
 JUDGE_PREFIXES = ("rollout_judge_",)
 
 

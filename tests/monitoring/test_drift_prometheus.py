@@ -1,6 +1,6 @@
-"""Drift end to end: a version trained and registered by `training.train` (its reference in the
-model folder), a real service serving it from a real MLflow server, and Prometheus (Debian's
-package) scraping the service and evaluating base/monitoring's rules.
+"""Drift end to end: a version trained and registered by `training.lifecycle.train` (its
+reference in the model folder), a real service serving it from a real MLflow server, and
+Prometheus (Debian's package) scraping the service and evaluating base/monitoring's rules.
 
 Traffic drawn from the training rows records PSI for every feature and raises nothing; the
 same rows shifted by one standard deviation raise InferenceFeatureDrift (both tiers, through
@@ -24,12 +24,13 @@ import numpy as np
 import pytest
 
 from tests.support.servers import start_service
-from training import datasets, local_prometheus
-from training import registry as training_registry
-from training.catalog import TenantModel
-from training.ports import free_port
+from training.lifecycle import datasets
+from training.lifecycle import registry as training_registry
+from training.lifecycle.catalog import TenantModel
+from training.lifecycle.train import drift_reference, train
+from training.local_platform import prometheus_server as local_prometheus
+from training.local_platform.ports import free_port
 from training.settings import Settings
-from training.train import drift_reference, train
 
 from .drift_timing import minutes_to_fire, read_rules, shifted_shares
 
@@ -97,8 +98,9 @@ class Trained:
 
 @pytest.fixture
 def trained(registry, monkeypatch: pytest.MonkeyPatch) -> Trained:
-    """A fresh tenant-a-like model (iris, logistic regression) registered by training.train."""
-    from training import estimators
+    """A fresh tenant-a-like model (iris, logistic regression) registered by
+    training.lifecycle.train."""
+    from training.lifecycle import estimators
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.url)
     for name in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from training.reference_stats import js_distance, psi
+from training.lifecycle.reference_stats import js_distance, psi
 
 from .alert_rules import RULE_FILES, load_prometheus_rule, write_rule_file
 from .drift_timing import DRIFT_RULE, minutes_to_cross, minutes_to_fire, read_rules, shifted_shares
@@ -238,10 +238,10 @@ def test_recorded_psi_and_js_distance_are_trainings_formulas(tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def tenant_a_reference() -> tuple[dict[str, Any], Any]:
     """tenant-a's reference as `python -m training train` records it, and its training rows."""
-    from training import datasets, estimators
-    from training.catalog import load_catalog
+    from training.lifecycle import datasets, estimators
+    from training.lifecycle.catalog import load_catalog
+    from training.lifecycle.train import drift_reference
     from training.settings import Settings
-    from training.train import drift_reference
 
     settings = Settings.from_env()
     entry = load_catalog(settings.tenants_file)["tenant-a"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.reliability.tcp_proxy import TcpProxy
 from tests.support.servers import free_port, start_s3
-from training import processes, registry_server
+from training.local_platform import processes, registry_server
 
 
 @dataclass

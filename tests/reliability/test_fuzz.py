@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error
 
 from tests.support.models import IRIS_COLUMNS, iris_logistic, log_and_register
 from tests.support.servers import Service, start_service
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from tests.reliability.stack import copy_version, wait_for
 from tests.support.models import iris_logistic, log_and_register
 from tests.support.servers import free_port, start_service
-from training import processes, registry_server
+from training.local_platform import processes, registry_server
 from training.registry_access import MissingRegistryUser, RegistryAccess, SharedExperimentError
 
 pytestmark = pytest.mark.integration
@@ -224,9 +224,9 @@ def test_training_grants_its_tenant_read_on_what_it_trains(
 ) -> None:
     """`python -m training train` as the trainer user leaves the tenant able to serve the new
     version: READ on the model and on the tenant's own experiment, granted by the trainer."""
-    from training.catalog import TenantModel
+    from training.lifecycle.catalog import TenantModel
+    from training.lifecycle.train import train
     from training.settings import Settings
-    from training.train import train
 
     url = auth_registry.url
     tenant = ("tenant-c", "tenant-c-password-for-tests")
@@ -310,9 +310,9 @@ def test_training_warns_loudly_when_the_judge_user_is_missing(
     skip)."""
     import dataclasses
 
-    from training.catalog import TenantModel
+    from training.lifecycle.catalog import TenantModel
+    from training.lifecycle.train import grant_tenant_read
     from training.settings import Settings
-    from training.train import grant_tenant_read
 
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", TRAINER[0])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", TRAINER[1])

@@ -21,7 +21,7 @@ from tests.reliability.scrape import rss_bytes, sample
 from tests.reliability.stack import wait_for
 from tests.support.models import iris_forest, iris_frame, iris_logistic, log_and_register, set_alias
 from tests.support.servers import start_service
-from training.registry_server import RegistryServer
+from training.local_platform.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 

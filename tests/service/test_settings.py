@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.model_uri import ModelUri
+from inference.contracts.model_uri import ModelUri
 from inference.settings import Settings, SettingsError
 
 BASE = {"MODEL_URI": "models:/tenant-a-iris@staging", "MLFLOW_TRACKING_URI": "http://mlflow:5000"}

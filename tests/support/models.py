@@ -31,14 +31,14 @@ def log_and_register(
     """Log `estimator` (fitted) with signature and input example; return the new version.
     `onnx`: also its ONNX copy, converted and gated by training's own export (on `features`),
     as `python -m training train` logs it. `drift_reference`: a reference document
-    (training/reference_stats.py) stored with the version as training stores it."""
+    (training/lifecycle/reference_stats.py) stored with the version as training stores it."""
     import mlflow
     import mlflow.sklearn
     import sklearn
     from mlflow.models import Model, infer_signature
 
-    from training import onnx_export, reference_stats
-    from training.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
+    from training.lifecycle import onnx_export, reference_stats
+    from training.lifecycle.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
@@ -98,7 +98,7 @@ def iris_logistic() -> tuple[Any, Any]:
 def iris_reference(estimator: Any, features: Any, window_rows: int = 300) -> dict[str, Any]:
     """A drift reference of an iris model fitted on all of `features`, as training builds one
     (importance measured on the same rows: there is no held-out split here)."""
-    from training import reference_stats
+    from training.lifecycle import reference_stats
     from training.settings import DriftSettings
 
     _, target = iris_frame()

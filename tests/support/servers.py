@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from training import processes
-from training.ports import free_port
+from training.local_platform import processes
+from training.local_platform.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Every child a test starts; the session stops survivors, so a test that fails between

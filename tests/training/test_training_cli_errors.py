@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.ports import free_port
+from training.local_platform.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def test_unknown_tenant_is_one_line_with_exit_2() -> None:
 
 def test_bad_model_uri_without_pythonpath_is_bad_input(tmp_path: Path) -> None:
     """As the docs type it, at the repository root with no PYTHONPATH: training still finds the
-    MODEL_URI parser it shares with the service (service/inference/model_uri.py)."""
+    MODEL_URI parser it shares with the service (service/inference/contracts/model_uri.py)."""
     folder = tmp_path / "overlays" / "kind" / "tenants" / "tenant-x"
     folder.mkdir(parents=True)
     (folder / "kustomization.yaml").write_text("resources: []\n")

@@ -37,7 +37,7 @@ from .state import (
 # Registered-model tag naming the version of the newest rollout of an alias, so `status`
 # still finds it once the candidate alias is gone.
 LATEST_TAG = "rollout.latest."
-# The alias history `promote` and `rollback` keep (training/aliases.py): same format.
+# The alias history `promote` and `rollback` keep (training/lifecycle/aliases.py): same format.
 ALIAS_HISTORY_TAG = "alias_history."
 ALIAS_HISTORY_LIMIT = 20
 ALIAS_HISTORY_MAX_CHARS = 4500

@@ -4,6 +4,14 @@ Parsed strictly: an unknown field, a wrong type or a value out of range is a Pol
 naming the field and what was expected. The same parser reads the file from git (the CLI,
 `python -m gitops validate`) and the snapshot `rollout start` records on the candidate
 version (the judge, `rollout status`), so both always agree on what a policy means.
+
+One schema, kept in two files with the same bytes, because two images need it and each is
+built from one folder: service/inference/contracts/rollout_policy.py, which the service and
+`python -m gitops validate` import (the service's package is the bottom of the repository's
+import graph, so importing it adds no edge back), and training/rollout/policy.py, which the
+judge and the training commands import (the judge's image holds training/rollout/ alone).
+Edit one, copy it over the other: tests/training/rollout/test_policy.py fails while they
+differ. Standard library only; load_file imports YAML when it is called.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ MODES = ("shadow", "canary")
 # Go-style durations as Kubernetes writes them: 30s, 10m, 1h30m.
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 # An HTTP header field name (RFC 9110 token), kept to what proxies pass unchanged.
-_HEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 # MLflow's alias rule ([\w-]), without the version-like names it reserves.
 _ALIAS = re.compile(r"^[A-Za-z_][\w-]{0,200}$")
 
@@ -222,7 +230,7 @@ def parse_policy(document: Any) -> Policy:
             "(letters, digits, _ and -; e.g. staging or production)"
         )
     header = top.get("routingHeader", DEFAULT_ROUTING_HEADER)
-    if not isinstance(header, str) or not _HEADER.match(header):
+    if not isinstance(header, str) or not HEADER_NAME.match(header):
         raise PolicyError(
             f"routingHeader: got {header!r}, expected an HTTP header name such as x-user-id"
         )

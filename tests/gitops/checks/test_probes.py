@@ -39,7 +39,7 @@ def test_real_tree_passes(real_report: Report) -> None:
 
 
 def test_check_is_fast_on_the_real_tree(real_report: Report) -> None:
-    # Most of it is importing FastAPI and numpy for inference.app, once per process.
+    # Most of it is importing FastAPI and numpy for inference.api.app, once per process.
     assert real_report.seconds[CHECK] < 5.0
 
 
@@ -113,7 +113,7 @@ def test_readiness_path_not_served(tmp_path: Path) -> None:
             assert (
                 f"{cluster}: Application argocd/{tenant}: Deployment {tenant}/inference-service: "
                 "container inference-service readinessProbe httpGet path '/readyz' is not a GET "
-                f"route the service serves (expected: one of {ROUTES} (inference.app))"
+                f"route the service serves (expected: one of {ROUTES} (inference.api.app))"
             ) in found
     assert len(found.splitlines()) == 4
 

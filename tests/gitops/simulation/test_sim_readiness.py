@@ -1,5 +1,5 @@
 """What each platform image needs before its readiness probe passes
-(gitops/simulation/readiness.py): the inference service (service/inference/app.py `/ready`)
+(gitops/simulation/readiness.py): the inference service (service/inference/api/app.py `/ready`)
 needs MLflow ready, a registry user with its password and a MODEL_URI that resolves; the
 MLflow server on EKS its database; MinIO's bucket Job MinIO."""
 

@@ -26,7 +26,7 @@ from gitops import paths
 from gitops.settings import Settings
 from gitops.tree import upstream
 from tests.gitops.tree_copies import copy_real_tree
-from training.ports import free_port
+from training.local_platform.ports import free_port
 
 SETS = ("crds", "argocd-health")
 ALTERED = "argoproj.io/appproject-crd.yaml"

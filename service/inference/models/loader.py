@@ -1,0 +1,126 @@
+"""Turn a registry version into a ServedModel: download, load, read the signature, self-check.
+
+Downloads land in a temporary folder and are renamed into the cache only once the version
+has loaded and passed its check, so a half-downloaded or broken version is never reused.
+Behind MLflow's artifact proxy, MLmodel comes first: it says which runtime serves the version
+(ONNX when it passed training's gate, else scikit-learn), and that runtime is imported while
+its files download. Elsewhere, a child process downloads with MLflow's client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from inference.models.model import ModelCheckError, ServedModel
+from inference.models.model_folder import (
+    chosen_runtime,
+    drift_reference_file,
+    load_estimator,
+    needed_files,
+    onnx_metadata,
+    read_input_example,
+    read_mlmodel,
+    read_schema,
+    sklearn_flavor,
+)
+from inference.models.onnx_model import OnnxModel, OnnxSpec
+from inference.models.registry import Registry, RegistryError
+from inference.models.sklearn_model import SklearnModel
+from inference.models.version_drift import read_version_drift
+
+# What each runtime imports first (the largest part of loading it).
+_RUNTIME_MODULES = {"onnx": "onnxruntime", "sklearn": "sklearn.base"}
+
+
+def load_version(
+    registry: Registry,
+    name: str,
+    version: str,
+    alias: str | None,
+    run_id: str | None,
+    cache_dir: Path,
+    runtime: str = "auto",
+) -> ServedModel:
+    """Download (or reuse from cache) and load one version; raise if it must not be served."""
+    final = cache_dir / name / version
+    if not (final / "MLmodel").exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
+        try:
+            _download(registry, name, version, staging, runtime)
+            model = _build(staging, name, version, alias, run_id, runtime)
+            shutil.rmtree(final, ignore_errors=True)
+            staging.rename(final)
+            return model
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    try:
+        return _build(final, name, version, alias, run_id, runtime)
+    except Exception:
+        shutil.rmtree(final, ignore_errors=True)
+        raise
+
+
+def _download(registry: Registry, name: str, version: str, staging: Path, runtime: str) -> None:
+    location = registry.proxied_location(name, version)
+    if location is None:
+        registry.start_download(name, version, staging).wait()
+        return
+    registry.download_file(location, "MLmodel", staging)
+    meta = read_mlmodel(staging)
+    chosen = chosen_runtime(meta, runtime)
+    importer = threading.Thread(
+        target=importlib.import_module, args=(_RUNTIME_MODULES[chosen],), daemon=True
+    )
+    importer.start()
+    for relative in needed_files(meta, chosen):
+        registry.download_file(location, relative, staging)
+    reference = drift_reference_file(meta)
+    if reference:
+        # Drift monitoring must not keep a version from serving: a missing reference is
+        # reported by /model/info instead (read_version_drift).
+        with contextlib.suppress(RegistryError):
+            registry.download_file(location, reference, staging)
+    importer.join()
+
+
+def _build(
+    path: Path, name: str, version: str, alias: str | None, run_id: str | None, runtime: str
+) -> ServedModel:
+    try:
+        meta = read_mlmodel(path)
+        schema = read_schema(meta)
+        example = read_input_example(path, meta, schema)
+        model: ServedModel
+        if chosen_runtime(meta, runtime) == "onnx":
+            found = onnx_metadata(meta)
+            assert found is not None
+            spec = OnnxSpec.from_metadata(path, *found)
+            model = OnnxModel(name, version, alias, schema, example, run_id, spec=spec)
+        else:
+            estimator = load_estimator(path, sklearn_flavor(meta))
+            model = SklearnModel(name, version, alias, schema, example, run_id, estimator=estimator)
+    except ModelCheckError as exc:
+        raise ModelCheckError(f"cannot load {name} v{version}: {exc}") from exc
+    except Exception as exc:
+        raise ModelCheckError(
+            f"cannot load {name} v{version}: {type(exc).__name__}: {exc}"
+        ) from exc
+    model.prepare()
+    model.drift = read_version_drift(path, drift_reference_file(meta))
+    return model
+
+
+def prune_cache(cache_dir: Path, name: str, keep: set[str]) -> None:
+    """Drop cached versions other than `keep` (the emptyDir has a size limit)."""
+    folder = cache_dir / name
+    if not folder.is_dir():
+        return
+    for child in folder.iterdir():
+        if child.name not in keep and not child.name.startswith("."):
+            shutil.rmtree(child, ignore_errors=True)

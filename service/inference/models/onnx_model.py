@@ -1,0 +1,135 @@
+"""The ONNX runtime: the version's `model.onnx`, converted at training and kept only if it
+gave the same answers as the scikit-learn pipeline (training/lifecycle/onnx_export.py), run with
+onnxruntime. scikit-learn is never imported: a one-row call costs microseconds instead of
+milliseconds, and the process is a third of the size.
+
+What the version says about its ONNX model is MLmodel's `metadata.onnx`: the input tensor
+(name, float32, the signature's columns in order), the label and probability outputs, the
+classes in probability order, and the outputs the converted model gave on the input example
+at training, which the self-check here must reproduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.models.model import ModelCheckError, Prediction, ServedModel
+
+# The largest probability difference the self-check accepts from the values recorded at
+# training: the same model in the same runtime; only a different CPU's float32 rounding.
+SELF_CHECK_TOLERANCE = 1e-5
+_DTYPES = {"float32": np.float32, "float64": np.float64, "float": np.float32, "double": np.float64}
+
+
+@dataclass(frozen=True)
+class OnnxSpec:
+    """metadata.onnx of a version whose ONNX model passed the equivalence gate."""
+
+    file: Path
+    input_name: str
+    input_type: str
+    columns: list[str]
+    label_output: str
+    probability_output: str | None
+    classes: list[Any] | None
+    expected_labels: list[Any]
+    expected_probabilities: list[list[float]] | None
+
+    @classmethod
+    def from_metadata(cls, folder: Path, data_file: str, meta: dict[str, Any]) -> OnnxSpec:
+        try:
+            inputs, outputs, expected = meta["input"], meta["outputs"], meta["expected"]
+            return cls(
+                file=folder / data_file,
+                input_name=str(inputs["name"]),
+                input_type=str(inputs.get("type", "float32")),
+                columns=[str(c) for c in inputs["columns"]],
+                label_output=str(outputs["label"]),
+                probability_output=outputs.get("probabilities"),
+                classes=meta.get("classes"),
+                expected_labels=list(expected["labels"]),
+                expected_probabilities=expected.get("probabilities"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ModelCheckError(f"MLmodel metadata.onnx is incomplete: {exc}") from None
+
+
+def new_session(file: Path) -> Any:
+    """An onnxruntime session on one thread: the service's concurrency is its requests."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    # No busy-waiting between calls: on a small node the event loop needs that CPU.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return onnxruntime.InferenceSession(
+            str(file), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:
+        raise ModelCheckError(f"onnxruntime cannot load {file.name}: {exc}") from exc
+
+
+@dataclass
+class OnnxModel(ServedModel):
+    spec: OnnxSpec | None = None
+    session: Any = field(default=None, repr=False)
+    _outputs: list[str] = field(default_factory=list, repr=False)
+    _dtype: Any = field(default=np.float32, repr=False)
+
+    runtime = "onnx"
+
+    def predict(self, rows: list[list[Any]]) -> Prediction:
+        assert self.spec is not None
+        features = np.asarray(rows, dtype=self._dtype)
+        results = self.session.run(self._outputs, {self.spec.input_name: features})
+        labels = results[0].tolist()
+        probabilities = results[1].tolist() if len(results) > 1 else None
+        return Prediction(labels, probabilities)
+
+    def _check(self) -> None:
+        spec = self.spec
+        assert spec is not None
+        if spec.columns != self.schema.names:
+            raise ModelCheckError(
+                f"the ONNX input's columns {spec.columns} are not the signature's "
+                f"{self.schema.names}"
+            )
+        if not self.schema.all_numeric:
+            raise ModelCheckError("an ONNX model here takes numeric columns only")
+        if spec.input_type not in _DTYPES:
+            raise ModelCheckError(f"unsupported ONNX input type {spec.input_type!r}")
+        self._dtype = _DTYPES[spec.input_type]
+        if self.session is None:
+            self.session = new_session(spec.file)
+        self._outputs = [spec.label_output]
+        if spec.probability_output:
+            self._outputs.append(spec.probability_output)
+        self.classes = spec.classes if spec.probability_output else None
+        try:
+            result = self.predict(self.input_example)
+        except Exception as exc:
+            raise ModelCheckError(f"the ONNX model failed on the input example: {exc}") from exc
+        if result.labels != spec.expected_labels:
+            raise ModelCheckError(
+                f"the ONNX model's labels on the input example {result.labels} are not the "
+                f"ones recorded at training {spec.expected_labels}"
+            )
+        if spec.expected_probabilities is not None and result.probabilities is not None:
+            worst = float(
+                np.max(
+                    np.abs(np.asarray(result.probabilities) - spec.expected_probabilities),
+                    initial=0.0,
+                )
+            )
+            if worst > SELF_CHECK_TOLERANCE:
+                raise ModelCheckError(
+                    f"the ONNX model's probabilities on the input example differ by {worst:.3g} "
+                    f"from the ones recorded at training (at most {SELF_CHECK_TOLERANCE:g})"
+                )

@@ -1,0 +1,264 @@
+"""Rollouts in the service: follow the candidate alias, then answer, shadow or route.
+
+When the tenant's policy is mounted (rollout_policy.py) and MODEL_URI follows an alias, every
+poll also looks for `<alias>-candidate`. A candidate whose state (the tag rollout.state on its
+version, written by `python -m training rollout` and the judge) is active is loaded beside the
+stable version with the rules of a swap: downloaded into its own cache folder, loaded, checked
+on its input example, refused when its signature differs from the stable one, retried with
+backoff. It is dropped as soon as the alias goes away or the state ends. Readiness never
+depends on it, and a candidate failure never fails a request: in shadow the stable version
+has already answered, in canary the stable version answers instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from inference.contracts.mounted_policy import RolloutConfig
+from inference.models.loader import load_version, prune_cache
+from inference.models.model import ModelCheckError, Prediction, ServedModel
+from inference.models.registry import Registry
+from inference.monitoring.metrics import Metrics
+from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
+from inference.rollout.routing import CANARY, SHADOW, Route, Router
+from inference.rollout.shadow import ShadowRunner
+from inference.serving.batching import Overloaded, Predictor
+from inference.serving.swap import MAX_BACKOFF_SECONDS, ModelHolder, describe_change, jittered
+from inference.settings import Settings
+
+log = logging.getLogger("inference.rollout")
+
+STATE_TAG = "rollout.state"
+ACTIVE_STATUSES = ("running", "paused", "awaiting-promotion")
+CACHE_FOLDER = ".rollout"  # beside the stable versions; the reloader's pruning never sees it
+
+
+@dataclass(frozen=True)
+class CandidateState:
+    """What the service reads of the rollout state: the rest is the judge's."""
+
+    status: str
+    mode: str
+    weight: int
+    step: int
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+def read_state(tags: Mapping[str, str]) -> CandidateState | None:
+    """The state recorded on the candidate version, or None when it has none or a bad one."""
+    raw = tags.get(STATE_TAG)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        state = CandidateState(
+            str(data["status"]), str(data["mode"]), int(data["weight"]), int(data["step"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if state.mode not in (SHADOW, CANARY) or not 0 <= state.weight <= 100:
+        return None
+    return state
+
+
+class Rollout:
+    def __init__(
+        self,
+        settings: Settings,
+        config: RolloutConfig,
+        metrics: Metrics,
+        holder: ModelHolder,
+        predictor: Predictor,
+        registry_factory: Callable[[str], Registry],
+    ) -> None:
+        self._settings = settings
+        self.config = config
+        self._holder = holder
+        self._predictor = predictor
+        self._registry_factory = registry_factory
+        self._registry: Registry | None = None
+        self.metrics = RolloutMetrics(metrics.registry)
+        self.router = Router(config.routing_header)
+        self.shadow = ShadowRunner(self.metrics, settings.shadow_queue_max_requests)
+        self._task: asyncio.Task[None] | None = None
+        self.last_error: str | None = None
+        self.last_check: float | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.shadow.start()
+        if self._settings.reload_interval_seconds <= 0:
+            log.warning("RELOAD_INTERVAL_SECONDS=0: a rollout policy is mounted but never polled")
+            return
+        self._task = asyncio.create_task(self._follow(), name="rollout")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.shadow.stop()
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(jittered(self._settings.reload_interval_seconds))
+            if self._holder.current is None or time.monotonic() < self._retry_at:
+                continue
+            try:
+                await asyncio.to_thread(self.refresh_blocking)
+            except Exception as exc:
+                self._failures += 1
+                self.last_error = str(exc)
+                self.metrics.candidate_loads.labels(result="failure").inc()
+                delay = min(2 ** (self._failures - 1), MAX_BACKOFF_SECONDS)
+                self._retry_at = time.monotonic() + delay
+                log.warning("candidate check failed (attempt %d): %s", self._failures, exc)
+
+    # --- following the candidate alias -------------------------------------------------
+    def refresh_blocking(self) -> None:
+        """One look at the candidate alias: load, move or drop the candidate."""
+        name = self._settings.model.name
+        if self._registry is None:
+            self._registry = self._registry_factory(self._settings.tracking_uri)
+        registry = self._registry
+        version = registry.aliases(name).get(self.config.candidate_alias)
+        self.last_check = time.time()
+        stable = self._holder.current
+        if version is None or stable is None or version == stable.version:
+            # No rollout, or the candidate became the stable version (promoted).
+            self._drop("no candidate" if version is None else "candidate is now stable")
+            return
+        version, run_id, tags = registry.alias_with_tags(name, self.config.candidate_alias)
+        state = read_state(tags)
+        if state is None or not state.active:
+            self._drop(f"rollout of v{version} {state.status if state else 'has no state'}")
+            return
+        route = self.router.route
+        candidate = route.candidate if route and route.candidate.version == version else None
+        if candidate is None:
+            self._drop(f"v{version} replaces it")
+            candidate = self._load(version, run_id, stable)
+        new_route = Route(candidate, state.mode, state.weight, state.step)
+        if route is None or route.candidate is not candidate:
+            self.metrics.began(stable, candidate, state.mode, state.weight)
+            log.info("rollout: v%s loaded beside v%s, %s", version, stable.version, _how(new_route))
+        elif (route.mode, route.weight) != (state.mode, state.weight):
+            self.metrics.moved(version, state.mode, state.weight)
+            log.info("rollout: v%s now %s", version, _how(new_route))
+        self.router.set(new_route)
+        self._failures = 0
+        self.last_error = None
+
+    def _load(self, version: str, run_id: str | None, stable: ServedModel) -> ServedModel:
+        cache = self._settings.model_cache_dir / CACHE_FOLDER
+        name = self._settings.model.name
+        assert self._registry is not None
+        candidate = load_version(
+            self._registry,
+            name,
+            version,
+            self.config.candidate_alias,
+            run_id,
+            cache,
+            self._settings.model_runtime,
+        )
+        prune_cache(cache, name, keep={version})
+        if candidate.schema.columns != stable.schema.columns:
+            # Clients send the stable version's schema: the candidate could not read it.
+            raise ModelCheckError(
+                f"candidate v{version} changes the signature "
+                f"({describe_change(stable, candidate)}); not loaded"
+            )
+        self.metrics.candidate_loads.labels(result="success").inc()
+        return candidate
+
+    def _drop(self, why: str) -> None:
+        route = self.router.route
+        if route is None:
+            return
+        self.router.set(None)
+        self.metrics.ended()
+        prune_cache(self._settings.model_cache_dir / CACHE_FOLDER, self._settings.model.name, set())
+        log.info("rollout: v%s dropped (%s)", route.candidate.version, why)
+
+    # --- the prediction path -------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.router.route is not None
+
+    async def predict(
+        self, stable: ServedModel, rows: list[list[Any]], headers: Mapping[str, str]
+    ) -> tuple[ServedModel, Prediction]:
+        """The prediction and the version that gave it."""
+        route = self.router.route
+        if route is not None and self.router.to_candidate(route, headers):
+            candidate = route.candidate
+            started = time.perf_counter()
+            try:
+                prediction = await self._predictor.predict(candidate, rows)
+                if not _finite(prediction):
+                    raise ValueError("non-finite probabilities")
+            except Overloaded:
+                raise
+            except Exception as exc:
+                # Counted against the candidate; the stable version answers instead.
+                self.metrics.failed(CANDIDATE, candidate)
+                log.debug("candidate v%s failed, stable answers: %s", candidate.version, exc)
+            else:
+                self.metrics.answered(
+                    CANDIDATE, candidate, prediction, time.perf_counter() - started
+                )
+                return candidate, prediction
+        started = time.perf_counter()
+        try:
+            prediction = await self._predictor.predict(stable, rows)
+        except Overloaded:
+            raise
+        except Exception:
+            if route is not None:
+                self.metrics.failed(STABLE, stable)
+            raise
+        if route is not None:
+            self.metrics.answered(STABLE, stable, prediction, time.perf_counter() - started)
+            if route.mode == SHADOW:
+                self.shadow.submit(stable, route.candidate, rows, prediction)
+        return stable, prediction
+
+    def headers(self, answered_by: ServedModel) -> dict[str, str]:
+        route = self.router.route
+        role = CANDIDATE if route is not None and answered_by is route.candidate else STABLE
+        return {"X-Model-Version": answered_by.version, "X-Rollout-Role": role}
+
+    def describe(self) -> dict[str, Any]:
+        route = self.router.route
+        return {
+            "candidate_alias": self.config.candidate_alias,
+            "routing_header": self.config.routing_header,
+            "candidate_version": route.candidate.version if route else None,
+            "mode": route.mode if route else None,
+            "weight": route.weight if route and route.mode == CANARY else 0,
+            "step": route.step if route else None,
+            "last_check": self.last_check,
+            "last_error": self.last_error,
+        }
+
+
+def _how(route: Route) -> str:
+    return "shadow" if route.mode == SHADOW else f"canary {route.weight}%"
+
+
+def _finite(prediction: Prediction) -> bool:
+    if prediction.probabilities is None:
+        return True
+    return all(math.isfinite(p) for row in prediction.probabilities for p in row)

@@ -1,0 +1,206 @@
+"""Model calls off the event loop, optionally coalescing concurrent requests into one call.
+
+A scikit-learn predict has a large fixed cost per call, so one call for 16 waiting requests
+costs about as much as one call for one. Requests only wait for company when the previous
+batch had some (adaptive); an idle service answers without added delay. A model whose call
+costs less than handing it to a thread (ServedModel.inline: an ONNX model) is called on the
+event loop directly, and never queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from inference.models.model import Prediction, ServedModel
+from inference.monitoring.metrics import Metrics
+
+# Waiting for company pays only while the wait is small next to the model call it saves:
+# measured here, a 2 ms wait cut a RandomForest's (12 ms calls) CPU per request by ~40%, but
+# cost a LogisticRegression (0.5 ms calls) a third of its throughput.
+WAIT_SHARE_OF_CALL = 0.25
+
+
+class Overloaded(Exception):
+    """The queue is full: the client should retry later (503 + Retry-After)."""
+
+
+class Predictor(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def predict(self, model: ServedModel, rows: list[list[Any]]) -> Prediction: ...
+
+
+def inline(metrics: Metrics, model: ServedModel, rows: list[list[Any]]) -> Prediction:
+    """A call cheaper than a thread handoff (an ONNX model: microseconds), on the event loop.
+    Coalescing would save nothing either: the per-call cost it shares is already gone."""
+    started = time.perf_counter()
+    result = model.predict(rows)
+    metrics.prediction_duration.observe(time.perf_counter() - started)
+    return result
+
+
+class DirectPredictor:
+    """One model call per request, on a worker thread; bounded like the batcher."""
+
+    def __init__(self, metrics: Metrics, max_pending: int) -> None:
+        self._metrics = metrics
+        self._max_pending = max_pending
+        self._pending = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def predict(self, model: ServedModel, rows: list[list[Any]]) -> Prediction:
+        if model.inline:
+            return inline(self._metrics, model, rows)
+        if self._pending >= self._max_pending:
+            self._metrics.rejected.labels(reason="queue_full").inc()
+            raise Overloaded
+        self._pending += 1
+        try:
+            started = time.perf_counter()
+            result = await asyncio.to_thread(model.predict, rows)
+            self._metrics.prediction_duration.observe(time.perf_counter() - started)
+            return result
+        finally:
+            self._pending -= 1
+
+
+@dataclass
+class _Waiting:
+    model: ServedModel
+    rows: list[list[Any]]
+    future: asyncio.Future[Prediction]
+    enqueued: float
+
+
+class BatchingPredictor:
+    def __init__(
+        self, metrics: Metrics, max_rows: int, max_wait_seconds: float, max_pending: int
+    ) -> None:
+        self._metrics = metrics
+        self._max_rows = max_rows
+        self._max_wait = max_wait_seconds
+        self._max_pending = max_pending
+        self._queue: deque[_Waiting] = deque()
+        self._arrived = asyncio.Event()
+        # One model thread: calls are serial, the event loop keeps parsing the next requests.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._worker: asyncio.Task[None] | None = None
+        self._last_batch_requests = 1
+        self._call_seconds = 0.0  # moving average of recent model calls
+
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._run(), name="batcher")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        for waiting in self._queue:
+            if not waiting.future.done():
+                waiting.future.set_exception(Overloaded())
+        self._queue.clear()
+        self._executor.shutdown(wait=True)
+
+    async def predict(self, model: ServedModel, rows: list[list[Any]]) -> Prediction:
+        if model.inline:
+            return inline(self._metrics, model, rows)
+        if len(self._queue) >= self._max_pending:
+            self._metrics.rejected.labels(reason="queue_full").inc()
+            raise Overloaded
+        future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(model, rows, future, time.perf_counter()))
+        self._arrived.set()
+        return await future
+
+    def _take(self) -> list[_Waiting]:
+        """Queued requests for the same model version as the oldest, up to max rows."""
+        first = self._queue.popleft()
+        batch, rows = [first], len(first.rows)
+        while self._queue and rows < self._max_rows:
+            nxt = self._queue[0]
+            if nxt.model is not first.model or rows + len(nxt.rows) > self._max_rows:
+                break
+            batch.append(self._queue.popleft())
+            rows += len(nxt.rows)
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            wait = min(self._max_wait, self._call_seconds * WAIT_SHARE_OF_CALL)
+            if wait > 0 and self._last_batch_requests > 1:
+                # Under concurrency, give the oldest request's peers up to `wait` to join.
+                deadline = self._queue[0].enqueued + wait
+                pending_rows = sum(len(w.rows) for w in self._queue)
+                while (
+                    pending_rows < self._max_rows and (delay := deadline - time.perf_counter()) > 0
+                ):
+                    self._arrived.clear()
+                    try:
+                        await asyncio.wait_for(self._arrived.wait(), delay)
+                    except TimeoutError:
+                        break
+                    pending_rows = sum(len(w.rows) for w in self._queue)
+            batch = self._take()
+            self._last_batch_requests = len(batch)
+            await self._call(loop, batch)
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting]) -> None:
+        started = time.perf_counter()
+        for waiting in batch:
+            self._metrics.queue_wait.observe(started - waiting.enqueued)
+        model = batch[0].model
+        rows = [row for waiting in batch for row in waiting.rows]
+        self._metrics.batch_rows.observe(len(rows))
+        try:
+            result = await loop.run_in_executor(self._executor, model.predict, rows)
+        except Exception:
+            # Isolate the failure: each request alone, so one bad request fails only itself.
+            for waiting in batch:
+                await self._call_alone(loop, waiting)
+            return
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.prediction_duration.observe(elapsed)
+            self._call_seconds = (
+                elapsed if not self._call_seconds else 0.8 * self._call_seconds + 0.2 * elapsed
+            )
+        offset = 0
+        for waiting in batch:
+            end = offset + len(waiting.rows)
+            probabilities = result.probabilities[offset:end] if result.probabilities else None
+            if not waiting.future.done():
+                waiting.future.set_result(Prediction(result.labels[offset:end], probabilities))
+            offset = end
+
+    async def _call_alone(self, loop: asyncio.AbstractEventLoop, waiting: _Waiting) -> None:
+        try:
+            result = await loop.run_in_executor(self._executor, waiting.model.predict, waiting.rows)
+        except Exception as exc:
+            if not waiting.future.done():
+                waiting.future.set_exception(exc)
+        else:
+            if not waiting.future.done():
+                waiting.future.set_result(result)
+
+
+def make_predictor(
+    metrics: Metrics, enabled: bool, max_rows: int, max_wait_seconds: float, max_pending: int
+) -> Predictor:
+    if enabled:
+        return BatchingPredictor(metrics, max_rows, max_wait_seconds, max_pending)
+    return DirectPredictor(metrics, max_pending)

@@ -1,0 +1,110 @@
+"""The batcher coalesces concurrent requests into one model call and isolates failures."""
+
+import asyncio
+
+import pytest
+
+from inference.models.schema import Column, InputSchema
+from inference.models.sklearn_model import SklearnModel
+from inference.monitoring.metrics import Metrics
+from inference.serving.batching import BatchingPredictor, DirectPredictor, Overloaded
+from tests.support.models import IRIS_COLUMNS, iris_logistic
+
+
+class CountingModel(SklearnModel):
+    """A real iris model that records each call's row count and can be told to fail."""
+
+    calls: list[int]
+    poison: float | None = None
+
+    def predict(self, rows):  # type: ignore[no-untyped-def]
+        self.calls.append(len(rows))
+        if self.poison is not None and any(row[0] == self.poison for row in rows):
+            raise ValueError("poisoned row")
+        return super().predict(rows)
+
+
+def make_model() -> CountingModel:
+    estimator, features = iris_logistic()
+    schema = InputSchema(tuple(Column(n, "double") for n in IRIS_COLUMNS))
+    example = features.head(3).values.tolist()
+    model = CountingModel("m", "1", None, schema, example, estimator=estimator)
+    model.calls = []
+    model.prepare()
+    model.calls = []
+    # These tests are about the queue: never the inline path, however fast this machine is.
+    model.call_seconds = 1.0
+    return model
+
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+
+
+async def run_concurrently(predictor, model, requests):  # type: ignore[no-untyped-def]
+    await predictor.start()
+    try:
+        return await asyncio.gather(
+            *(predictor.predict(model, rows) for rows in requests), return_exceptions=True
+        )
+    finally:
+        await predictor.stop()
+
+
+def test_concurrent_requests_share_model_calls_and_get_their_own_answers() -> None:
+    model = make_model()
+    expected = {tuple(r): model.predict([r]).labels[0] for r in ROWS}
+    model.calls.clear()
+    requests = [[ROWS[i % 3]] for i in range(40)]
+    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.002, max_pending=100)
+    results = asyncio.run(run_concurrently(predictor, model, requests))
+    assert [r.labels[0] for r in results] == [expected[tuple(q[0])] for q in requests]
+    assert sum(model.calls) == 40
+    assert len(model.calls) < 40  # coalesced
+
+
+def test_batch_is_bounded_by_max_rows() -> None:
+    model = make_model()
+    predictor = BatchingPredictor(Metrics(), max_rows=8, max_wait_seconds=0.0, max_pending=100)
+    asyncio.run(run_concurrently(predictor, model, [[ROWS[0]]] * 30))
+    assert max(model.calls) <= 8
+
+
+def test_one_bad_request_fails_alone() -> None:
+    model = make_model()
+    model.poison = 9.9
+    requests = [[ROWS[0]], [[9.9, 1.0, 1.0, 1.0]], [ROWS[1]], [ROWS[2]]]
+    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.01, max_pending=100)
+    results = asyncio.run(run_concurrently(predictor, model, requests))
+    assert isinstance(results[1], ValueError)
+    assert [type(r).__name__ for i, r in enumerate(results) if i != 1] == ["Prediction"] * 3
+
+
+def test_full_queue_rejects_instead_of_waiting() -> None:
+    model = make_model()
+    metrics = Metrics()
+    predictor = BatchingPredictor(metrics, max_rows=1, max_wait_seconds=0.0, max_pending=5)
+    results = asyncio.run(run_concurrently(predictor, model, [[ROWS[0]]] * 50))
+    rejected = [r for r in results if isinstance(r, Overloaded)]
+    assert rejected
+    assert metrics.rejected.labels(reason="queue_full")._value.get() == len(rejected)
+
+
+@pytest.mark.parametrize("predictor_cls", [DirectPredictor])
+def test_direct_predictor(predictor_cls: type) -> None:
+    model = make_model()
+    results = asyncio.run(
+        run_concurrently(predictor_cls(Metrics(), 100), model, [[r] for r in ROWS])
+    )
+    assert len(model.calls) == 3
+    assert all(len(r.labels) == 1 for r in results)
+
+
+def test_a_model_cheaper_than_a_thread_handoff_is_called_inline() -> None:
+    model = make_model()
+    model.call_seconds = 0.00001
+    assert model.inline
+    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.002, max_pending=1)
+    # max_pending=1 and six at once: queued, five would be refused; inline, none is.
+    results = asyncio.run(run_concurrently(predictor, model, [[row] for row in ROWS * 2]))
+    assert all(not isinstance(r, Exception) for r in results)
+    assert model.calls == [1] * 6
