@@ -161,3 +161,16 @@ def test_load_file_reports_yaml_errors_as_models_errors(tmp_path: Path) -> None:
 def test_model_uri_stands_for_one_shared_model() -> None:
     models = one_model(ModelUri.parse("models:/tenant-a-iris@staging"))
     assert models.served_by("shared")[0].uri.alias == "staging"
+
+
+def test_memory_needed_counts_rollouts_twice_and_one_swap() -> None:
+    from inference.contracts.tenant_models import MIB, SERVICE_BASE_BYTES, memory_needed
+
+    models = parse(
+        declaration(
+            {"name": "tenant-a-iris", "alias": "staging", "rollout": "rollout.yaml"},
+            {"name": "tenant-a-churn", "alias": "staging", "resources": "medium"},
+        )
+    ).models
+    assert memory_needed(()) == SERVICE_BASE_BYTES
+    assert memory_needed(models) == SERVICE_BASE_BYTES + (2 * 16 + 64 + 64) * MIB
