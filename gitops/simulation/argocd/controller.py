@@ -294,7 +294,11 @@ class ArgoCD:
         operation = self.runner.start(request, self.revision)
         operation.started_at = self.clock.now()
         if operation.done:
+            # Failed at validation: finished as it started, and, like any finished
+            # operation, the attempt automated sync does not repeat for this revision.
             operation.finished_at = self.clock.now()
+            state.last = operation
+            state.attempted_revision = operation.revision
         return operation
 
     def _source_refused(self, app: dict[str, Any], project: dict[str, Any]) -> str:
