@@ -1,6 +1,7 @@
-"""`argocd-ui`: the Argo CD UI's deep links and the notifications, evaluated offline against
-the real tree and the sync simulation, with models of Argo CD v3.5.1's template semantics
-(gotemplate.py: Go text/template + the sprig functions used; expr.py: expr-lang/expr).
+"""`argocd-ui` and `argocd-notifications`: the Argo CD UI's deep links and the
+notifications, evaluated offline against the real tree and the sync simulation, with models
+of Argo CD v3.5.1's template semantics (gotemplate.py: Go text/template + the sprig functions
+used; expr.py: expr-lang/expr).
 
 Deep links (links.py), for each cluster's argocd-cm (overlays/<cluster>/argocd/config): every
 link of every location is evaluated on every object of the tree it can be shown on (each
@@ -11,15 +12,17 @@ dashboard uid or variable base/monitoring/dashboards lacks, a link to a register
 tenant's MODEL_URI names, a link to a file of this repository that does not exist, a link that
 shows on no object of either tree, and argocd-cm keys or link fields v3.5.1 does not read.
 
-Notifications (notifications.py, states.py), for each cluster's argocd-notifications-cm:
+Notifications (notifications.py), for each cluster's argocd-notifications-cm, in `argocd-ui`:
 keys the controller reads, every `send` names a template, every subscription names a trigger
-and a configured service, every trigger is subscribed; each trigger's `when` is evaluated on
-every Application of each simulated first sync (it must fire on none) and of a Kind cluster
-with planted faults (it must fire on at least one; a time-based trigger not at the start of
-its operation); every template it sends renders for each of those, without "<no value>",
-with a JSON body where the webhook posts JSON, and its links pass the URL rules above; every
-`$key` a service reads is written into argocd-notifications-secret by the tree (EKS: an
-ExternalSecret), and every literal service URL is absolute.
+and a configured service, every trigger is subscribed, every `$key` a service reads is
+written into argocd-notifications-secret by the tree (EKS: an ExternalSecret), and every
+literal service URL is absolute. In `argocd-notifications` (a check of its own because it
+runs the sync simulation, states.py; in the background): each trigger's `when` is evaluated
+on every Application of each simulated first sync (it must fire on none) and of a Kind
+cluster with planted faults (it must fire on at least one; a time-based trigger not at the
+start of its operation); every template it sends renders for each of those, without
+"<no value>", with a JSON body where the webhook posts JSON, and its links pass the URL rules
+above.
 
 What this cannot see: how the UI lays the links out, whether Slack accepts the payload, and
 the corner cases of text/template and expr outside the subset modelled (reported as "not
@@ -39,23 +42,21 @@ from gitops.checks.argocd_ui import config, expr, gotemplate, links, notificatio
 from gitops.tree.findings import Finding
 
 CHECK = "argocd-ui"
+NOTIFICATIONS = "argocd-notifications"
 _URL = r"https?://[^\s\"'<>|)]+"
 
 
 @register(
     CHECK,
-    "deep links and notifications render against the tree and the simulated syncs",
-    background=True,
+    "Argo CD's deep links render on every object of the trees; its settings' references hold",
 )
 def check(ctx: Context) -> Iterable[Finding]:
     problems: list[links.Problem] = []
     dashboards = config.dashboards(ctx.root)
     models = _models(ctx)
-    uis = [config.cluster_ui(ctx.root, tree, ctx.built) for tree in ctx.trees]
     uses: dict[str, links.LinkUse] = {}
-    configs = {}
-    for ui in uis:
-        if not ui.found:
+    for ui, conf in _settings(ctx):
+        if conf is None:
             problems.append(
                 links.Problem(
                     ui.settings_dir,
@@ -67,10 +68,9 @@ def check(ctx: Context) -> Iterable[Finding]:
             continue
         problems += _argocd_cm_keys(ui)
         problems += links.evaluate(ui, ctx.root, dashboards, models, uses)
-        configs[ui.cluster] = notifications.parse(ui.notifications_cm, ui.settings_dir)
-        problems += configs[ui.cluster].problems
-        problems += list(notifications.structure(configs[ui.cluster], ui.settings_dir))
-        problems += list(_services(ui, configs[ui.cluster]))
+        problems += conf.problems
+        problems += list(notifications.structure(conf, ui.settings_dir))
+        problems += list(_services(ui, conf))
     for label, use in sorted(uses.items()):
         if use.evaluated and not use.shown:
             problems.append(
@@ -81,16 +81,44 @@ def check(ctx: Context) -> Iterable[Finding]:
                     "a condition some Application, resource or project meets",
                 )
             )
-    if configs:
-        simulated = states.simulated(ctx)
-        problems += [links.Problem("first-sync simulation", "", p) for p in simulated.problems]
-        by_cluster = {ui.cluster: ui for ui in uis}
-        problems += list(_triggers(simulated, configs, by_cluster, ctx))
-    ctx.stats[CHECK] = {
-        "links": len(uses),
+    ctx.stats[CHECK] = {"links": len(uses)}
+    return _findings(CHECK, problems)
+
+
+@register(
+    NOTIFICATIONS,
+    "notification triggers fire on simulated failures only; their messages render",
+    background=True,
+)
+def check_notifications(ctx: Context) -> Iterable[Finding]:
+    settings = [(ui, conf) for ui, conf in _settings(ctx) if conf is not None]
+    if not settings:
+        return []
+    configs = {ui.cluster: conf for ui, conf in settings}
+    uis = {ui.cluster: ui for ui, _ in settings}
+    simulated = states.simulated(ctx)
+    problems = [links.Problem("first-sync simulation", "", p) for p in simulated.problems]
+    problems += list(_triggers(simulated, configs, uis, ctx))
+    ctx.stats[NOTIFICATIONS] = {
         "triggers": sum(len(c.triggers) for c in configs.values()),
+        "states": len(simulated.healthy) + len(simulated.faulty),
     }
-    return sorted({Finding(CHECK, p.where, p.obj, p.text, p.expected) for p in problems})
+    return _findings(NOTIFICATIONS, problems)
+
+
+def _findings(check_name: str, problems: list[links.Problem]) -> list[Finding]:
+    return sorted({Finding(check_name, p.where, p.obj, p.text, p.expected) for p in problems})
+
+
+def _settings(
+    ctx: Context,
+) -> list[tuple[config.ClusterUi, notifications.Notifications | None]]:
+    out: list[tuple[config.ClusterUi, notifications.Notifications | None]] = []
+    for tree in ctx.trees:
+        ui = config.cluster_ui(ctx.root, tree, ctx.built)
+        conf = notifications.parse(ui.notifications_cm, ui.settings_dir) if ui.found else None
+        out.append((ui, conf))
+    return out
 
 
 def _models(ctx: Context) -> set[str]:
@@ -263,23 +291,39 @@ def _rendered(
     slug: str,
 ) -> Iterator[links.Problem]:
     obj = f"Application argocd/{state.name}"
-    if gotemplate.NO_VALUE in text or "<nil>" in text:
-        yield links.Problem(
-            where,
-            obj,
-            f"{part} renders a field the Application does not have ({state.label}): "
-            f"{text.strip()[:160]!r}",
-            "fields the simulated Application has",
-        )
-        return
+    # What the receiver reads: a JSON body's strings (toJson escapes < and >, as Go's
+    # encoding/json does), else the text itself.
+    readable = [text]
     if part.endswith(".body") and notifications.sends_json(service):
         try:
-            json.loads(text)
+            readable = list(_strings(json.loads(text)))
         except ValueError as exc:
             yield links.Problem(where, obj, f"{part} is not JSON ({exc}): {text[:120]!r}", "JSON")
             return
-    for url in re.findall(_URL, text.replace("\\n", "\n")):
-        url = url.rstrip(".,")
-        dashboards = config.dashboards(ctx.root)
-        for problem in links.check_url(url, ui, ctx.root, slug, dashboards, set()):
-            yield links.Problem(where, obj, f"{part}: {problem.text}", problem.expected)
+    for item in readable:
+        if gotemplate.NO_VALUE in item or "<nil>" in item:
+            yield links.Problem(
+                where,
+                obj,
+                f"{part} renders a field the Application does not have ({state.label}): "
+                f"{item.strip()[:160]!r}",
+                "fields the simulated Application has",
+            )
+            return
+    dashboards = config.dashboards(ctx.root)
+    for item in readable:
+        for url in re.findall(_URL, item):
+            url = url.rstrip(".,")
+            for problem in links.check_url(url, ui, ctx.root, slug, dashboards, set()):
+                yield links.Problem(where, obj, f"{part}: {problem.text}", problem.expected)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

@@ -288,6 +288,82 @@ def utc(text: str) -> datetime:
 
 # --- evaluation ------------------------------------------------------------------------
 
+# expr's builtin functions (builtin/builtin.go at v1.17.8), none of which is modelled.
+BUILTINS = frozenset(
+    {
+        "all",
+        "any",
+        "none",
+        "one",
+        "filter",
+        "map",
+        "find",
+        "findIndex",
+        "findLast",
+        "findLastIndex",
+        "count",
+        "sum",
+        "groupBy",
+        "sortBy",
+        "reduce",
+        "len",
+        "type",
+        "abs",
+        "ceil",
+        "floor",
+        "round",
+        "int",
+        "float",
+        "string",
+        "trim",
+        "trimPrefix",
+        "trimSuffix",
+        "upper",
+        "lower",
+        "split",
+        "splitAfter",
+        "replace",
+        "repeat",
+        "join",
+        "indexOf",
+        "lastIndexOf",
+        "hasPrefix",
+        "hasSuffix",
+        "max",
+        "min",
+        "mean",
+        "median",
+        "toJSON",
+        "fromJSON",
+        "toBase64",
+        "fromBase64",
+        "now",
+        "duration",
+        "date",
+        "timezone",
+        "first",
+        "last",
+        "get",
+        "take",
+        "keys",
+        "values",
+        "toPairs",
+        "fromPairs",
+        "sort",
+        "reverse",
+        "uniq",
+        "concat",
+        "flatten",
+        "bitand",
+        "bitor",
+        "bitxor",
+        "bitnand",
+        "bitnot",
+        "bitshl",
+        "bitshr",
+        "bitushr",
+    }
+)
 _OPTIONAL_NIL = object()  # `?.` met nil: the rest of the chain is skipped
 
 
@@ -303,6 +379,8 @@ def _eval(node: Any, env: Mapping[str, Any]) -> Any:
     if kind == "array":
         return [evaluate(item, env) for item in node[1]]
     if kind == "name":
+        if node[1] in BUILTINS and node[1] not in env:
+            raise NotModelled(f"builtin {node[1]}() is not modelled")
         # expr.Compile without an environment: an unknown name is nil at run time.
         return env.get(node[1])
     if kind == "member":

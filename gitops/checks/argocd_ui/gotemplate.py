@@ -361,6 +361,8 @@ def _printf(form: str, *args: Any) -> str:
         value = next(values, MISSING)
         if value is MISSING:
             return f"%!{verb}(MISSING)"
+        if value is None and verb != "v":
+            return f"%!{verb}(<nil>)"
         if verb == "q":
             return json.dumps(go_string(value))
         if verb == "d" and not isinstance(value, int):
@@ -491,8 +493,11 @@ def _chain(value: Any, fields: str) -> Any:
 
 
 class _Executor:
-    def __init__(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+    def __init__(
+        self, functions: Mapping[str, Callable[..., Any]], removed: frozenset[str] = frozenset()
+    ) -> None:
         self.functions = functions
+        self.removed = removed  # taken out of the function map by the caller
         self.out: list[str] = []
 
     def run(self, nodes: list[Any], dot: Any, scope: _Scope) -> None:
@@ -594,7 +599,7 @@ class _Executor:
             return value
         function = self.functions.get(name)
         if function is None:
-            if name in _KNOWN_UNMODELLED:
+            if name in _KNOWN_UNMODELLED and name not in self.removed:
                 raise NotModelled(f'function "{name}" is not modelled offline')
             raise TemplateError(f'function "{name}" not defined')
         values = [self.operand(a, dot, scope) for a in args]
@@ -685,8 +690,6 @@ _KNOWN_UNMODELLED = frozenset(
         "div",
         "int",
         "toString",
-        "env",
-        "expandenv",
         "getHostByName",
     }
 )
@@ -702,7 +705,7 @@ def render(
     functions the caller removed from its function map, e.g. sprig's env)."""
     nodes = parse(source)
     available = {k: v for k, v in functions.items() if k not in without}
-    executor = _Executor(available)
+    executor = _Executor(available, without)
     executor.run(nodes, data, _Scope(data))
     return "".join(executor.out)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import yaml
 
@@ -284,10 +284,11 @@ def _mlflow(rest: str, models: set[str]) -> Iterator[Problem]:
     # The MLflow UI (3.17.2) routes after '#': /models, /models/<name>, /models?searchInput=.
     fragment = urlsplit(rest).fragment
     segments = [s for s in urlsplit(fragment).path.split("/") if s]
-    if segments[:1] == ["models"] and len(segments) >= 2 and segments[1] not in models:
+    model = unquote_plus(segments[1]) if len(segments) >= 2 else ""
+    if segments[:1] == ["models"] and model and model not in models:
         yield Problem(
             "",
             "",
-            f"opens registered model {segments[1]!r}, which no tenant's MODEL_URI names",
+            f"opens registered model {model!r}, which no tenant's MODEL_URI names",
             f"one of {sorted(models)}",
         )
