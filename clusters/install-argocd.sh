@@ -1,7 +1,6 @@
 # shellcheck shell=bash
-# Sourced by clusters/<cluster>/bootstrap.sh: installs the pinned Argo CD both clusters run,
-# with its settings. The caller sets REPO_ROOT and CLUSTER (kind or eks).
-# Usage: install_argocd kubectl [--context NAME]
+# Sourced by clusters/<cluster>/bootstrap.sh: installs the pinned Argo CD and its settings.
+# Usage: install_argocd kubectl [--context NAME]    (the caller sets REPO_ROOT and CLUSTER)
 
 ARGOCD_VERSION="${ARGOCD_VERSION:-v3.5.1}"
 
