@@ -35,8 +35,12 @@ LINK_LOCATIONS = {
     "resource.links": ("resource", "application", "cluster", "project"),
     "project.links": ("project",),
 }
-# The other argocd-cm keys this platform may set, as settings.go names them; the resource
-# customizations are read by their prefix (GetResourceOverrides).
+# A few other argocd-cm keys a person may add here, each read at v3.5.1: `url` and
+# `statusbadge.enabled` (util/settings/settings.go), `admin.enabled` (util/settings/
+# accounts.go), `timeout.reconciliation` (manifests/install.yaml, the controller's env). The
+# resource customizations are read by their prefix (settings.go GetResourceOverrides). A key
+# outside these is reported, so a misspelt one (`application.link`) does not pass silently;
+# a real key missing here is added with its citation.
 ARGOCD_CM_KEYS = frozenset(
     {*LINK_LOCATIONS, "url", "timeout.reconciliation", "admin.enabled", "statusbadge.enabled"}
 )
