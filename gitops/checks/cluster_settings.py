@@ -2,7 +2,7 @@
 and nowhere else, and a tree that still carries the example values does not pass.
 
 - A settings value that is an example (AWS's documentation account id 111122223333, also
-  inside the certificate ARN, a domain or bucket containing "example") is a finding unless
+  inside the certificate ARN, a domain, bucket or URL containing "example") is a finding unless
   validation runs in example mode (GITOPS_ALLOW_EXAMPLES=1, how CI validates the tree as
   published). The same rule guards clusters/eks/create-cluster.sh and clusters/eks/bootstrap.sh.
 - So is a cluster's tree that still names the example repository (example-org/
@@ -53,7 +53,8 @@ def is_example(key: str, value: str) -> bool:
         return value == EXAMPLE_ACCOUNT
     if key == "CERTIFICATE_ARN":
         return EXAMPLE_ACCOUNT in value
-    return key in ("DOMAIN", "ARTIFACT_BUCKET") and "example" in value
+    # The base URLs the Argo CD UI links to (MLFLOW_URL=https://mlflow.<DOMAIN> ...).
+    return (key in ("DOMAIN", "ARTIFACT_BUCKET") or key.endswith("_URL")) and "example" in value
 
 
 @register(CHECK, "each cluster's own values come from its settings.env, none is an example")

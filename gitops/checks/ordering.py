@@ -52,6 +52,9 @@ CHECK = "ordering"
 WAVE = "argocd.argoproj.io/sync-wave"
 APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
 INSTALL_SCRIPT = "clusters/install-argocd.sh"
+# What the install applies before the root Application: Argo CD's settings (base/argocd).
+ARGOCD_SETTINGS = "overlays/{cluster}/argocd/config"
+SETTINGS_APPLY = '"$REPO_ROOT/overlays/$CLUSTER/argocd/config"'
 # Installed by clusters/install-argocd.sh before any Application exists.
 ARGOCD_GROUPS = frozenset({"argoproj.io"})
 # CRD groups a chart installs at the version the Applications pin (default values), from the
@@ -79,18 +82,8 @@ class Step:
 @register(CHECK, "custom resources, namespaces, Secrets and guardrails come before their users")
 def check(ctx: Context) -> Iterable[Finding]:
     findings: list[Finding] = []
-    if ctx.trees and APPLICATION_HEALTH_KEY not in _read(ctx, INSTALL_SCRIPT):
-        findings.append(
-            Finding(
-                CHECK,
-                INSTALL_SCRIPT,
-                "",
-                f"the Argo CD install does not set {APPLICATION_HEALTH_KEY}",
-                "the Application health check, without which sync waves do not wait for "
-                "child Applications",
-            )
-        )
     for tree in ctx.trees:
+        findings += _application_health_check(ctx, tree.cluster)
         tenants = ctx.tenants.get(tree.cluster, frozenset())
         steps = _steps(tree)
         created = bootstrap_script.read(ctx.root, tree.cluster, tenants)
@@ -99,6 +92,44 @@ def check(ctx: Context) -> Iterable[Finding]:
         findings += _references(tree, steps, created.secrets)
         findings += _guardrails(tree, steps, tenants)
     return findings
+
+
+def _application_health_check(ctx: Context, cluster: str) -> list[Finding]:
+    """The install applies the cluster's Argo CD settings, and their argocd-cm sets the
+    Application health check, before the root Application's first sync."""
+    settings = ARGOCD_SETTINGS.format(cluster=cluster)
+    if SETTINGS_APPLY not in _read(ctx, INSTALL_SCRIPT):
+        return [
+            Finding(
+                CHECK,
+                INSTALL_SCRIPT,
+                "",
+                f"the Argo CD install does not apply Argo CD's settings ({settings})",
+                f"`apply -k {SETTINGS_APPLY}`: the Application health check, without which "
+                "sync waves do not wait for child Applications",
+            )
+        ]
+    rendered = next((r for r in ctx.built if r.rel == settings), None)
+    data = next(
+        (
+            (o.get("data") or {})
+            for o in (rendered.objects if rendered else [])
+            if o.get("kind") == "ConfigMap" and name_of(o) == "argocd-cm"
+        ),
+        {},
+    )
+    if APPLICATION_HEALTH_KEY in data:
+        return []
+    return [
+        Finding(
+            CHECK,
+            settings,
+            "ConfigMap argocd/argocd-cm",
+            f"the Argo CD install does not set {APPLICATION_HEALTH_KEY}",
+            "the Application health check, without which sync waves do not wait for "
+            "child Applications",
+        )
+    ]
 
 
 def _read(ctx: Context, rel: str) -> str:

@@ -20,7 +20,13 @@ WAVE_ORDER = ("projects", "storage", "registry", "monitoring", "tenants")
 # resource of the earlier waves is Healthy), so a component that nothing needs goes after
 # everything: the rollout judge needs the registry and the monitoring CRDs and rules, and
 # syncs after the tenants, where its health holds nothing back.
-SIDE_LAYERS = {"rollouts": ("registry", "monitoring", "tenants")}
+# Argo CD's own settings (argocd-cm, argocd-notifications-cm; the bootstrap applied them
+# before the first sync) go after storage: on EKS their notifications webhook comes through
+# the ClusterSecretStore of the storage layer.
+SIDE_LAYERS = {
+    "rollouts": ("registry", "monitoring", "tenants"),
+    "argocd-settings": ("storage",),
+}
 # Application name or destination namespace -> layer, for Applications of platform pieces
 # (EKS has no MinIO: its `storage` Application holds the S3 side).
 NAME_LAYERS = {
@@ -31,6 +37,7 @@ NAME_LAYERS = {
     "monitoring": "monitoring",
     "kube-prometheus-stack": "monitoring",
     "rollout-judge": "rollouts",
+    "argocd-settings": "argocd-settings",
 }
 NAMESPACE_LAYERS = {
     "minio": "storage",

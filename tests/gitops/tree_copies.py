@@ -39,6 +39,7 @@ REAL_TREE_FILES = (
     "training/rollout",  # the judge image's build context (the bootstrap builds it)
     "upstream-files.yaml",  # the pinned upstream files: release tags and the CRD list
     "docs/eks.md",  # the documented first-deploy steps the first-sync simulation starts from
+    "docs/runbooks",  # the pages the Argo CD UI's links and notifications point at
 )
 
 

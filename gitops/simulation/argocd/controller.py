@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gitops.simulation.argocd.projects import source_permitted
@@ -30,6 +31,7 @@ from gitops.simulation.argocd.sync import (
     Operation,
     SyncRequest,
     SyncRunner,
+    Task,
     content_hash,
     hook_phases,
 )
@@ -65,6 +67,22 @@ class AppState:
     resources: dict[Key, Health | None] = field(default_factory=dict)  # last assessed
     pending_manual: tuple[bool] | None = None  # a requested sync (prune flag)
     attempted_revision: str = ""
+    in_sync: dict[Key, bool] = field(default_factory=dict)  # managed resource -> Synced
+
+
+class LogicalClock:
+    """Timestamps for status.operationState (startedAt, finishedAt). The simulation has no
+    real time (it runs each controller to rest), so these only order events: one second per
+    operation event after a fixed epoch, in RFC 3339 as Argo CD writes them."""
+
+    EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def now(self) -> str:
+        self.ticks += 1
+        return (self.EPOCH + timedelta(seconds=self.ticks)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ArgoCD:
@@ -86,6 +104,7 @@ class ArgoCD:
         self.runner = SyncRunner(cluster, health_of, self.owner, self.applied)
         self.apps: dict[str, AppState] = {}
         self.appset_errors: dict[str, str] = {}
+        self.clock = LogicalClock()
 
     # --- what the world asks ------------------------------------------------------------
 
@@ -212,6 +231,7 @@ class ArgoCD:
         if state.operation is not None and not state.operation.done:
             changed |= self.runner.step(state.operation)
             if state.operation.done:
+                state.operation.finished_at = state.operation.finished_at or self.clock.now()
                 state.last = state.operation
                 state.attempted_revision = state.operation.revision
                 state.sync = (
@@ -271,7 +291,15 @@ class ArgoCD:
             options=list(policy.get("syncOptions") or []),
             managed_namespace_metadata=policy.get("managedNamespaceMetadata"),
         )
-        return self.runner.start(request, self.revision)
+        operation = self.runner.start(request, self.revision)
+        operation.started_at = self.clock.now()
+        if operation.done:
+            # Failed at validation: finished as it started, and, like any finished
+            # operation, the attempt automated sync does not repeat for this revision.
+            operation.finished_at = self.clock.now()
+            state.last = operation
+            state.attempted_revision = operation.revision
+        return operation
 
     def _source_refused(self, app: dict[str, Any], project: dict[str, Any]) -> str:
         """argo.ValidatePermissions: each source's repoURL must be permitted by the project
@@ -330,6 +358,10 @@ class ArgoCD:
         state.resources = {
             key: health for (key, _), health in zip(managed, result.resources, strict=True)
         }
+        state.in_sync = {
+            key: key in self.cluster.objects and self.applied.get(key) == content_hash(obj)
+            for key, obj in self._managed(app, desired)
+        }
         worst = next(
             (
                 (key, health)
@@ -351,17 +383,61 @@ class ArgoCD:
             "sync": {"status": state.sync, "revision": self.revision},
             "health": {"status": state.health.status, "message": state.health.message},
         }
+        # status.resources and operationState.syncResult as Argo CD v3.5.1 writes them
+        # (pkg/apis/application/v1alpha1/types.go ResourceStatus, SyncOperationResult,
+        # ResourceResult): what notification templates read.
+        status["resources"] = [
+            _resource_status(key, state.in_sync.get(key, False), health)
+            for key, health in sorted(state.resources.items(), key=lambda kh: str(kh[0]))
+        ]
         if operation is not None:
             status["operationState"] = {
                 "phase": operation.phase,
                 "message": operation.message,
                 "retryCount": state.retries,
-                "operation": {"sync": {"prune": operation.prune}},
+                "operation": {"sync": {"prune": operation.prune, "revision": operation.revision}},
+                "startedAt": operation.started_at,
+                "syncResult": {
+                    "revision": operation.revision,
+                    "resources": [
+                        _resource_result(task) for task in operation.tasks if task.status
+                    ],
+                },
             }
+            if operation.finished_at:
+                status["operationState"]["finishedAt"] = operation.finished_at
         if state.condition:
             kind, _, message = state.condition.partition(": ")
             status["conditions"] = [{"type": kind, "message": message}]
         return status
+
+
+def _resource_status(key: Key, in_sync: bool, health: Health | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "group": key.group,
+        "kind": key.kind,
+        "namespace": key.namespace,
+        "name": key.name,
+        "status": "Synced" if in_sync else "OutOfSync",
+    }
+    if health is not None:
+        out["health"] = {"status": health.status, "message": health.message}
+    return out
+
+
+def _resource_result(task: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "group": task.key.group,
+        "kind": task.key.kind,
+        "namespace": task.key.namespace,
+        "name": task.key.name,
+        "status": task.status,
+        "message": task.message,
+        "syncPhase": task.phase,
+    }
+    if task.hook:
+        out["hookPhase"] = task.state
+    return out
 
 
 def _automated(app: dict[str, Any]) -> bool:

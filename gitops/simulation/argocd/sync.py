@@ -185,6 +185,9 @@ class Operation:
     phase: str = "Running"
     message: str = ""
     started: bool = False
+    # Logical times (controller.py LogicalClock): only their order means anything.
+    started_at: str = ""
+    finished_at: str = ""
 
     @property
     def done(self) -> bool:

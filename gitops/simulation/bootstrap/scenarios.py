@@ -294,6 +294,7 @@ def validation_runs(
     crds: CrdSet,
     settings: Settings,
     sample: dict[str, list[str]],
+    scenarios: Iterable[Scenario] = SCENARIOS,
 ) -> list[ScenarioRun]:
     """The scenarios of one validation, with the sync simulation answering for Argo CD."""
     trees = list(trees)
@@ -302,7 +303,9 @@ def validation_runs(
     factory = simulation_factory(
         root, by_cluster, crds, upstream.folder("argocd-health", settings), settings.git_history
     )
-    return run_scenarios(root, answers, sample=sample, simulation=factory, clusters=by_cluster)
+    return run_scenarios(
+        root, answers, scenarios=scenarios, sample=sample, simulation=factory, clusters=by_cluster
+    )
 
 
 def shared_validation_runs(

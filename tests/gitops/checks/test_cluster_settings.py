@@ -22,6 +22,7 @@ OWN_VALUES = {
     "CERTIFICATE_ARN": (
         "arn:aws:acm:eu-west-1:444455556666:certificate/1f2e3d4c-0000-4000-8000-00000000beef"
     ),
+    "MLFLOW_URL": "https://mlflow.ml.acme.internal",
 }
 FORK = "https://github.com/acme/ml-platform.git"
 

@@ -262,7 +262,7 @@ def test_application_health_check_without_the_sync_condition(
         answers,
         {
             KIND_BOOTSTRAP: [kind_without_mlflow_admin_secret()],
-            "clusters/install-argocd.sh": [(lua, "")],
+            "base/argocd/argocd-cm.yaml": [(lua, "")],
         },
         cluster="kind",
     )

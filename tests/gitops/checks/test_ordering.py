@@ -112,8 +112,14 @@ def test_pods_as_the_default_serviceaccount(repo: Path) -> None:
 
 
 def test_argo_cd_install_without_the_application_health_check(repo: Path) -> None:
-    script = repo / "clusters/install-argocd.sh"
-    script.write_text(
-        script.read_text().replace("resource.customizations.health.argoproj.io_Application", "x")
+    settings = repo / "base/argocd/argocd-cm.yaml"
+    settings.write_text(
+        settings.read_text().replace("resource.customizations.health.argoproj.io_Application", "x")
     )
     assert "the Argo CD install does not set resource.customizations.health" in ordering(repo)
+
+
+def test_argo_cd_install_without_its_settings(repo: Path) -> None:
+    script = repo / "clusters/install-argocd.sh"
+    script.write_text(script.read_text().replace("/argocd/config", "/argocd/elsewhere"))
+    assert "the Argo CD install does not apply Argo CD's settings" in ordering(repo)

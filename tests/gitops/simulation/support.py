@@ -17,7 +17,7 @@ from gitops.simulation.world import Images, World
 from gitops.tree import upstream
 from gitops.tree.app_tree import App, ClusterTree
 from gitops.tree.crds import CrdSet, load_crds
-from tests.gitops.simulation.health.support import argocd_cm_patch
+from tests.gitops.simulation.health.support import argocd_cm_data
 
 REPO_URL = "https://github.com/example-org/ml-inference-platform.git"
 ENTRY = "clusters/test"  # what the root Application is rendered from
@@ -39,8 +39,8 @@ def health_scripts() -> Path:
 
 @functools.cache
 def application_health_check() -> dict[str, str]:
-    """The argocd-cm data clusters/install-argocd.sh patches in (an Application's health)."""
-    return argocd_cm_patch(paths.REPO_ROOT / "clusters" / "install-argocd.sh")
+    """The argocd-cm data clusters/install-argocd.sh applies (an Application's health)."""
+    return argocd_cm_data(paths.REPO_ROOT / "base" / "argocd" / "argocd-cm.yaml")
 
 
 # --- objects ------------------------------------------------------------------------------

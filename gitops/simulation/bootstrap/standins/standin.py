@@ -41,7 +41,8 @@ What they answer:
   (`archives_left`).
 - kubectl, against an existing context (--context, else the current one): namespaces
   (`create namespace --dry-run=client -o yaml | apply -f -`); the Argo CD install (apply -f
-  of its install.yaml, patch argocd-cm with its data, rollout restart/status); Secrets (`get
+  of its install.yaml, patch argocd-cm with its data or `apply -k` of Argo CD's settings
+  (argocd-cm's data is what Argo CD reads), rollout restart/status); Secrets (`get
   secret` fails until `create secret generic` made it, in an existing namespace, or a
   controller of the simulated cluster wrote it; `-o jsonpath={.data.K}` is base64 of the
   value); `apply -k DIR` (rendered by the real kubectl, applied to the simulated cluster);
@@ -678,12 +679,31 @@ def apply_kustomization(run: Run, call: Call, context: str, folder: str) -> int:
     if "Application root" in objects:
         cluster["root"] = call.effect["kustomization"]
         call.effect["root"] = True
+    documents = [d for d in yaml.safe_load_all(result.stdout) if d]
+    settings = next((d for d in documents if _is_argocd_cm(d)), None)
+    if settings is not None:
+        # Argo CD's settings (clusters/install-argocd.sh applies overlays/<cluster>/argocd/
+        # config): Argo CD reads argocd-cm's data from then on.
+        data = {str(k): str(v) for k, v in (settings.get("data") or {}).items()}
+        cluster["argocd_health_check"] = HEALTH_KEY in data
+        call.effect["argocd_cm"] = {"application_health": cluster["argocd_health_check"]}
     if (sim := run.simulation(context)) is not None:
-        refused = sim.apply([d for d in yaml.safe_load_all(result.stdout) if d])
+        if settings is not None:
+            sim.world.argocd_cm.update(data)
+        refused = sim.apply(documents)
         if refused:
             raise Failed("\n".join(f"Error from server: {r}" for r in refused))
     call.out.append("".join(f"{o.lower().replace(' ', '/')} created\n" for o in objects))
     return 0
+
+
+def _is_argocd_cm(obj: dict[str, Any]) -> bool:
+    meta = obj.get("metadata") or {}
+    return (
+        obj.get("kind") == "ConfigMap"
+        and meta.get("name") == "argocd-cm"
+        and meta.get("namespace") == "argocd"
+    )
 
 
 def get_applications(

@@ -1,10 +1,9 @@
 """Helpers of the health tests: where Argo CD's built-in health scripts are, objects read from
-YAML the way Argo CD's own tests read them, and the argocd-cm patch the bootstrap installs."""
+YAML the way Argo CD's own tests read them, and the argocd-cm data the bootstrap installs."""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,7 @@ def load_object(text: str) -> Any:
     return yaml.load(text, Loader=_JsonLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def argocd_cm_patch(script: Path) -> dict[str, str]:
-    """The argocd-cm data a bootstrap script patches in with `--patch-file /dev/stdin <<'PATCH'`."""
-    text = script.read_text(encoding="utf-8")
-    found = re.search(r"argocd-cm .*<<'PATCH'[^\n]*\n(.*?)\nPATCH\n", text, re.DOTALL)
-    if found is None:
-        return {}
-    return yaml.safe_load(found.group(1))["data"]
+def argocd_cm_data(config_map: Path) -> dict[str, str]:
+    """The data of an argocd-cm ConfigMap file (base/argocd/argocd-cm.yaml: what the bootstrap
+    applies before the root's first sync)."""
+    return dict(yaml.safe_load(config_map.read_text(encoding="utf-8")).get("data") or {})

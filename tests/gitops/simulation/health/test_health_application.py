@@ -19,7 +19,7 @@ from gitops.simulation.health import (
     application_health,
     overrides_from_argocd_cm,
 )
-from tests.gitops.simulation.health.support import argocd_cm_patch
+from tests.gitops.simulation.health.support import argocd_cm_data
 
 HEALTHY, PROGRESSING, DEGRADED = (
     HealthStatus.HEALTHY,
@@ -55,8 +55,8 @@ def not_created(obj: dict[str, Any]) -> ManagedResource:
 
 @pytest.fixture
 def checks(empty_scripts: Path) -> HealthChecks:
-    install = paths.REPO_ROOT / "clusters" / "install-argocd.sh"
-    overrides = overrides_from_argocd_cm(argocd_cm_patch(install))
+    install = paths.REPO_ROOT / "base" / "argocd" / "argocd-cm.yaml"
+    overrides = overrides_from_argocd_cm(argocd_cm_data(install))
     overrides["example.com/Blank"] = ResourceOverride("return {}")
     return HealthChecks(empty_scripts, overrides)
 

@@ -1,6 +1,7 @@
 """The health checks argocd-cm installs (util/settings/settings.go GetResourceOverrides at
-Argo CD v3.5.1), and the one this platform's bootstrap patches in for Applications
-(clusters/install-argocd.sh), applied to Applications with and without status.health."""
+Argo CD v3.5.1), and the one this platform's bootstrap installs for Applications
+(base/argocd/argocd-cm.yaml, which clusters/install-argocd.sh applies), applied to
+Applications with and without status.health."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from gitops.simulation.health import (
     ResourceOverride,
     overrides_from_argocd_cm,
 )
-from tests.gitops.simulation.health.support import argocd_cm_patch
+from tests.gitops.simulation.health.support import argocd_cm_data
 
-INSTALL_SCRIPT = paths.REPO_ROOT / "clusters" / "install-argocd.sh"
+ARGOCD_CM = paths.REPO_ROOT / "base" / "argocd" / "argocd-cm.yaml"
 APPLICATION_KEY = "resource.customizations.health.argoproj.io_Application"
 
 
@@ -41,11 +42,11 @@ def application(status: dict[str, Any] | None = None) -> dict[str, Any]:
 def installed(empty_scripts: Path) -> HealthChecks:
     """Argo CD as the bootstrap installs it, with only its argocd-cm checks (no built-in Lua
     script applies to an Application)."""
-    return HealthChecks(empty_scripts, overrides_from_argocd_cm(argocd_cm_patch(INSTALL_SCRIPT)))
+    return HealthChecks(empty_scripts, overrides_from_argocd_cm(argocd_cm_data(ARGOCD_CM)))
 
 
 def test_the_bootstrap_installs_an_application_check() -> None:
-    data = argocd_cm_patch(INSTALL_SCRIPT)
+    data = argocd_cm_data(ARGOCD_CM)
     assert data[APPLICATION_KEY].strip()
     assert overrides_from_argocd_cm(data)["argoproj.io/Application"].health_lua
 
@@ -92,12 +93,12 @@ def test_without_the_patch_an_application_has_no_health(
 ) -> None:
     """The fault the patch prevents: Argo CD (since 1.8) has no Application health of its own,
     so waves would not wait for a child Application."""
-    script = tmp_path / "install-argocd.sh"
-    text = INSTALL_SCRIPT.read_text(encoding="utf-8")
+    script = tmp_path / "argocd-cm.yaml"
+    text = ARGOCD_CM.read_text(encoding="utf-8")
     planted = text.replace(APPLICATION_KEY, "resource.customizations.health.argoproj.io_AppProject")
     assert planted != text
     script.write_text(planted, encoding="utf-8")
-    checks = HealthChecks(empty_scripts, overrides_from_argocd_cm(argocd_cm_patch(script)))
+    checks = HealthChecks(empty_scripts, overrides_from_argocd_cm(argocd_cm_data(script)))
     assert checks.assess(application({"health": {"status": "Degraded"}})) is None
 
 

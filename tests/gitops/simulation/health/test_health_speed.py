@@ -13,7 +13,7 @@ import pytest
 
 from gitops import paths
 from gitops.simulation.health import HealthChecks, overrides_from_argocd_cm
-from tests.gitops.simulation.health.support import argocd_cm_patch
+from tests.gitops.simulation.health.support import argocd_cm_data
 
 CALLS = 2000
 EXTERNAL_SECRET = {
@@ -83,8 +83,8 @@ def test_an_assessment_costs_well_under_a_millisecond(tmp_path: Path) -> None:
         'return {status = "Progressing", message = "waiting"}\n',
         encoding="utf-8",
     )
-    install = paths.REPO_ROOT / "clusters" / "install-argocd.sh"
-    checks = HealthChecks(scripts, overrides_from_argocd_cm(argocd_cm_patch(install)))
+    install = paths.REPO_ROOT / "base" / "argocd" / "argocd-cm.yaml"
+    checks = HealthChecks(scripts, overrides_from_argocd_cm(argocd_cm_data(install)))
     for label, obj in (
         ("Lua (built-in script)", EXTERNAL_SECRET),
         ("Lua (argocd-cm Application check)", APPLICATION),
