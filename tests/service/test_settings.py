@@ -10,7 +10,9 @@ BASE = {"MODEL_URI": "models:/tenant-a-iris@staging", "MLFLOW_TRACKING_URI": "ht
 
 def test_defaults() -> None:
     settings = Settings.from_env(BASE)
-    assert settings.model == ModelUri("tenant-a-iris", alias="staging")
+    assert [m.uri for m in settings.models] == [ModelUri("tenant-a-iris", alias="staging")]
+    assert settings.models_source == "MODEL_URI"
+    assert settings.models[0].entry.resources == "small"
     assert settings.reload_interval_seconds == 30
     assert settings.max_rows_per_request == 1000
     assert settings.request_body_timeout_seconds == 30
@@ -26,7 +28,7 @@ def test_defaults() -> None:
 
 def test_pinned_version() -> None:
     settings = Settings.from_env({**BASE, "MODEL_URI": "models:/tenant-a-iris/7"})
-    assert settings.model == ModelUri("tenant-a-iris", version="7")
+    assert settings.models[0].uri == ModelUri("tenant-a-iris", version="7")
 
 
 @pytest.mark.parametrize(

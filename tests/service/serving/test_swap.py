@@ -82,12 +82,20 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rig:
     monkeypatch.setattr(swap, "prune_cache", lambda *args, **kwargs: None)
     metrics = Metrics()
     holder = swap.ModelHolder()
-    reloader = swap.Reloader(settings, metrics, holder, lambda _uri: registry)  # type: ignore[arg-type,return-value]
+    reloader = swap.Reloader(
+        settings,
+        settings.models[0],
+        metrics.for_model("iris"),
+        holder,
+        lambda _uri: registry,  # type: ignore[arg-type,return-value]
+    )
     return Rig(reloader, registry, versions, loads, holder, metrics)
 
 
 def _reloads(metrics: Metrics, result: str) -> float:
-    return metrics.registry.get_sample_value("inference_model_reloads_total", {"result": result})
+    return metrics.registry.get_sample_value(
+        "inference_model_reloads_total", {"model": "iris", "result": result}
+    )
 
 
 def test_first_load_then_a_new_version_is_swapped_in(rig: Rig) -> None:
@@ -148,5 +156,7 @@ def test_a_pinned_version_is_not_polled(tmp_path: Path) -> None:
             "MODEL_CACHE_DIR": str(tmp_path),
         }
     )
-    reloader = swap.Reloader(settings, Metrics(), swap.ModelHolder())
+    reloader = swap.Reloader(
+        settings, settings.models[0], Metrics().for_model("iris"), swap.ModelHolder()
+    )
     assert reloader.polls is False
