@@ -22,7 +22,13 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from inference.models.memory import growth, import_quietly, pickle_modules, resident_bytes
+from inference.models.memory import (
+    growth,
+    import_quietly,
+    pickle_modules,
+    resident_bytes,
+    settle,
+)
 from inference.models.model import ModelCheckError, ServedModel
 from inference.models.model_folder import (
     chosen_runtime,
@@ -35,7 +41,7 @@ from inference.models.model_folder import (
     read_schema,
     sklearn_flavor,
 )
-from inference.models.onnx_model import OnnxModel, OnnxSpec
+from inference.models.onnx_model import OnnxModel, OnnxSpec, warm_up
 from inference.models.registry import Registry, RegistryError
 from inference.models.sklearn_model import SklearnModel
 from inference.models.version_drift import read_version_drift
@@ -110,6 +116,7 @@ def _build(
         example = read_input_example(path, meta, schema)
         chosen = chosen_runtime(meta, runtime)
         _import_before_measuring(path, meta, chosen)
+        settle()
         before = resident_bytes()
         model: ServedModel
         if chosen == "onnx":
@@ -133,9 +140,13 @@ def _build(
 
 
 def _import_before_measuring(path: Path, meta: dict, runtime: str) -> None:
-    """What a process imports once, whichever version comes first: the runtime, and the
-    modules a pickle names. Counted in the service's base, not in the version's cost."""
+    """What a process sets up once, whichever version comes first: the runtime (imported, and
+    onnxruntime's first session), and the modules a pickle names. Counted in the service's
+    base, not in the version's cost."""
     importlib.import_module(_RUNTIME_MODULES[runtime])
+    if runtime == "onnx":
+        with contextlib.suppress(Exception):  # a broken runtime fails the load itself
+            warm_up()
     if runtime == "sklearn":
         flavor = sklearn_flavor(meta)
         pickled = path / str(flavor.get("pickled_model", "model.pkl"))

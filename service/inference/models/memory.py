@@ -9,17 +9,22 @@ the runtime's own import (scikit-learn or onnxruntime), and the modules a pickle
 would otherwise import in the middle of the measurement.
 
 The figure is an estimate: other threads (requests to other models) allocate meanwhile, and
-the allocator may reuse memory freed earlier. It decides only whether a version fits its
-resource class, which is 16 MiB at the least.
+the allocator may reuse memory freed earlier (returned to the system first where glibc allows,
+and the pickle is scanned without reading its payloads). It decides only whether a version
+fits its resource class, which is 16 MiB at the least.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import importlib
+import io
 import os
 import pickletools
 from pathlib import Path
+from typing import BinaryIO
 
 # /proc/self/statm: size resident shared text lib data dirty, in pages (proc(5)).
 _STATM = Path("/proc/self/statm")
@@ -34,6 +39,17 @@ def resident_bytes() -> int | None:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+def settle() -> None:
+    """Hand freed heap memory back to the system (glibc's malloc_trim), so memory freed before
+    a load is not silently reused by it and left out of its cost. No garbage collection here:
+    a full one holds the GIL for a tenth of a second in a process with scikit-learn loaded,
+    which every request in flight would wait for."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.util.find_library("c")
+        if libc:
+            ctypes.CDLL(libc).malloc_trim(0)
+
+
 def growth(before: int | None, after: int | None) -> int | None:
     """What a load added; None when either reading is missing."""
     if before is None or after is None:
@@ -41,36 +57,73 @@ def growth(before: int | None, after: int | None) -> int | None:
     return max(0, after - before)
 
 
+# Argument sizes pickletools gives its opcodes (ArgumentDescriptor.n): a fixed count of bytes,
+# or one of these.
+_UP_TO_NEWLINE, _LENGTH1, _LENGTH4, _LENGTH4U, _LENGTH8U = -1, -2, -3, -4, -5
+_LENGTH_BYTES = {_LENGTH1: 1, _LENGTH4: 4, _LENGTH4U: 4, _LENGTH8U: 8}
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
+_INT_OPS = {"GET", "BINGET", "LONG_BINGET", "PUT", "BINPUT", "LONG_BINPUT"}
 _GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
 _PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
 # Framing, not values: a frame may start between the two strings of a STACK_GLOBAL.
 _SILENT_OPS = {"PROTO", "FRAME"}
+# A module name is short; a longer string is skipped unread.
+_LONGEST_NAME = 4096
+
+
+def _argument(stream: BinaryIO, op: pickletools.OpcodeInfo) -> str | int | None:
+    """The opcode's argument when it may matter here (a string, a memo index), else None;
+    binary payloads (numpy arrays, most of a model file) are skipped without being read, so
+    scanning allocates next to nothing (freed memory the allocator kept would otherwise be
+    reused by the load and hide part of its cost)."""
+    described = op.arg
+    if described is None:
+        return None
+    size = described.n
+    if size == _UP_TO_NEWLINE:
+        line = stream.readline().decode("latin-1").rstrip("\n")
+        if op.name in ("GLOBAL", "INST"):  # two lines: module, then name
+            stream.readline()
+        return line
+    if size >= 0:
+        raw = stream.read(size)
+        return int.from_bytes(raw, "little") if op.name in _INT_OPS else None
+    length = int.from_bytes(stream.read(_LENGTH_BYTES[size]), "little")
+    if op.name in _STRING_OPS and length <= _LONGEST_NAME:
+        return stream.read(length).decode("utf-8", "replace")
+    stream.seek(length, io.SEEK_CUR)
+    return None
 
 
 def pickle_modules(path: Path) -> set[str]:
     """The modules a pickle file names (the classes and functions it rebuilds), read from its
-    opcodes without running it. STACK_GLOBAL takes its module and name from the two strings
-    pushed just before it, written inline or fetched from the memo."""
+    opcodes without running it. GLOBAL and INST carry the module; STACK_GLOBAL takes it from
+    the two strings pushed just before it, written inline or fetched from the memo."""
     modules: set[str] = set()
     memo: dict[int, str | None] = {}
     strings: list[str | None] = []  # the last values pushed, when they were strings
     with path.open("rb") as stream:
-        for opcode, argument, _ in pickletools.genops(stream):
-            name = opcode.name
-            if name == "GLOBAL" and isinstance(argument, str):
-                modules.add(argument.split(" ", 1)[0])
+        while code := stream.read(1):
+            op = pickletools.code2op.get(code.decode("latin-1"))
+            if op is None:
+                raise ValueError(f"not a pickle opcode: {code!r}")
+            argument = _argument(stream, op)
+            name = op.name
+            if name == "STOP":
+                break
+            if name in ("GLOBAL", "INST") and isinstance(argument, str):
+                modules.add(argument)
             elif name == "STACK_GLOBAL":
                 if len(strings) >= 2 and isinstance(strings[-2], str):
                     modules.add(strings[-2])
             elif name in _STRING_OPS:
-                strings.append(str(argument))
+                strings.append(argument if isinstance(argument, str) else None)
             elif name in _GET_OPS:
-                strings.append(memo.get(int(argument)))
+                strings.append(memo.get(int(argument or 0)))
             elif name == "MEMOIZE":
                 memo[len(memo)] = strings[-1] if strings else None
             elif name in _PUT_OPS:
-                memo[int(argument)] = strings[-1] if strings else None
+                memo[int(argument or 0)] = strings[-1] if strings else None
             elif name in _SILENT_OPS:
                 continue
             else:
