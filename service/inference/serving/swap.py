@@ -167,7 +167,9 @@ class Reloader:
         self._holder.last_check = time.time()
         current = self._holder.current
         if current is not None and current.version == version:
+            # The alias points at what is served (again): an earlier failure is history.
             self._failures = 0
+            self._holder.last_error = None
             return False
         log.info(
             "loading %s v%s (serving %s)", ref.name, version, current and f"v{current.version}"
