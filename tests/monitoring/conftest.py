@@ -9,12 +9,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
 from tests.monitoring.metrics_contract import ALIAS, MODEL_NAME, SECOND_MODEL, TENANT
 from tests.support.models import iris_forest, iris_logistic, iris_reference, log_and_register
 from tests.support.rollouts import policy_document, put_candidate, write_policy
-from tests.support.servers import start_service
+from tests.support.servers import start_service, write_models_file
 from training.local_platform.registry_server import RegistryServer
 
 RELOAD_INTERVAL_SECONDS = 1
@@ -37,19 +36,10 @@ def scraped_metrics(
     policy = policy_document(ALIAS)
     put_candidate(registry.url, MODEL_NAME, candidate, policy, TENANT)
     write_policy(folder / "rollout.yaml", policy)
-    models_file = folder / "models.yaml"
-    models_file.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "ml-platform.example.com/v1alpha1",
-                "kind": "TenantModels",
-                "models": [
-                    {"name": MODEL_NAME, "alias": ALIAS, "rollout": "rollout.yaml"},
-                    {"name": SECOND_MODEL, "alias": ALIAS},
-                ],
-            }
-        ),
-        encoding="utf-8",
+    models_file = write_models_file(
+        folder,
+        {"name": MODEL_NAME, "alias": ALIAS, "rollout": "rollout.yaml"},
+        {"name": SECOND_MODEL, "alias": ALIAS},
     )
     service = start_service(
         {

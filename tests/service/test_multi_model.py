@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.models import (
@@ -29,7 +28,7 @@ from tests.support.models import (
     text_pipeline,
 )
 from tests.support.rollouts import policy_document, put_candidate, set_state, write_policy
-from tests.support.servers import Service, s3_client, start_service
+from tests.support.servers import Service, s3_client, start_service, write_models_file
 from training.local_platform.registry_server import RegistryServer
 from training.rollout.state import ABORTED
 
@@ -41,21 +40,6 @@ ROWS = iris_frame()[0].values.tolist()
 RECORD = dict(zip(IRIS_COLUMNS, ROWS[0], strict=True))
 IRIS_POLICY = policy_document("staging", routingHeader="x-user")
 FOREST_POLICY = policy_document("production", routingHeader="x-session")
-
-
-def declare(folder: Path, *models: dict[str, Any]) -> Path:
-    path = folder / "models.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "ml-platform.example.com/v1alpha1",
-                "kind": "TenantModels",
-                "models": list(models),
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -121,7 +105,7 @@ def tenant(registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("tenant-m")
     write_policy(folder / "iris-rollout.yaml", IRIS_POLICY)
     write_policy(folder / "forest-rollout.yaml", FOREST_POLICY)
-    models_file = declare(
+    models_file = write_models_file(
         folder,
         {"name": IRIS, "alias": "staging", "rollout": "iris-rollout.yaml"},
         {"name": FOREST, "alias": "production", "rollout": "forest-rollout.yaml"},
@@ -407,7 +391,7 @@ def test_a_version_above_its_resource_class_is_refused_and_fits_a_larger_one(
         {
             **settings,
             "MODELS_FILE": str(
-                declare(
+                write_models_file(
                     tmp_path / "small-class",
                     {"name": big, "alias": "staging"},  # small: 16 MiB
                     {"name": small, "alias": "staging"},
@@ -447,7 +431,7 @@ def test_a_version_above_its_resource_class_is_refused_and_fits_a_larger_one(
         {
             **settings,
             "MODELS_FILE": str(
-                declare(
+                write_models_file(
                     tmp_path / "medium-class",
                     {"name": big, "alias": "staging", "resources": "medium"},
                 )

@@ -4,6 +4,7 @@ import pytest
 
 from inference.contracts.model_uri import ModelUri
 from inference.settings import Settings, SettingsError
+from tests.support.servers import write_models_file
 
 BASE = {"MODEL_URI": "models:/tenant-a-iris@staging", "MLFLOW_TRACKING_URI": "http://mlflow:5000"}
 
@@ -63,19 +64,6 @@ def test_reload_interval_zero_means_never() -> None:
 # --- the tenant's models.yaml ---------------------------------------------------------------
 
 
-def _declare(folder: Path, *models: dict[str, object]) -> Path:
-    import yaml
-
-    path = folder / "models.yaml"
-    document = {
-        "apiVersion": "ml-platform.example.com/v1alpha1",
-        "kind": "TenantModels",
-        "models": list(models),
-    }
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
-
-
 def _policy(folder: Path, name: str, stable_alias: str, header: str = "x-routing-key") -> None:
     import yaml
 
@@ -106,7 +94,7 @@ def _files_env(models_file: Path, **extra: str) -> dict[str, str]:
 def test_a_models_file_serves_its_shared_models_with_their_policies(tmp_path: Path) -> None:
     _policy(tmp_path, "iris-rollout.yaml", "staging", "x-user")
     _policy(tmp_path, "churn-rollout.yaml", "production", "x-session")
-    models_file = _declare(
+    models_file = write_models_file(
         tmp_path,
         {"name": "tenant-a-iris", "alias": "staging", "rollout": "iris-rollout.yaml"},
         {"name": "tenant-a-churn", "alias": "production", "rollout": "churn-rollout.yaml"},
@@ -129,7 +117,7 @@ def test_a_models_file_serves_its_shared_models_with_their_policies(tmp_path: Pa
 
 
 def test_a_dedicated_deployment_serves_its_model_alone(tmp_path: Path) -> None:
-    models_file = _declare(
+    models_file = write_models_file(
         tmp_path,
         {"name": "tenant-a-iris", "alias": "staging"},
         {"name": "tenant-a-big", "alias": "staging", "deployment": "dedicated"},
@@ -187,12 +175,12 @@ def test_a_bad_declaration_stops_the_start_naming_what_is_wrong(
 ) -> None:
     _policy(tmp_path, "prod.yaml", "production")
     with pytest.raises(SettingsError, match=message):
-        Settings.from_env(_files_env(_declare(tmp_path, *models), **extra))
+        Settings.from_env(_files_env(write_models_file(tmp_path, *models), **extra))
 
 
 def test_a_bad_policy_of_another_deployments_model_does_not_stop_this_one(tmp_path: Path) -> None:
     _policy(tmp_path, "prod.yaml", "production")
-    models_file = _declare(
+    models_file = write_models_file(
         tmp_path,
         {"name": "tenant-a-iris", "alias": "staging"},
         {
@@ -208,7 +196,7 @@ def test_a_bad_policy_of_another_deployments_model_does_not_stop_this_one(tmp_pa
 
 
 def test_a_models_file_and_model_uri_together_are_refused_naming_both(tmp_path: Path) -> None:
-    models_file = _declare(tmp_path, {"name": "tenant-a-iris", "alias": "staging"})
+    models_file = write_models_file(tmp_path, {"name": "tenant-a-iris", "alias": "staging"})
     env = _files_env(models_file, MODEL_URI="models:/tenant-a-iris@staging")
     with pytest.raises(SettingsError, match=r"MODELS_FILE '.*models.yaml' and MODEL_URI"):
         Settings.from_env(env)
@@ -222,3 +210,12 @@ def test_an_explicit_models_file_that_does_not_exist_is_refused(tmp_path: Path) 
 def test_without_models_file_or_model_uri_the_message_names_both() -> None:
     with pytest.raises(SettingsError, match=r"MODELS_FILE\) and MODEL_URI is not set"):
         Settings.from_env({"MLFLOW_TRACKING_URI": "http://x"})
+
+
+def test_a_shared_deployment_may_serve_nothing_when_every_model_is_dedicated(
+    tmp_path: Path,
+) -> None:
+    models_file = write_models_file(
+        tmp_path, {"name": "tenant-a-big", "alias": "staging", "deployment": "dedicated"}
+    )
+    assert Settings.from_env(_files_env(models_file)).names == ()

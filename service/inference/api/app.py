@@ -358,11 +358,13 @@ def create_app(
 
     def not_served(name: str) -> Response:
         return error_response(
-            404, "not_found", f"model {name!r} is not served here; served: {served_list}"
+            404, "not_found", f"model {name!r} is not served here; served: {served_list or 'none'}"
         )
 
     def model_required(path: str) -> Response:
         action = path.rsplit("/", 1)[-1]
+        if not models.names:  # every model of the tenant has a Deployment of its own
+            return error_response(404, "not_found", "this Deployment serves no model")
         return error_response(
             404,
             "model_required",

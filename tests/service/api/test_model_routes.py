@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from inference.api.app import route_labels
 from inference.models.model import Prediction, ServedModel
 from inference.models.schema import InputSchema
 from inference.settings import Settings
+from tests.support.servers import write_models_file
 
 IRIS, WINE, LATE = "tenant-a-iris", "tenant-a-wine", "tenant-a-late"
 
@@ -40,17 +40,7 @@ def _model(name: str, version: str, columns: tuple[str, ...]) -> Labelled:
 
 
 def _settings(tmp_path: Path, *names: str) -> Settings:
-    models_file = tmp_path / "models.yaml"
-    models_file.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "ml-platform.example.com/v1alpha1",
-                "kind": "TenantModels",
-                "models": [{"name": name, "alias": "staging"} for name in names],
-            }
-        ),
-        encoding="utf-8",
-    )
+    models_file = write_models_file(tmp_path, *({"name": n, "alias": "staging"} for n in names))
     return Settings.from_env(
         {
             "MODELS_FILE": str(models_file),
@@ -353,3 +343,21 @@ def test_the_openapi_document_shows_the_per_model_routes_with_a_generic_body(two
     record = body["content"]["application/json"]["schema"]["oneOf"][0]
     assert "named model's features" in record["description"]
     assert "properties" not in record  # several schemas behind one path: none is shown
+
+
+def test_a_deployment_serving_no_model_says_so(tmp_path: Path) -> None:
+    models_file = write_models_file(
+        tmp_path, {"name": IRIS, "alias": "staging", "deployment": "dedicated"}
+    )
+    from inference.api.app import create_app
+
+    settings = Settings.from_env(
+        {"MODELS_FILE": str(models_file), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    )
+    app = create_app(settings)
+    predicted, index = asyncio.run(
+        _calls(app, ("POST", "/predict", [[1]]), ("POST", "/v2/repository/index", {}))
+    )
+    assert predicted.status_code == 404
+    assert predicted.json()["message"] == "this Deployment serves no model"
+    assert index.json() == []
