@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import importlib
 import io
 import os
 import pickletools
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 # /proc/self/statm: size resident shared text lib data dirty, in pages (proc(5)).
 _STATM = Path("/proc/self/statm")
@@ -39,15 +38,25 @@ def resident_bytes() -> int | None:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim from the symbols the process already has; None elsewhere (musl,
+    macOS), where settle() does nothing."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
 def settle() -> None:
     """Hand freed heap memory back to the system (glibc's malloc_trim), so memory freed before
     a load is not silently reused by it and left out of its cost. No garbage collection here:
     a full one holds the GIL for a tenth of a second in a process with scikit-learn loaded,
     which every request in flight would wait for."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.util.find_library("c")
-        if libc:
-            ctypes.CDLL(libc).malloc_trim(0)
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def growth(before: int | None, after: int | None) -> int | None:
