@@ -1,4 +1,4 @@
-"""Multi-tenant inference service: serves one tenant's model from the MLflow registry.
+"""Multi-tenant inference service: serves a tenant's models from the MLflow registry.
 
 Commands on top (`python -m inference`, `python -m inference.fetch`) with the settings; then,
 each importing only the groups below it: api/ (HTTP), rollout/ (candidate, routing, shadow),

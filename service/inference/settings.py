@@ -1,6 +1,11 @@
 """Every setting of the service, read from environment variables in one place.
 
 A missing or malformed value stops the start with a message naming the variable.
+
+What the service serves comes from one of two places, never both: the tenant's models.yaml
+(MODELS_FILE, mounted from the ConfigMap `tenant-models`; MODEL_DEPLOYMENT picks the entries
+this Deployment serves, ROLLOUT_POLICY_DIR holds the policy files they name), or MODEL_URI for
+one model (development, tests, the bench), whose policy is ROLLOUT_POLICY_FILE.
 """
 
 from __future__ import annotations
@@ -13,6 +18,14 @@ from pathlib import Path
 
 from inference.contracts.model_uri import ModelUri, ModelUriError
 from inference.contracts.mounted_policy import PolicyFileError, RolloutConfig, read_rollout_config
+from inference.contracts.tenant_models import (
+    SHARED,
+    ModelEntry,
+    ModelsError,
+    TenantModels,
+    load_file,
+    one_model,
+)
 
 
 class SettingsError(ValueError):
@@ -22,7 +35,10 @@ class SettingsError(ValueError):
 _RUNTIMES = ("auto", "sklearn", "onnx")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Where the Deployment mounts the ConfigMap rollout-policy (optional: absent = no policy).
-DEFAULT_ROLLOUT_POLICY_FILE = "/etc/inference/rollout/rollout.yaml"
+DEFAULT_ROLLOUT_POLICY_DIR = "/etc/inference/rollout"
+DEFAULT_ROLLOUT_POLICY_FILE = f"{DEFAULT_ROLLOUT_POLICY_DIR}/rollout.yaml"
+# Where the Deployment mounts the ConfigMap tenant-models (the tenant's models.yaml).
+DEFAULT_MODELS_FILE = "/etc/inference/models/models.yaml"
 
 
 class _Reader:
@@ -65,8 +81,31 @@ class _Reader:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """One model this Deployment serves: its declaration and its rollout policy, if any."""
+
+    entry: ModelEntry
+    # Its rollout policy (docs/rollouts.md); None: promotions move every replica at once.
+    rollout: RolloutConfig | None = None
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def uri(self) -> ModelUri:
+        return self.entry.uri
+
+    @property
+    def memory_bytes(self) -> int:
+        """The most one loaded version may measure (its resource class)."""
+        return self.entry.memory_bytes
+
+
+@dataclass(frozen=True)
 class Settings:
-    model: ModelUri
+    # The models this Deployment serves, in declaration order (at least one).
+    models: tuple[ModelSettings, ...]
     tracking_uri: str
     tracking_username: str | None
     tracking_password: str | None
@@ -97,17 +136,24 @@ class Settings:
     drift_enabled: bool = True
     drift_max_features: int = 32
     drift_max_bins: int = 20
+    # Where the models came from, for messages: "MODEL_URI" or "MODELS_FILE <path>".
+    models_source: str = "MODEL_URI"
+    # MODEL_DEPLOYMENT: "shared", or the dedicated model this Deployment serves alone.
+    deployment: str = SHARED
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(model.name for model in self.models)
+
+    def model(self, name: str) -> ModelSettings | None:
+        return next((model for model in self.models if model.name == name), None)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings in `env` (default: the process environment), every value checked."""
         read = _Reader(os.environ if env is None else env)
 
-        model_uri = read.text("MODEL_URI")
-        try:
-            model = ModelUri.parse(model_uri)
-        except ModelUriError as exc:
-            raise SettingsError(f"MODEL_URI: {exc}") from None
+        models, source, deployment = _read_models(read)
 
         tracking_uri = read.text("MLFLOW_TRACKING_URI")
         if not re.match(r"^(https?|file|sqlite|databricks)[:+]", tracking_uri):
@@ -134,14 +180,10 @@ class Settings:
                 f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}"
             )
 
-        policy_file = Path(read.text("ROLLOUT_POLICY_FILE", DEFAULT_ROLLOUT_POLICY_FILE))
-        try:
-            rollout = read_rollout_config(policy_file, model.alias)
-        except PolicyFileError as exc:
-            raise SettingsError(f"ROLLOUT_POLICY_FILE {str(policy_file)!r}: {exc}") from None
-
         return cls(
-            model=model,
+            models=models,
+            models_source=source,
+            deployment=deployment,
             tracking_uri=tracking_uri,
             tracking_username=username,
             tracking_password=password,
@@ -166,7 +208,6 @@ class Settings:
             host=read.text("HOST", "0.0.0.0"),
             port=int(read.number("PORT", 8080, minimum=1, kind=int)),
             model_runtime=runtime,
-            rollout=rollout,
             shadow_queue_max_requests=int(
                 read.number("ROLLOUT_SHADOW_QUEUE", 64, minimum=1, kind=int)
             ),
@@ -174,3 +215,71 @@ class Settings:
             drift_max_features=int(read.number("DRIFT_MAX_FEATURES", 32, minimum=1, kind=int)),
             drift_max_bins=int(read.number("DRIFT_MAX_BINS", 20, minimum=2, kind=int)),
         )
+
+
+def _read_models(read: _Reader) -> tuple[tuple[ModelSettings, ...], str, str]:
+    """(the models this Deployment serves, where they are declared, MODEL_DEPLOYMENT)."""
+    model_uri = read.optional("MODEL_URI")
+    explicit_file = read.optional("MODELS_FILE")
+    models_file = Path(explicit_file or DEFAULT_MODELS_FILE)
+    deployment = read.text("MODEL_DEPLOYMENT", SHARED)
+    if model_uri is not None and (explicit_file is not None or models_file.is_file()):
+        raise SettingsError(
+            f"MODELS_FILE {str(models_file)!r} and MODEL_URI {model_uri!r} both declare what "
+            "to serve: keep the models file (one entry per model) and unset MODEL_URI, or "
+            "serve one model with MODEL_URI alone"
+        )
+    if model_uri is not None:
+        try:
+            declared = one_model(ModelUri.parse(model_uri))
+        except ModelUriError as exc:
+            raise SettingsError(f"MODEL_URI: {exc}") from None
+        served = _served_by(declared, deployment)
+        policy_file = Path(read.text("ROLLOUT_POLICY_FILE", DEFAULT_ROLLOUT_POLICY_FILE))
+        try:
+            rollout = read_rollout_config(policy_file, served[0].alias)
+        except PolicyFileError as exc:
+            raise SettingsError(f"ROLLOUT_POLICY_FILE {str(policy_file)!r}: {exc}") from None
+        return (ModelSettings(served[0], rollout),), "MODEL_URI", deployment
+    if not models_file.is_file():
+        raise SettingsError(
+            f"MODELS_FILE {str(models_file)!r} does not exist"
+            if explicit_file is not None
+            else f"nothing to serve: no models file at {str(models_file)!r} (MODELS_FILE) and "
+            "MODEL_URI is not set"
+        )
+    # The tenant's names carry its prefix; checked when TENANT says which tenant this is.
+    tenant = read.optional("TENANT")
+    try:
+        declared = load_file(models_file, tenant)
+    except ModelsError as exc:
+        raise SettingsError(f"MODELS_FILE {str(models_file)!r}: {exc}") from None
+    policy_dir = Path(read.text("ROLLOUT_POLICY_DIR", DEFAULT_ROLLOUT_POLICY_DIR))
+    models = tuple(
+        ModelSettings(entry, _entry_policy(entry, policy_dir))
+        for entry in _served_by(declared, deployment)
+    )
+    return models, f"MODELS_FILE {models_file}", deployment
+
+
+def _served_by(declared: TenantModels, deployment: str) -> tuple[ModelEntry, ...]:
+    try:
+        return declared.served_by(deployment)
+    except ModelsError as exc:  # its message starts with MODEL_DEPLOYMENT
+        raise SettingsError(str(exc)) from None
+
+
+def _entry_policy(entry: ModelEntry, policy_dir: Path) -> RolloutConfig | None:
+    """The policy a served entry names, read as the service reads any: a named file that is
+    missing or wrong stops the start. Only served entries are read, so a dedicated model's
+    bad policy never stops the shared Deployment (and the other way round)."""
+    if entry.rollout is None:
+        return None
+    path = policy_dir / entry.rollout
+    where = f"model {entry.name}: rollout policy {str(path)!r} (ROLLOUT_POLICY_DIR)"
+    if not path.is_file():
+        raise SettingsError(f"{where} does not exist; its entry names {entry.rollout!r}")
+    try:
+        return read_rollout_config(path, entry.alias, f"its entry in models.yaml ({entry.uri})")
+    except PolicyFileError as exc:
+        raise SettingsError(f"{where}: {exc}") from None

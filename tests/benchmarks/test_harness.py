@@ -134,7 +134,7 @@ def test_service_stats_read_the_shadow_counters_by_role() -> None:
     from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
 
     registry = CollectorRegistry()
-    metrics = RolloutMetrics(registry)
+    metrics = RolloutMetrics(registry).for_model("m")
     # What RolloutMetrics reads of a loaded version: its version and classes.
     stable: Any = SimpleNamespace(version="1", classes=[0, 1])
     candidate: Any = SimpleNamespace(version="2", classes=[0, 1])

@@ -145,3 +145,37 @@ def cases_missing(
                 for severity in sorted(defined - fired.get(name, set()))
             ]
     return problems
+
+
+# Series about a model: the service's own (labelled `model` by the service), the recorded
+# drift series (per tenant, model, version) and the judge's (per tenant, model).
+MODEL_SERIES_PREFIXES = ("inference_", "tenant_model", "rollout_judge_")
+
+
+def is_about_a_model(rule: dict[str, Any]) -> bool:
+    """An alert whose expression reads series about a model: it must fire per model."""
+    from .promql_names import metric_names
+
+    return any(name.startswith(MODEL_SERIES_PREFIXES) for name in metric_names(rule["expr"]))
+
+
+def per_model_problems(rules: list[dict[str, Any]], unit_tests: dict[str, Any]) -> list[str]:
+    """One line per alert about a model whose summary does not name the model, and per
+    firing case of such an alert that does not expect a `model` label (promtool compares
+    the whole label set, so that case pins the aggregation to keep `model`)."""
+    about = {rule["alert"] for rule in rules if "alert" in rule and is_about_a_model(rule)}
+    problems = [
+        f"{rule['alert']}: its summary does not name the model"
+        for rule in rules
+        if rule.get("alert") in about and "$labels.model" not in rule["annotations"]["summary"]
+    ]
+    for test in unit_tests.get("tests", []):
+        for case in test.get("alert_rule_test", []):
+            if case["alertname"] not in about:
+                continue
+            problems += [
+                f"{case['alertname']}: a firing case of {test['name']!r} expects no model label"
+                for alert in case.get("exp_alerts") or []
+                if "model" not in alert.get("exp_labels", {})
+            ]
+    return sorted(set(problems))

@@ -91,3 +91,26 @@ def substitute_variables(expr: str, defined: set[str]) -> str:
         raise UnknownVariableError(f"variable ${name} is not defined by the dashboard")
 
     return _VARIABLE.sub(replace, expr)
+
+
+# Series about a model (the service's, the recorded drift series, the judge's): a panel on
+# them follows the dashboard's `model` variable and keeps models apart.
+MODEL_SERIES_PREFIXES = ("inference_", "tenant_model", "rollout_judge_")
+_BY = re.compile(r"\bby\s*\(([^)]*)\)")
+
+
+def model_scope_problems(queries: list[tuple[str, str]]) -> list[str]:
+    """One line per query (over series about a model) that does not filter on the model
+    variable, or that aggregates by tenant without keeping `model` (a per-pod aggregation,
+    `by (..., pod)`, is a view of pods and may sum models). Variables are not panels."""
+    problems = []
+    for where, expr in queries:
+        if where.startswith("variable"):
+            continue
+        if 'model=~"$model"' not in expr:
+            problems.append(f"{where}: not filtered by the model variable")
+        for labels in _BY.findall(expr):
+            names = {label.strip() for label in labels.split(",")}
+            if "tenant" in names and "model" not in names and "pod" not in names:
+                problems.append(f"{where}: by ({labels}) sums the models together")
+    return problems

@@ -8,8 +8,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 # Names the inference service itself must export: its own metrics and the
 # prometheus_client process/platform collectors.
-# The model the contract test serves and scrapes (tests/monitoring/conftest.py).
-MODEL_NAME = "monitoring-iris"
+# The models the contract test serves and scrapes (tests/monitoring/conftest.py): one
+# service serving two models of one tenant, the first with a drift reference and a candidate
+# in shadow, as the tenant's models.yaml declares them.
+TENANT = "tenant-a"
+MODEL_NAME = "tenant-a-monitoring-iris"
+SECOND_MODEL = "tenant-a-monitoring-forest"
 ALIAS = "staging"
 
 SERVICE_PREFIXES = ("inference_", "process_", "python_")

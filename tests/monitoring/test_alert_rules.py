@@ -20,7 +20,9 @@ from .alert_rules import (
     RuleFile,
     alerting_rules,
     cases_missing,
+    is_about_a_model,
     load_prometheus_rule,
+    per_model_problems,
     prometheus_rule_paths,
     write_rule_file,
 )
@@ -181,3 +183,49 @@ def test_every_alert_carries_severity_and_runbook(prometheus_rule: dict[str, Any
         assert "$labels.tenant" in annotations["description"], name
         assert "$value" in annotations["description"], name
         assert annotations["runbook_url"] == RUNBOOK_URL.format(name), name
+
+
+def test_alerts_about_a_model_fire_per_model_and_name_it(
+    prometheus_rule: dict[str, Any], unit_tests: dict[str, Any]
+) -> None:
+    rules = alerting_rules(prometheus_rule)
+    assert per_model_problems(rules, unit_tests) == []
+
+
+def test_the_alerts_about_a_model_are_the_ones_expected() -> None:
+    # Pods, Deployments and scrapes are not about one model; everything else is.
+    from .alert_rules import all_alerting_rules
+
+    about = {rule["alert"] for rule in all_alerting_rules() if is_about_a_model(rule)}
+    others = {rule["alert"] for rule in all_alerting_rules()} - about
+    assert others == {
+        "InferenceNoReadyPods",
+        "InferenceBelowDisruptionBudget",
+        "InferenceTargetDown",
+        "InferenceCPUThrottling",
+    }
+
+
+def test_the_per_model_check_reports_an_alert_aggregated_by_tenant_alone() -> None:
+    planted = {
+        "alert": "InferenceModelReloadFailing",
+        "expr": "sum by (tenant) (increase(inference_model_reloads_total[15m])) > 0",
+        "annotations": {"summary": "The inference service fails to load a new model version."},
+    }
+    unit_tests = {
+        "tests": [
+            {
+                "name": "planted",
+                "alert_rule_test": [
+                    {
+                        "alertname": "InferenceModelReloadFailing",
+                        "exp_alerts": [{"exp_labels": {"severity": "warning", "tenant": "a"}}],
+                    }
+                ],
+            }
+        ]
+    }
+    assert per_model_problems([planted], unit_tests) == [
+        "InferenceModelReloadFailing: a firing case of 'planted' expects no model label",
+        "InferenceModelReloadFailing: its summary does not name the model",
+    ]

@@ -15,10 +15,12 @@ from gitops.tree.render import kustomize_build
 
 from .dashboard_queries import (
     DASHBOARDS_DIR,
+    MODEL_SERIES_PREFIXES,
     UnknownVariableError,
     dashboard_files,
     expressions,
     load,
+    model_scope_problems,
     substitute_variables,
     variable_names,
 )
@@ -215,3 +217,36 @@ def test_sidecar_provisions_the_dashboards() -> None:
     # Every dashboard in the folder is provisioned, not only the one above.
     provisioned = {key for o in config_maps.values() for key in o.get("data", {})}
     assert provisioned == {path.name for path in dashboard_files()}
+
+
+def _about_models(expr: str) -> set[str]:
+    return {name for name in metric_names(expr) if name.startswith(MODEL_SERIES_PREFIXES)}
+
+
+def test_every_panel_on_a_models_series_follows_the_model_variable(
+    any_dashboard: tuple[str, dict[str, Any]],
+) -> None:
+    _, board = any_dashboard
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["model"]["multi"] is True
+    assert variables["model"]["includeAll"] is True
+    queries = [(w, e) for w, e in expressions(board) if _about_models(e)]
+    assert queries
+    assert model_scope_problems(queries) == []
+
+
+def test_the_model_scope_check_reports_a_panel_summing_models_by_tenant() -> None:
+    planted = [
+        (
+            "panel 'Error ratio' A",
+            'sum by (tenant) (rate(inference_http_requests_total{tenant=~"$tenant"}[5m]))',
+        ),
+        (
+            "panel 'Per pod' A",
+            'count by (tenant, pod) (inference_model_info{tenant=~"$tenant", model=~"$model"})',
+        ),
+    ]
+    assert model_scope_problems(planted) == [
+        "panel 'Error ratio' A: not filtered by the model variable",
+        "panel 'Error ratio' A: by (tenant) sums the models together",
+    ]

@@ -13,6 +13,7 @@ from .dashboard_queries import dashboard_files, expressions, load
 from .metrics_contract import (
     ALIAS,
     MODEL_NAME,
+    SECOND_MODEL,
     is_judge_metric,
     is_service_metric,
     missing_service_metrics,
@@ -127,15 +128,29 @@ def test_label_values_the_queries_select_are_exported(scraped_metrics: str) -> N
         )
 
     # The alerts and panels filter on these; a relabelled route or result would
-    # silently turn them into queries that never match.
-    assert has("inference_http_requests_total", route="/predict", method="POST", status="200")
-    assert has("inference_http_request_duration_seconds_bucket", route="/predict")
-    # Present at zero before any reload: increase() misses a counter's first increment.
-    assert has("inference_model_reloads_total", result="failure")
-    assert has("inference_model_reloads_total", result="success")
+    # silently turn them into queries that never match. Every series about a model says
+    # which model, one service serving two.
+    for model in (MODEL_NAME, SECOND_MODEL):
+        route = "/models/{name}/predict"
+        assert has(
+            "inference_http_requests_total", route=route, model=model, method="POST", status="200"
+        )
+        assert has("inference_http_request_duration_seconds_bucket", route=route, model=model)
+        # Present at zero before any reload: increase() misses a counter's first increment.
+        for result in ("success", "failure", "refused"):
+            assert has("inference_model_reloads_total", model=model, result=result)
+        assert has("inference_model_info", model=model, version="1", alias=ALIAS)
+        assert has("inference_model_memory_bytes", model=model)
+        assert has("inference_model_prediction_duration_seconds_count", model=model)
+        assert has("inference_predictions_total", model=model)
     assert has(
         "inference_model_info", model=MODEL_NAME, version="1", alias=ALIAS, runtime="sklearn"
     )
+    # One inference_model_info series per model.
+    assert len([s for s in samples if s.name == "inference_model_info"]) == 2
+    # The rollout of the first model is its own.
+    assert has("inference_rollout_candidate_info", model=MODEL_NAME, mode="shadow")
+    assert not has("inference_rollout_candidate_info", model=SECOND_MODEL)
     # Drift: every bin of every feature from the start (the missing one too), the reference
     # beside it with the bin's range, labelled with the version they belong to.
     drift = {"model": MODEL_NAME, "version": "1"}

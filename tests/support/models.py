@@ -211,3 +211,20 @@ def iris_disagreeing_on_a_third() -> tuple[Any, Any]:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
         features, relabelled
     ), features
+
+
+def iris_oversized(megabytes: int) -> tuple[Any, Any]:
+    """Same schema, predictions like iris, but about `megabytes` MiB once loaded: a
+    nearest-neighbour model keeps its training rows (brute force: no tree beside them), fitted
+    here on the iris rows repeated with a little noise. Returned with the plain iris rows, so
+    signature and input example stay small."""
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    features, target = iris_frame()
+    # Each training row costs its 4 float64 features and its int64 label: 40 bytes.
+    repeats = max(1, megabytes * 1024 * 1024 // (40 * len(features)))
+    noise = np.random.default_rng(0).normal(0, 0.01, (len(features) * repeats, 4))
+    rows = features.loc[features.index.repeat(repeats)].reset_index(drop=True) + noise
+    labels = target.loc[target.index.repeat(repeats)].reset_index(drop=True)
+    return KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(rows, labels), features

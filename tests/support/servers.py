@@ -68,6 +68,22 @@ class Service:
         return self.child.stop()
 
 
+def write_models_file(folder: Path, *models: Mapping[str, object]) -> Path:
+    """A tenant's models.yaml in `folder`, one entry per model (name, alias or version, and
+    optionally rollout, resources, deployment), for MODELS_FILE."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "models.yaml"
+    document = {
+        "apiVersion": "ml-platform.example.com/v1alpha1",
+        "kind": "TenantModels",
+        "models": [dict(model) for model in models],
+    }
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def start_service(
     settings: Mapping[str, str], log_dir: Path, *, wait_ready: bool = True, timeout: float = 180
 ) -> Service:

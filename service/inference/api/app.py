@@ -1,15 +1,22 @@
-"""HTTP API: predict, mlflow-compatible invocations, model info, health, readiness, metrics."""
+"""HTTP API: predict, mlflow-compatible invocations, model info, health, readiness, metrics;
+for every model the service serves, under /models/<name>/ and /v2/models/<name>/.
+
+A one-model service also answers /predict, /invocations and /model/info as before; with
+several, those answer 404 naming the per-model paths and the served names (the path names no
+resource then: which model would answer is the client's choice, not the server's, and a 409
+would suggest that retrying later could help).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Container
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
@@ -19,25 +26,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference.api import v2
+from inference.api.model_set import ModelSet, ModelSlot
 from inference.api.openapi_doc import request_bodies
 from inference.api.payloads import parse_json, rows_for_invocations, rows_for_predict
 from inference.models.model import ServedModel
 from inference.models.registry import Registry
 from inference.models.schema import FieldError, InputError, InputSchema
-from inference.monitoring.drift import DriftMonitor
 from inference.monitoring.metrics import Metrics
-from inference.rollout.candidate import Rollout
-from inference.serving.batching import Overloaded, Predictor, make_predictor
-from inference.serving.swap import ModelHolder, Reloader
+from inference.serving.batching import Overloaded
 from inference.settings import Settings
 
 log = logging.getLogger("inference.app")
 
 ROUTES = ("/predict", "/invocations", "/model/info", "/health", "/ready", "/metrics", "/docs")
+# The routes of one model: /models/{name}/<action>.
+MODEL_ACTIONS = ("predict", "invocations", "info")
+MODEL_ROUTES = tuple(f"/models/{{name}}/{action}" for action in MODEL_ACTIONS)
 V2_ROUTES = (
     "/v2",
     "/v2/health/live",
     "/v2/health/ready",
+    "/v2/repository/index",
     "/v2/models/{name}",
     "/v2/models/{name}/ready",
     "/v2/models/{name}/infer",
@@ -45,12 +54,17 @@ V2_ROUTES = (
     "/v2/models/{name}/versions/{version}/ready",
     "/v2/models/{name}/versions/{version}/infer",
 )
+# Routes that name no model but are answered by the sole model of a one-model service.
+SOLE_MODEL_ROUTES = ("/predict", "/invocations", "/model/info")
 
 
 def route_template(path: str) -> str:
     """The route a path is counted under: bounded label values, whatever the client sends."""
     if path in ROUTES:
         return path
+    parts = path.split("/")  # "/models/x/predict" -> ["", "models", "x", "predict"]
+    if len(parts) == 4 and parts[1] == "models" and parts[2] and parts[3] in MODEL_ACTIONS:
+        return f"/models/{{name}}/{parts[3]}"
     if not path.startswith("/v2"):
         return "other"
     parts = path.strip("/").split("/")
@@ -63,6 +77,29 @@ def route_template(path: str) -> str:
         template += rest
         path = "/" + "/".join(template)
     return path if path in V2_ROUTES else "other"
+
+
+def model_in_path(path: str) -> str | None:
+    """The model name a /models/<name>/... or /v2/models/<name>/... path carries."""
+    parts = path.split("/", 4)
+    if len(parts) >= 3 and parts[1] == "models":
+        return parts[2]
+    if len(parts) >= 4 and parts[1] == "v2" and parts[2] == "models":
+        return parts[3]
+    return None
+
+
+def route_labels(path: str, served: Container[str], sole: str | None) -> tuple[str, str]:
+    """(route, model) a request is counted under. `model` is a served model's name or "":
+    a name in the path becomes a label value only when it names a served model, so a client
+    inventing names cannot grow the series."""
+    route = route_template(path)
+    if route in SOLE_MODEL_ROUTES:
+        return route, sole or ""
+    if route.startswith(("/models/{name}", "/v2/models/{name}")):
+        name = model_in_path(path)
+        return route, name if name is not None and name in served else ""
+    return route, ""
 
 
 RETRY_AFTER_SECONDS = "1"
@@ -89,21 +126,22 @@ def error_response(
 
 
 class RequestCounter:
-    """Counts and times requests by route template, method and status."""
+    """Counts and times requests by route template, model, method and status."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         # labels() hashes and locks on every call; the label sets are few, so keep the children.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
-    def count(self, route: str, method: str, status: int, seconds: float) -> None:
-        children = self._children.get((route, method, status))
+    def count(self, route: str, model: str, method: str, status: int, seconds: float) -> None:
+        key = (route, model, method, status)
+        children = self._children.get(key)
         if children is None:
             children = (
-                self.metrics.requests.labels(route=route, method=method, status=str(status)),
-                self.metrics.request_duration.labels(route=route, method=method),
+                self.metrics.requests.labels(route, model, method, str(status)),
+                self.metrics.request_duration.labels(route, model, method),
             )
-            self._children[(route, method, status)] = children
+            self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
 
@@ -126,9 +164,12 @@ class StatusRecorder:
 class MetricsMiddleware:
     """Counts every request that goes through FastAPI's routing; pure ASGI."""
 
-    def __init__(self, app: ASGIApp, counter: RequestCounter) -> None:
+    def __init__(
+        self, app: ASGIApp, counter: RequestCounter, labels: Callable[[str], tuple[str, str]]
+    ) -> None:
         self.app = app
         self.counter = counter
+        self.labels = labels
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,7 +182,16 @@ class MetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             status = sent.status or 500
-            self.counter.count(route_template(scope["path"]), scope["method"], status, elapsed)
+            route, model = self.labels(scope["path"])
+            self.counter.count(route, model, scope["method"], status, elapsed)
+
+
+class DirectRoute(NamedTuple):
+    """A prediction path answered before FastAPI's stack, with the labels it is counted under."""
+
+    endpoint: Callable[[Request], Awaitable[Response]]
+    route: str
+    model: str
 
 
 class InferenceApp(FastAPI):
@@ -149,33 +199,31 @@ class InferenceApp(FastAPI):
 
     Starlette's error middleware, FastAPI's telemetry and body-limit middleware and the router
     cost about a fifth of the CPU of a 1-row prediction; the prediction endpoints parse and
-    bound their bodies themselves, so they are called directly. They are still declared as
-    routes (for /docs and the OpenAPI schema), and an unexpected error still becomes the same
-    JSON 500 as elsewhere.
+    bound their bodies themselves, so they are called directly, found by their exact path in
+    one dict: every served model's /models/<name>/predict, /models/<name>/invocations and
+    /v2/models/<name>/infer are keys of it, so routing by model costs one lookup, as one
+    model did. They are still declared as routes (for /docs and the OpenAPI schema, and for
+    a name no model has), and an unexpected error still becomes the same JSON 500 as elsewhere.
     """
 
-    direct: dict[str, Callable[[Request], Awaitable[Response]]]
+    direct: dict[str, DirectRoute]
     counter: RequestCounter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.direct.get(scope["path"])
-            if endpoint is not None:
-                await self._call_direct(endpoint, scope, receive, send)
+            found = self.direct.get(scope["path"])
+            if found is not None:
+                await self._call_direct(found, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
     async def _call_direct(
-        self,
-        endpoint: Callable[[Request], Awaitable[Response]],
-        scope: Scope,
-        receive: Receive,
-        send: Send,
+        self, found: DirectRoute, scope: Scope, receive: Receive, send: Send
     ) -> None:
         started = time.perf_counter()
         sent = StatusRecorder(send)
         try:
-            response = await endpoint(Request(scope, receive))
+            response = await found.endpoint(Request(scope, receive))
             await response(scope, receive, sent)
         except Exception:
             log.exception("unhandled error")
@@ -185,10 +233,7 @@ class InferenceApp(FastAPI):
             sent.status = 500
         finally:
             self.counter.count(
-                route_template(scope["path"]),
-                "POST",
-                sent.status or 500,
-                time.perf_counter() - started,
+                found.route, found.model, "POST", sent.status or 500, time.perf_counter() - started
             )
 
 
@@ -222,6 +267,37 @@ async def read_json_body(request: Request, max_bytes: int, timeout_seconds: floa
     return parse_json(b"".join(chunks))
 
 
+# The repository index request is a few bytes ({"ready": true}); more is not one.
+INDEX_REQUEST_MAX_BYTES = 1024
+
+
+async def read_index_request(request: Request, timeout_seconds: float) -> bool:
+    """`ready` of a repository index request: an empty body or {} is false, {"ready": true}
+    keeps only the models ready for inference (Triton's $repository_index_request)."""
+    chunks, size = [], 0
+    too_big = FieldError("body", "too large", f"at most {INDEX_REQUEST_MAX_BYTES} bytes")
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > INDEX_REQUEST_MAX_BYTES:
+                    raise InputError([too_big], status_code=413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise InputError(
+            [FieldError("body", "not received in time", f"within {timeout_seconds:g} seconds")],
+            status_code=408,
+        ) from None
+    body = b"".join(chunks)
+    payload = parse_json(body) if body.strip() else {}
+    if not isinstance(payload, dict):
+        raise InputError([FieldError("body", "not an object", '{"ready": true|false}')], 400)
+    ready = payload.get("ready", False)
+    if not isinstance(ready, bool):
+        raise InputError([FieldError("body.ready", f"got {ready!r}", "true or false")], 400)
+    return ready
+
+
 def create_app(
     settings: Settings, registry_factory: Callable[[str], Registry] | None = None
 ) -> FastAPI:
@@ -231,48 +307,25 @@ def create_app(
             return Registry(uri, settings.tracking_username, settings.tracking_password)
 
     metrics = Metrics()
-    holder = ModelHolder()
-    # Rows per feature bin and predicted class of the served version, exported with the rest.
-    drift = DriftMonitor(
-        settings.drift_enabled,
-        settings.drift_max_features,
-        settings.drift_max_bins,
-        lambda: (holder.current,),
-    )
-    metrics.registry.register(drift)
-    reloader = Reloader(settings, metrics, holder, registry_factory)
-    predictor: Predictor = make_predictor(
-        metrics,
-        settings.batch_enabled,
-        settings.batch_max_rows,
-        settings.batch_max_wait_seconds,
-        settings.queue_max_requests,
-    )
-    # Only for a tenant whose rollout policy is mounted (docs/rollouts.md).
-    rollout = (
-        Rollout(settings, settings.rollout, metrics, holder, predictor, registry_factory)
-        if settings.rollout is not None
-        else None
-    )
+    models = ModelSet(settings, metrics, registry_factory)
+    drift = models.drift
+    sole = models.sole
+    served_list = ", ".join(models.names)
 
-    @contextlib.asynccontextmanager
+    @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await predictor.start()
-        task = asyncio.create_task(reloader.run(), name="reloader")
-        if rollout is not None:
-            await rollout.start()
+        await models.start()
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            if rollout is not None:
-                await rollout.stop()
-            await predictor.stop()
+            await models.stop()
 
     app = InferenceApp(
         title="Inference service",
-        summary=f"Tenant {settings.tenant}: serves {settings.model.uri} from the MLflow registry.",
+        summary=(
+            f"Tenant {settings.tenant}: serves {', '.join(str(m.uri) for m in settings.models)} "
+            "from the MLflow registry."
+        ),
         version="1",
         lifespan=lifespan,
         redoc_url=None,
@@ -280,14 +333,18 @@ def create_app(
         # FastAPI asks the global OTel providers on every request whether to trace it.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.holder = holder
+    app.state.models = models
     app.state.metrics = metrics
-    app.state.reloader = reloader
-    app.state.rollout = rollout
-    direct: dict[str, Callable[[Request], Awaitable[Response]]] = {}
+    direct: dict[str, DirectRoute] = {}
     app.direct = direct
     app.counter = RequestCounter(metrics)
-    app.add_middleware(MetricsMiddleware, counter=app.counter)
+    served_names = frozenset(models.names)
+    sole_name = sole.name if sole is not None else None
+
+    def labels(path: str) -> tuple[str, str]:
+        return route_labels(path, served_names, sole_name)
+
+    app.add_middleware(MetricsMiddleware, counter=app.counter, labels=labels)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
@@ -299,13 +356,29 @@ def create_app(
         log.exception("unhandled error")
         return error_response(500, "internal_error", "the server failed; see its log")
 
-    class_counters: dict[Any, Any] = {}  # predicted class -> its counter child
+    def not_served(name: str) -> Response:
+        return error_response(
+            404, "not_found", f"model {name!r} is not served here; served: {served_list or 'none'}"
+        )
 
-    def not_ready() -> Response:
+    def model_required(path: str) -> Response:
+        action = path.rsplit("/", 1)[-1]
+        if not models.names:  # every model of the tenant has a Deployment of its own
+            return error_response(404, "not_found", "this Deployment serves no model")
+        return error_response(
+            404,
+            "model_required",
+            f"this service serves {len(models.names)} models ({served_list}): "
+            f"use /models/{{name}}/{action}",
+        )
+
+    def not_ready(slot: ModelSlot) -> Response:
+        error = slot.holder.last_error
         return error_response(
             503,
             "model_not_loaded",
-            f"no model loaded yet for {settings.model.uri}",
+            f"no version of {slot.name} loaded yet ({slot.spec.uri})"
+            + (f"; last error: {error}" if error else ""),
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
@@ -318,15 +391,16 @@ def create_app(
         )
 
     async def serve(
+        slot: ModelSlot,
         request: Request,
         to_rows: Callable[[Any, InputSchema, int], list[list[Any]]],
         shape: Callable[[ServedModel, Any, Any], dict[str, Any]],
         model: ServedModel | None = None,
         routable: bool = True,
     ) -> Response:
-        model = model or holder.current  # read once: this request finishes on this version
+        model = model or slot.holder.current  # read once: this request ends on this version
         if model is None:
-            return not_ready()
+            return not_ready(slot)
         output_names: list[str] | None = None
         try:
             payload = await read_json_body(
@@ -352,15 +426,16 @@ def create_app(
                 [e.as_dict() for e in exc.errors],
                 headers=close,
             )
-        metrics.request_rows.observe(len(rows))
+        slot.metrics.request_rows.observe(len(rows))
         headers = None
+        rollout = slot.rollout
         try:
             if rollout is not None and rollout.active and routable:
                 # The version that answers may be the candidate: the response says which.
                 model, prediction = await rollout.predict(model, rows, request.headers)
                 headers = rollout.headers(model)
             else:
-                prediction = await predictor.predict(model, rows)
+                prediction = await slot.predictor.predict(model, rows)
         except Overloaded:
             return error_response(
                 503,
@@ -376,64 +451,108 @@ def create_app(
         # Counter() costs more than the model call for the common 1-row request.
         tally = {labels[0]: 1} if len(labels) == 1 else Tally(labels)
         for label, count in tally.items():
-            counter = class_counters.get(label)
-            if counter is None:
-                counter = class_counters[label] = metrics.predictions.labels(str(label))
-            counter.inc(count)
+            slot.metrics.predicted(label, count)
         drift.observe(model, rows, prediction.labels)
         try:
             return json_response(shape(model, prediction, output_names or payload), headers=headers)
         except ValueError:  # NaN/inf in the output: huge finite inputs can overflow inside
             return cannot_score("the model returned non-finite values")
 
-    @app.post("/predict", summary="Predict from records or rows", tags=["predict"])
+    def predict_shape(model: ServedModel, prediction: Any, _: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": {"name": model.name, "version": model.version, "alias": model.alias},
+            "predictions": prediction.labels,
+        }
+        if prediction.probabilities is not None:
+            body["classes"] = model.classes
+            body["probabilities"] = prediction.probabilities
+        return body
+
+    def invocations_shape(_: ServedModel, prediction: Any, __: Any) -> dict[str, Any]:
+        return {"predictions": prediction.labels}
+
+    def predict_with(slot: ModelSlot) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await serve(slot, request, rows_for_predict, predict_shape)
+
+        return endpoint
+
+    def invocations_with(slot: ModelSlot) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await serve(slot, request, rows_for_invocations, invocations_shape)
+
+        return endpoint
+
+    def v2_infer_with(slot: ModelSlot) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await v2_infer(request, slot.name)
+
+        return endpoint
+
+    @app.post(
+        "/predict", summary="Predict from records or rows (one-model service)", tags=["predict"]
+    )
     async def predict(request: Request) -> Response:
-        def shape(model: ServedModel, prediction: Any, _: Any) -> dict[str, Any]:
-            body: dict[str, Any] = {
-                "model": {"name": model.name, "version": model.version, "alias": model.alias},
-                "predictions": prediction.labels,
-            }
-            if prediction.probabilities is not None:
-                body["classes"] = model.classes
-                body["probabilities"] = prediction.probabilities
-            return body
+        if sole is None:
+            return model_required("/predict")
+        return await serve(sole, request, rows_for_predict, predict_shape)
 
-        return await serve(request, rows_for_predict, shape)
-
-    @app.post("/invocations", summary="mlflow models serve compatible scoring", tags=["predict"])
+    @app.post(
+        "/invocations",
+        summary="mlflow models serve compatible scoring (one-model service)",
+        tags=["predict"],
+    )
     async def invocations(request: Request) -> Response:
-        return await serve(
-            request,
-            rows_for_invocations,
-            lambda _, prediction, __: {"predictions": prediction.labels},
-        )
+        if sole is None:
+            return model_required("/invocations")
+        return await serve(sole, request, rows_for_invocations, invocations_shape)
 
-    def v2_model(name: str, version: str | None = None) -> ServedModel | Response:
+    @app.post("/models/{name}/predict", summary="Predict with the named model", tags=["predict"])
+    async def model_predict(request: Request, name: str) -> Response:
+        slot = models.get(name)
+        if slot is None:
+            return not_served(name)
+        return await serve(slot, request, rows_for_predict, predict_shape)
+
+    @app.post(
+        "/models/{name}/invocations",
+        summary="mlflow models serve compatible scoring with the named model",
+        tags=["predict"],
+    )
+    async def model_invocations(request: Request, name: str) -> Response:
+        slot = models.get(name)
+        if slot is None:
+            return not_served(name)
+        return await serve(slot, request, rows_for_invocations, invocations_shape)
+
+    def v2_model(name: str, version: str | None = None) -> tuple[ModelSlot, ServedModel] | Response:
         """The served model if the path names it, else the protocol's answer."""
-        model = holder.current
-        if name != settings.model.name:
-            return error_response(404, "not_found", f"model {name!r} is not served here")
+        slot = models.get(name)
+        if slot is None:
+            return not_served(name)
+        model = slot.holder.current
         if model is None:
-            return not_ready()
+            return not_ready(slot)
         if version is not None and version != model.version:
             return error_response(
                 404,
                 "not_found",
                 f"{name} version {version!r} is not served (serving {model.version})",
             )
-        return model
+        return slot, model
 
     async def v2_infer(request: Request, name: str, version: str | None = None) -> Response:
         found = v2_model(name, version)
         if isinstance(found, Response):
             return found
+        slot, model = found
 
         def shape(model: ServedModel, prediction: Any, outputs: Any) -> dict[str, Any]:
             return v2.response(model, prediction, outputs, request.headers.get("x-request-id"))
 
         # A request that names a version gets that version, never a candidate.
         return await serve(
-            request, v2.rows_from_request, shape, model=found, routable=version is None
+            slot, request, v2.rows_from_request, shape, model=model, routable=version is None
         )
 
     @app.post("/v2/models/{name}/infer", summary="Open Inference Protocol: infer", tags=["v2"])
@@ -448,40 +567,67 @@ def create_app(
     async def v2_infer_version(request: Request, name: str, version: str) -> Response:
         return await v2_infer(request, name, version)
 
-    async def v2_infer_served(request: Request) -> Response:
-        return await v2_infer(request, settings.model.name)
-
     # Still declared as routes above, for /docs and for anything that mounts the router.
-    direct.update(
-        {
-            "/predict": predict,
-            "/invocations": invocations,
-            f"/v2/models/{settings.model.name}/infer": v2_infer_served,
-        }
-    )
+    sole_label = sole.name if sole is not None else ""
+    direct["/predict"] = DirectRoute(predict, "/predict", sole_label)
+    direct["/invocations"] = DirectRoute(invocations, "/invocations", sole_label)
+    for slot in models:
+        direct[f"/models/{slot.name}/predict"] = DirectRoute(
+            predict_with(slot), "/models/{name}/predict", slot.name
+        )
+        direct[f"/models/{slot.name}/invocations"] = DirectRoute(
+            invocations_with(slot), "/models/{name}/invocations", slot.name
+        )
+        direct[f"/v2/models/{slot.name}/infer"] = DirectRoute(
+            v2_infer_with(slot), "/v2/models/{name}/infer", slot.name
+        )
 
     @app.get("/v2", summary="Open Inference Protocol: server metadata", tags=["v2"])
     async def v2_server() -> Response:
+        # Only the repository extension's index is served (loading and unloading a model is a
+        # change in git), so the extension itself is not claimed.
         return json_response({"name": "inference-service", "version": "1", "extensions": []})
 
     @app.get("/v2/health/live", summary="Open Inference Protocol: liveness", tags=["v2"])
     async def v2_live() -> Response:
         return json_response({"live": True})
 
-    @app.get("/v2/health/ready", summary="Open Inference Protocol: readiness", tags=["v2"])
+    @app.get(
+        "/v2/health/ready",
+        summary="Open Inference Protocol: readiness (every served model loaded)",
+        tags=["v2"],
+    )
     async def v2_ready() -> Response:
-        ready = holder.current is not None
+        ready = models.ready
         return json_response({"ready": ready}, 200 if ready else 503)
+
+    @app.post(
+        "/v2/repository/index",
+        summary="Model repository extension: every served model and its state",
+        tags=["v2"],
+    )
+    async def v2_repository_index(request: Request) -> Response:
+        try:
+            only_ready = await read_index_request(request, settings.request_body_timeout_seconds)
+        except InputError as exc:
+            return error_response(
+                exc.status_code,
+                "invalid_input",
+                "invalid repository index request",
+                [e.as_dict() for e in exc.errors],
+            )
+        items = [slot.index_item() for slot in models]
+        return json_response([i for i in items if i["state"] == "READY" or not only_ready])
 
     @app.get("/v2/models/{name}", summary="Open Inference Protocol: model metadata", tags=["v2"])
     async def v2_metadata(name: str) -> Response:
         found = v2_model(name)
-        return found if isinstance(found, Response) else json_response(v2.metadata(found))
+        return found if isinstance(found, Response) else json_response(v2.metadata(found[1]))
 
     @app.get("/v2/models/{name}/versions/{version}", summary="Model metadata", tags=["v2"])
     async def v2_version_metadata(name: str, version: str) -> Response:
         found = v2_model(name, version)
-        return found if isinstance(found, Response) else json_response(v2.metadata(found))
+        return found if isinstance(found, Response) else json_response(v2.metadata(found[1]))
 
     @app.get("/v2/models/{name}/ready", summary="Open Inference Protocol: model ready", tags=["v2"])
     async def v2_model_ready(name: str) -> Response:
@@ -497,53 +643,70 @@ def create_app(
             found if isinstance(found, Response) else json_response({"name": name, "ready": True})
         )
 
-    @app.get("/model/info", summary="The model version being served", tags=["model"])
-    async def model_info() -> Response:
-        model = holder.current
+    def info(slot: ModelSlot) -> Response:
+        model = slot.holder.current
         if model is None:
-            return not_ready()
+            return not_ready(slot)
+        spec, refused = slot.spec, slot.holder.refused
         return json_response(
             {
                 "tenant": settings.tenant,
-                "model_uri": settings.model.uri,
+                "model_uri": spec.uri.uri,
                 "reload_interval_seconds": settings.reload_interval_seconds,
-                "last_check": holder.last_check,
-                "last_error": holder.last_error,
+                "last_check": slot.holder.last_check,
+                "last_error": slot.holder.last_error,
                 **model.describe(),
-                **({"rollout": rollout.describe()} if rollout is not None else {}),
+                "resources": {
+                    "class": spec.entry.resources,
+                    "class_bytes": spec.memory_bytes,
+                    "measured_bytes": model.memory_bytes,
+                    "refused": refused.describe() if refused else None,
+                },
+                "deployment": spec.entry.deployment,
+                **({"rollout": slot.rollout.describe()} if slot.rollout is not None else {}),
                 "drift": drift.info(model),
             }
         )
+
+    @app.get("/model/info", summary="The version being served (one-model service)", tags=["model"])
+    async def model_info() -> Response:
+        if sole is None:
+            return model_required("/info")
+        return info(sole)
+
+    @app.get("/models/{name}/info", summary="The version of the named model", tags=["model"])
+    async def named_model_info(name: str) -> Response:
+        slot = models.get(name)
+        return not_served(name) if slot is None else info(slot)
 
     @app.get("/health", summary="Liveness: the process serves HTTP", tags=["probes"])
     async def health() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/ready", summary="Readiness: a model is loaded", tags=["probes"])
+    @app.get("/ready", summary="Readiness: every served model is loaded", tags=["probes"])
     async def ready() -> Response:
-        model = holder.current
-        if model is None:
-            return json_response(
-                {
-                    "status": "loading",
-                    "model_uri": settings.model.uri,
-                    "last_error": holder.last_error,
-                },
-                503,
-            )
-        return json_response({"status": "ready", "name": model.name, "version": model.version})
+        states = [slot.index_item() for slot in models]
+        body: dict[str, Any] = {"status": "ready" if models.ready else "loading", "models": states}
+        if sole is not None:  # as a one-model service has always answered
+            model = sole.holder.current
+            if model is None:
+                body.update(model_uri=sole.spec.uri.uri, last_error=sole.holder.last_error)
+            else:
+                body.update(name=model.name, version=model.version)
+        return json_response(body, 200 if models.ready else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["probes"])
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
-        # Rebuilt per call: the request schema follows whichever version is served now.
+        # Rebuilt per call: the request schema follows whichever version is served now. With
+        # several models one path serves them all, so its body is the generic one.
         doc = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        model = holder.current
-        bodies = request_bodies(model.schema if model else None)
+        model = sole.holder.current if sole is not None else None
+        bodies = request_bodies(model.schema if model else None, several=sole is None)
         for path, body in bodies.items():
             doc["paths"][path]["post"]["requestBody"] = body
         return doc

@@ -1,4 +1,9 @@
-"""OpenAPI request bodies for /predict and /invocations, built from the served signature."""
+"""OpenAPI request bodies for /predict and /invocations (and their /models/{name}/ twins),
+built from the served signature.
+
+A one-model service documents its model's signature on every prediction path. With several
+models one path template serves them all, so its body is generic: GET /models/{name}/info
+lists the named model's inputs, and GET /v2/models/{name} its tensors."""
 
 from __future__ import annotations
 
@@ -8,11 +13,25 @@ from inference.models.schema import InputSchema
 
 _ANY_RECORD = {"type": "object", "description": "features keyed by name (no model loaded yet)"}
 _ANY_ROW = {"type": "array", "description": "feature values in signature order"}
+_NAMED_RECORD = {
+    "type": "object",
+    "description": "the named model's features keyed by name (GET /models/{name}/info)",
+}
+_NAMED_ROW = {
+    "type": "array",
+    "description": "the named model's feature values in signature order",
+}
+PATHS = ("/predict", "/invocations", "/models/{name}/predict", "/models/{name}/invocations")
 
 
-def request_bodies(schema: InputSchema | None) -> dict[str, dict[str, Any]]:
-    record = schema.openapi_record() if schema else _ANY_RECORD
-    row = schema.openapi_row() if schema else _ANY_ROW
+def request_bodies(schema: InputSchema | None, several: bool = False) -> dict[str, dict[str, Any]]:
+    """The body of every prediction path: `schema`'s, or generic without one (no version
+    loaded yet, or `several` models behind one path)."""
+    if several:
+        record, row = _NAMED_RECORD, _NAMED_ROW
+    else:
+        record = schema.openapi_record() if schema else _ANY_RECORD
+        row = schema.openapi_row() if schema else _ANY_ROW
     records = {"type": "array", "items": record, "minItems": 1}
     rows = {"type": "array", "items": row, "minItems": 1}
     predict = {"oneOf": [record, records, row, rows]}
@@ -45,8 +64,7 @@ def request_bodies(schema: InputSchema | None) -> dict[str, dict[str, Any]]:
         ]
     }
     return {
-        "/predict": _body(predict),
-        "/invocations": _body(invocations),
+        path: _body(invocations if path.endswith("/invocations") else predict) for path in PATHS
     }
 
 

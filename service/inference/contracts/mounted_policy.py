@@ -3,8 +3,9 @@ mounted from rollout.yaml in the tenant's overlay; docs/rollouts.md).
 
 The file is the tenant's opt-in: without it the service never looks for a candidate, and a
 promotion moves every replica at once as before. The service reads only what routing needs,
-the stable alias (which must be the one MODEL_URI follows) and the routing header; the steps
-and gates are the judge's, which reads them from the snapshot on the candidate version.
+the stable alias (which must be the one the model follows: MODEL_URI's, or its entry's in the
+tenant's models.yaml) and the routing header; the steps and gates are the judge's, which reads
+them from the snapshot on the candidate version.
 Its names and defaults are the schema's (rollout_policy.py). The whole file is validated
 strictly before it reaches a cluster (`python -m gitops validate`, check rollout-policies) and
 again by `python -m training rollout start`.
@@ -40,8 +41,12 @@ class RolloutConfig:
         return candidate_alias(self.stable_alias)
 
 
-def read_rollout_config(path: Path, followed_alias: str | None) -> RolloutConfig | None:
-    """The policy at `path`, or None when no policy is mounted (an empty folder)."""
+def read_rollout_config(
+    path: Path, followed_alias: str | None, follower: str = "MODEL_URI"
+) -> RolloutConfig | None:
+    """The policy at `path`, or None when no policy is mounted (an empty folder). `follower`
+    names what declares the followed alias, for the messages: MODEL_URI, or the model's entry
+    in the tenant's models.yaml."""
     if not path.is_file():
         return None
     try:
@@ -55,12 +60,12 @@ def read_rollout_config(path: Path, followed_alias: str | None) -> RolloutConfig
     stable = document.get("stableAlias")
     if followed_alias is None:
         raise PolicyFileError(
-            "MODEL_URI pins a version; a rollout needs MODEL_URI=models:/<name>@<stableAlias>"
+            f"{follower} pins a version; a rollout needs an alias (models:/<name>@<stableAlias>)"
         )
     if stable != followed_alias:
         raise PolicyFileError(
             f"stableAlias: got {stable!r}, expected {followed_alias!r} "
-            "(the alias MODEL_URI follows)"
+            f"(the alias {follower} follows)"
         )
     header = document.get("routingHeader", DEFAULT_ROUTING_HEADER)
     if not isinstance(header, str) or not HEADER_NAME.match(header):

@@ -5,6 +5,11 @@ has loaded and passed its check, so a half-downloaded or broken version is never
 Behind MLflow's artifact proxy, MLmodel comes first: it says which runtime serves the version
 (ONNX when it passed training's gate, else scikit-learn), and that runtime is imported while
 its files download. Elsewhere, a child process downloads with MLflow's client.
+
+Downloads may run side by side; building a version in memory holds `build_lock`, the swap lock
+all of a service's models share, so one version is built at a time (what memory_needed in
+contracts/tenant_models.py budgets for) and what building it cost can be measured
+(models/memory.py).
 """
 
 from __future__ import annotations
@@ -14,8 +19,16 @@ import importlib
 import shutil
 import tempfile
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from inference.models.memory import (
+    growth,
+    import_quietly,
+    pickle_modules,
+    resident_bytes,
+    settle,
+)
 from inference.models.model import ModelCheckError, ServedModel
 from inference.models.model_folder import (
     chosen_runtime,
@@ -28,7 +41,7 @@ from inference.models.model_folder import (
     read_schema,
     sklearn_flavor,
 )
-from inference.models.onnx_model import OnnxModel, OnnxSpec
+from inference.models.onnx_model import OnnxModel, OnnxSpec, warm_up
 from inference.models.registry import Registry, RegistryError
 from inference.models.sklearn_model import SklearnModel
 from inference.models.version_drift import read_version_drift
@@ -45,22 +58,27 @@ def load_version(
     run_id: str | None,
     cache_dir: Path,
     runtime: str = "auto",
+    build_lock: AbstractContextManager[object] | None = None,
 ) -> ServedModel:
-    """Download (or reuse from cache) and load one version; raise if it must not be served."""
+    """Download (or reuse from cache) and load one version; raise if it must not be served.
+    The version's `memory_bytes` is what building it added to the process."""
     final = cache_dir / name / version
+    lock = build_lock if build_lock is not None else nullcontext()
     if not (final / "MLmodel").exists():
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
         try:
             _download(registry, name, version, staging, runtime)
-            model = _build(staging, name, version, alias, run_id, runtime)
+            with lock:
+                model = _build(staging, name, version, alias, run_id, runtime)
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
             return model
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     try:
-        return _build(final, name, version, alias, run_id, runtime)
+        with lock:
+            return _build(final, name, version, alias, run_id, runtime)
     except Exception:
         shutil.rmtree(final, ignore_errors=True)
         raise
@@ -96,8 +114,12 @@ def _build(
         meta = read_mlmodel(path)
         schema = read_schema(meta)
         example = read_input_example(path, meta, schema)
+        chosen = chosen_runtime(meta, runtime)
+        _import_before_measuring(path, meta, chosen)
+        settle()
+        before = resident_bytes()
         model: ServedModel
-        if chosen_runtime(meta, runtime) == "onnx":
+        if chosen == "onnx":
             found = onnx_metadata(meta)
             assert found is not None
             spec = OnnxSpec.from_metadata(path, *found)
@@ -113,7 +135,25 @@ def _build(
         ) from exc
     model.prepare()
     model.drift = read_version_drift(path, drift_reference_file(meta))
+    model.memory_bytes = growth(before, resident_bytes())
     return model
+
+
+def _import_before_measuring(path: Path, meta: dict, runtime: str) -> None:
+    """What a process sets up once, whichever version comes first: the runtime (imported, and
+    onnxruntime's first session), and the modules a pickle names. Counted in the service's
+    base, not in the version's cost."""
+    importlib.import_module(_RUNTIME_MODULES[runtime])
+    if runtime == "onnx":
+        with contextlib.suppress(Exception):  # a broken runtime fails the load itself
+            warm_up()
+    if runtime == "sklearn":
+        flavor = sklearn_flavor(meta)
+        pickled = path / str(flavor.get("pickled_model", "model.pkl"))
+        if flavor.get("serialization_format", "cloudpickle") != "skops" and pickled.is_file():
+            # Unreadable opcodes are the load's error to report, not this step's.
+            with contextlib.suppress(Exception):
+                import_quietly(pickle_modules(pickled))
 
 
 def prune_cache(cache_dir: Path, name: str, keep: set[str]) -> None:

@@ -45,6 +45,9 @@ class ServedModel(ABC):
     call_seconds: float = 0.0
     # The version's drift reference, attached by the loader (inference/models/version_drift.py).
     drift: VersionDrift | None = None
+    # What loading it added to the process's resident memory (models/memory.py); None where
+    # it cannot be measured.
+    memory_bytes: int | None = None
 
     runtime = "unknown"
 
@@ -110,4 +113,5 @@ class ServedModel(ABC):
                 for c in self.schema.columns
             ],
             "input_example": self.input_example[:5],
+            "memory_bytes": self.memory_bytes,
         }

@@ -1,13 +1,16 @@
-"""Rollouts in the service: follow the candidate alias, then answer, shadow or route.
+"""Rollouts in the service: follow a model's candidate alias, then answer, shadow or route.
 
-When the tenant's policy is mounted (rollout_policy.py) and MODEL_URI follows an alias, every
-poll also looks for `<alias>-candidate`. A candidate whose state (the tag rollout.state on its
-version, written by `python -m training rollout` and the judge) is active is loaded beside the
-stable version with the rules of a swap: downloaded into its own cache folder, loaded, checked
-on its input example, refused when its signature differs from the stable one, retried with
-backoff. It is dropped as soon as the alias goes away or the state ends. Readiness never
-depends on it, and a candidate failure never fails a request: in shadow the stable version
-has already answered, in canary the stable version answers instead.
+When a served model has a rollout policy (its entry's `rollout:` in the tenant's models.yaml,
+or ROLLOUT_POLICY_FILE beside MODEL_URI; mounted_policy.py), every poll also looks for
+`<alias>-candidate` of that model. Each model rolls out on its own: its candidate alias, its
+policy's routing header, its cache folder, its metrics (the `model` label). A candidate whose
+state (the tag rollout.state on its version, written by `python -m training rollout` and the
+judge) is active is loaded beside the stable version with the rules of a swap: downloaded into
+its own cache folder, loaded, checked on its input example, refused when its signature differs
+from the stable one or its memory exceeds the model's resource class, retried with backoff. It
+is dropped as soon as the alias goes away or the state ends. Readiness never depends on it,
+and a candidate failure never fails a request: in shadow the stable version has already
+answered, in canary the stable version answers instead.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,13 +29,21 @@ from inference.contracts.mounted_policy import RolloutConfig
 from inference.models.loader import load_version, prune_cache
 from inference.models.model import ModelCheckError, Prediction, ServedModel
 from inference.models.registry import Registry
-from inference.monitoring.metrics import Metrics
-from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, RolloutMetrics
+from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, ModelRolloutMetrics
 from inference.rollout.routing import CANARY, SHADOW, Route, Router
 from inference.rollout.shadow import ShadowRunner
 from inference.serving.batching import Overloaded, Predictor
-from inference.serving.swap import MAX_BACKOFF_SECONDS, ModelHolder, describe_change, jittered
-from inference.settings import Settings
+from inference.serving.swap import (
+    MAX_BACKOFF_SECONDS,
+    ModelHolder,
+    Refusal,
+    describe_change,
+    jittered,
+    memory_refusal,
+    new_build_lock,
+    refused_error,
+)
+from inference.settings import ModelSettings, Settings
 
 log = logging.getLogger("inference.rollout")
 
@@ -75,24 +87,29 @@ class Rollout:
     def __init__(
         self,
         settings: Settings,
+        spec: ModelSettings,
         config: RolloutConfig,
-        metrics: Metrics,
+        metrics: ModelRolloutMetrics,
         holder: ModelHolder,
         predictor: Predictor,
         registry_factory: Callable[[str], Registry],
+        build_lock: threading.Lock | None = None,
     ) -> None:
         self._settings = settings
+        self._spec = spec
         self.config = config
         self._holder = holder
         self._predictor = predictor
         self._registry_factory = registry_factory
+        self._build_lock = build_lock or new_build_lock()
         self._registry: Registry | None = None
-        self.metrics = RolloutMetrics(metrics.registry)
+        self.metrics = metrics
         self.router = Router(config.routing_header)
         self.shadow = ShadowRunner(self.metrics, settings.shadow_queue_max_requests)
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.last_check: float | None = None
+        self.refused: Refusal | None = None
         self._failures = 0
         self._retry_at = 0.0
 
@@ -100,7 +117,10 @@ class Rollout:
     async def start(self) -> None:
         await self.shadow.start()
         if self._settings.reload_interval_seconds <= 0:
-            log.warning("RELOAD_INTERVAL_SECONDS=0: a rollout policy is mounted but never polled")
+            log.warning(
+                "%s: RELOAD_INTERVAL_SECONDS=0: a rollout policy is mounted but never polled",
+                self._spec.name,
+            )
             return
         self._task = asyncio.create_task(self._follow(), name="rollout")
 
@@ -120,15 +140,20 @@ class Rollout:
             except Exception as exc:
                 self._failures += 1
                 self.last_error = str(exc)
-                self.metrics.candidate_loads.labels(result="failure").inc()
+                self.metrics.candidate_loads["failure"].inc()
                 delay = min(2 ** (self._failures - 1), MAX_BACKOFF_SECONDS)
                 self._retry_at = time.monotonic() + delay
-                log.warning("candidate check failed (attempt %d): %s", self._failures, exc)
+                log.warning(
+                    "%s: candidate check failed (attempt %d): %s",
+                    self._spec.name,
+                    self._failures,
+                    exc,
+                )
 
     # --- following the candidate alias -------------------------------------------------
     def refresh_blocking(self) -> None:
         """One look at the candidate alias: load, move or drop the candidate."""
-        name = self._settings.model.name
+        name = self._spec.name
         if self._registry is None:
             self._registry = self._registry_factory(self._settings.tracking_uri)
         registry = self._registry
@@ -152,17 +177,23 @@ class Rollout:
         new_route = Route(candidate, state.mode, state.weight, state.step)
         if route is None or route.candidate is not candidate:
             self.metrics.began(stable, candidate, state.mode, state.weight)
-            log.info("rollout: v%s loaded beside v%s, %s", version, stable.version, _how(new_route))
+            log.info(
+                "rollout of %s: v%s loaded beside v%s, %s",
+                name,
+                version,
+                stable.version,
+                _how(new_route),
+            )
         elif (route.mode, route.weight) != (state.mode, state.weight):
             self.metrics.moved(version, state.mode, state.weight)
-            log.info("rollout: v%s now %s", version, _how(new_route))
+            log.info("rollout of %s: v%s now %s", name, version, _how(new_route))
         self.router.set(new_route)
         self._failures = 0
         self.last_error = None
 
     def _load(self, version: str, run_id: str | None, stable: ServedModel) -> ServedModel:
         cache = self._settings.model_cache_dir / CACHE_FOLDER
-        name = self._settings.model.name
+        name = self._spec.name
         assert self._registry is not None
         candidate = load_version(
             self._registry,
@@ -172,15 +203,21 @@ class Rollout:
             run_id,
             cache,
             self._settings.model_runtime,
+            self._build_lock,
         )
         prune_cache(cache, name, keep={version})
+        refusal = memory_refusal(candidate, self._spec)
+        if refusal is not None:
+            del candidate  # let it go now: nothing may keep it alive
+            self.refused = refusal
+            raise refused_error(refusal, self._spec, "candidate ")
         if candidate.schema.columns != stable.schema.columns:
             # Clients send the stable version's schema: the candidate could not read it.
             raise ModelCheckError(
                 f"candidate v{version} changes the signature "
                 f"({describe_change(stable, candidate)}); not loaded"
             )
-        self.metrics.candidate_loads.labels(result="success").inc()
+        self.metrics.candidate_loads["success"].inc()
         return candidate
 
     def _drop(self, why: str) -> None:
@@ -189,8 +226,8 @@ class Rollout:
             return
         self.router.set(None)
         self.metrics.ended()
-        prune_cache(self._settings.model_cache_dir / CACHE_FOLDER, self._settings.model.name, set())
-        log.info("rollout: v%s dropped (%s)", route.candidate.version, why)
+        prune_cache(self._settings.model_cache_dir / CACHE_FOLDER, self._spec.name, set())
+        log.info("rollout of %s: v%s dropped (%s)", self._spec.name, route.candidate.version, why)
 
     # --- the prediction path -------------------------------------------------------------
     @property
@@ -251,6 +288,7 @@ class Rollout:
             "step": route.step if route else None,
             "last_check": self.last_check,
             "last_error": self.last_error,
+            "refused": self.refused.describe() if self.refused else None,
         }
 
 

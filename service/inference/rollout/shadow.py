@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from inference.models.model import Prediction, ServedModel
-from inference.monitoring.rollout_metrics import CANDIDATE, RolloutMetrics
+from inference.monitoring.rollout_metrics import CANDIDATE, ModelRolloutMetrics
 
 log = logging.getLogger("inference.shadow")
 
 
 class ShadowRunner:
-    def __init__(self, metrics: RolloutMetrics, max_queue: int) -> None:
+    def __init__(self, metrics: ModelRolloutMetrics, max_queue: int) -> None:
         self._metrics = metrics
         self._queue: asyncio.Queue[tuple[ServedModel, ServedModel, list[list[Any]], Prediction]]
         self._queue = asyncio.Queue(maxsize=max_queue)

@@ -1,8 +1,14 @@
-"""Keep the served model current: first load, then poll the alias and hot-swap.
+"""Keep a served model current: first load, then poll its alias and hot-swap.
 
 The swap is one attribute assignment. A request reads `holder.current` once and keeps that
 object to the end, so in-flight requests finish on the version they started with, and a
 version that fails to download, load or pass its self-check never replaces the served one.
+A version whose measured memory is above its model's resource class is refused the same way.
+
+Each served model has its own holder and reloader (its alias, backoff, cache folder, errors),
+so whatever happens to one model's versions never touches another's. They share one lock
+around building a version in memory, so the process holds at most one version more than it
+serves (what memory_needed in contracts/tenant_models.py budgets for).
 """
 
 from __future__ import annotations
@@ -11,19 +17,46 @@ import asyncio
 import gc
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from inference.models.loader import load_version, prune_cache
 from inference.models.model import ModelCheckError, ServedModel
 from inference.models.registry import Registry
-from inference.monitoring.metrics import Metrics
-from inference.settings import Settings
+from inference.monitoring.metrics import ModelMetrics
+from inference.settings import ModelSettings, Settings
 
 log = logging.getLogger("inference.swap")
 
 MAX_BACKOFF_SECONDS = 300.0
+
+
+MIB = 1024 * 1024
+
+
+class MemoryRefused(ModelCheckError):
+    """A version loaded and passed its check, but measured above its model's resource class."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The last version refused for its memory: what it measured against its class."""
+
+    version: str
+    measured_bytes: int
+    class_bytes: int
+    at: float
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "measured_bytes": self.measured_bytes,
+            "class_bytes": self.class_bytes,
+            "at": self.at,
+        }
 
 
 @dataclass
@@ -31,6 +64,29 @@ class ModelHolder:
     current: ServedModel | None = None
     last_error: str | None = None
     last_check: float | None = None
+    refused: Refusal | None = None
+
+
+def memory_refusal(model: ServedModel, spec: ModelSettings) -> Refusal | None:
+    """The refusal of a version that measured above its model's resource class; None for one
+    that fits or could not be measured."""
+    measured, allowed = model.memory_bytes, spec.memory_bytes
+    if measured is None or measured <= allowed:
+        return None
+    return Refusal(model.version, measured, allowed, time.time())
+
+
+def refused_error(refusal: Refusal, spec: ModelSettings, what: str = "") -> MemoryRefused:
+    return MemoryRefused(
+        f"{what}v{refusal.version} needs {refusal.measured_bytes / MIB:.1f} MiB, above its "
+        f"resource class {spec.entry.resources} ({refusal.class_bytes / MIB:.0f} MiB): not "
+        "served; declare a larger class in the tenant's models.yaml"
+    )
+
+
+def new_build_lock() -> threading.Lock:
+    """The one lock of a service around building a version in memory (models/loader.py)."""
+    return threading.Lock()
 
 
 def jittered(seconds: float) -> float:
@@ -42,14 +98,18 @@ class Reloader:
     def __init__(
         self,
         settings: Settings,
-        metrics: Metrics,
+        spec: ModelSettings,
+        metrics: ModelMetrics,
         holder: ModelHolder,
         registry_factory: Callable[[str], Registry] = Registry,
+        build_lock: threading.Lock | None = None,
     ) -> None:
         self._settings = settings
+        self._spec = spec
         self._metrics = metrics
         self._holder = holder
         self._registry_factory = registry_factory
+        self._build_lock = build_lock or new_build_lock()
         self._registry: Registry | None = None
         self._failures = 0
         self._previous_version: str | None = None
@@ -62,7 +122,7 @@ class Reloader:
     @property
     def polls(self) -> bool:
         """A fixed version never changes; only an alias is worth polling."""
-        return self._settings.model.alias is not None and self._settings.reload_interval_seconds > 0
+        return self._spec.uri.alias is not None and self._settings.reload_interval_seconds > 0
 
     def _next_delay(self) -> float:
         if self._failures:
@@ -87,10 +147,12 @@ class Reloader:
         except Exception as exc:
             self._failures += 1
             self._holder.last_error = str(exc)
-            self._metrics.reloads.labels(result="failure").inc()
+            result = "refused" if isinstance(exc, MemoryRefused) else "failure"
+            self._metrics.reloads[result].inc()
             serving = self._holder.current
             log.warning(
-                "model refresh failed (attempt %d), %s: %s",
+                "%s: model refresh failed (attempt %d), %s: %s",
+                self._spec.name,
                 self._failures,
                 f"still serving v{serving.version}" if serving else "not ready yet",
                 exc,
@@ -98,14 +160,16 @@ class Reloader:
             return False
 
     def _refresh_blocking(self) -> bool:
-        ref = self._settings.model
+        ref = self._spec.uri
         if self._registry is None:
             self._registry = self._registry_factory(self._settings.tracking_uri)
         version, run_id = self._registry.resolve(ref)
         self._holder.last_check = time.time()
         current = self._holder.current
         if current is not None and current.version == version:
+            # The alias points at what is served (again): an earlier failure is history.
             self._failures = 0
+            self._holder.last_error = None
             return False
         log.info(
             "loading %s v%s (serving %s)", ref.name, version, current and f"v{current.version}"
@@ -119,7 +183,14 @@ class Reloader:
             run_id,
             cache_dir,
             self._settings.model_runtime,
+            self._build_lock,
         )
+        refusal = memory_refusal(model, self._spec)
+        if refusal is not None:
+            del model  # let it go now: nothing may keep it alive
+            self._holder.refused = refusal
+            prune_cache(cache_dir, ref.name, keep=self._cached_versions())
+            raise refused_error(refusal, self._spec)
         if current is not None and model.schema.columns != current.schema.columns:
             # Clients of this tenant send the served schema; a new one needs a new model name.
             prune_cache(cache_dir, ref.name, keep=self._cached_versions())
@@ -134,9 +205,11 @@ class Reloader:
         gc.freeze()
         self._holder.last_error = None
         self._failures = 0
-        self._metrics.served(ref.name, version, ref.alias, model.runtime)
-        self._metrics.reloads.labels(result="success").inc()
+        self._metrics.served(version, ref.alias, model.runtime)
+        self._metrics.reloads["success"].inc()
         self._metrics.last_load.set(model.loaded_at)
+        if model.memory_bytes is not None:
+            self._metrics.memory.set(model.memory_bytes)
         # Keep the version just replaced too: moving the alias back (a rollback) then
         # needs no download.
         self._previous_version = current.version if current is not None else None

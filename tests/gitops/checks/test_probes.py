@@ -23,7 +23,8 @@ DEPLOYMENT = "base/inference/deployment.yaml"
 SERVICE_MONITOR = "base/inference/servicemonitor.yaml"
 TENANTS = ("tenant-a", "tenant-b")
 ROUTES = (
-    "/docs, /docs/oauth2-redirect, /health, /metrics, /model/info, /openapi.json, /ready, "
+    "/docs, /docs/oauth2-redirect, /health, /metrics, /model/info, /models/{name}/info, "
+    "/openapi.json, /ready, "
     "/v2, /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready, "
     "/v2/models/{name}/versions/{version}, /v2/models/{name}/versions/{version}/ready"
 )

@@ -38,7 +38,7 @@ def _app(tmp_path: Path, model: ServedModel) -> Any:
         }
     )
     app = create_app(settings)
-    app.state.holder.current = model
+    app.state.models.get("iris").holder.current = model
     return app
 
 
@@ -55,8 +55,11 @@ async def _calls(app: Any, *requests: tuple[str, str, Any]) -> list[httpx.Respon
         return [await client.request(m, path, json=body) for m, path, body in requests]
 
 
-def _count(metrics_text: str, route: str, status: int) -> float:
-    prefix = f'inference_http_requests_total{{method="POST",route="{route}",status="{status}"}}'
+def _count(metrics_text: str, route: str, status: int, model: str = "iris") -> float:
+    prefix = (
+        f'inference_http_requests_total{{method="POST",model="{model}",route="{route}",'
+        f'status="{status}"}}'
+    )
     lines = [line for line in metrics_text.splitlines() if line.startswith(prefix)]
     return float(lines[0].split()[-1]) if lines else 0.0
 
@@ -81,7 +84,7 @@ def test_direct_routes_answer_and_are_counted(tmp_path: Path) -> None:
     assert info.json()["version"] == "3"
     for route in ("/predict", "/invocations", "/v2/models/{name}/infer"):
         assert _count(metrics.text, route, 200) == 1, route
-    assert 'route="/model/info",status="200"' in metrics.text  # through FastAPI's stack
+    assert 'model="iris",route="/model/info",status="200"' in metrics.text  # through FastAPI
 
 
 @pytest.mark.parametrize("path", ["/predict", "/invocations"])

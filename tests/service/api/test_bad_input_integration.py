@@ -124,5 +124,8 @@ def test_mistakes_do_not_disturb_the_service(service: Service) -> None:
     assert service.post("/predict", RECORD).status_code == 200
     assert service.get("/ready").status_code == 200
     metrics = service.get("/metrics").text
-    assert 'inference_http_requests_total{method="POST",route="/predict",status="400"}' in metrics
+    assert (
+        'inference_http_requests_total{method="POST",model="svc-bad-input",route="/predict",status="400"}'
+        in metrics
+    )
     assert 'status="500"' not in metrics

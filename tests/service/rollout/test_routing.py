@@ -109,5 +109,6 @@ def test_a_bad_policy_stops_the_start_naming_the_variable(tmp_path: Path) -> Non
     with pytest.raises(SettingsError, match=r"ROLLOUT_POLICY_FILE .*routingHeader: got 'x y'"):
         Settings.from_env(env)
     write_policy(path, policy_document())
-    assert Settings.from_env(env).rollout is not None
-    assert Settings.from_env({**env, "ROLLOUT_POLICY_FILE": str(tmp_path / "none")}).rollout is None
+    assert Settings.from_env(env).models[0].rollout is not None
+    unmounted = {**env, "ROLLOUT_POLICY_FILE": str(tmp_path / "none")}
+    assert Settings.from_env(unmounted).models[0].rollout is None

@@ -55,7 +55,9 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers() -> No
     expected = {tuple(r): model.predict([r]).labels[0] for r in ROWS}
     model.calls.clear()
     requests = [[ROWS[i % 3]] for i in range(40)]
-    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.002, max_pending=100)
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.002, max_pending=100
+    )
     results = asyncio.run(run_concurrently(predictor, model, requests))
     assert [r.labels[0] for r in results] == [expected[tuple(q[0])] for q in requests]
     assert sum(model.calls) == 40
@@ -64,7 +66,9 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers() -> No
 
 def test_batch_is_bounded_by_max_rows() -> None:
     model = make_model()
-    predictor = BatchingPredictor(Metrics(), max_rows=8, max_wait_seconds=0.0, max_pending=100)
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=8, max_wait_seconds=0.0, max_pending=100
+    )
     asyncio.run(run_concurrently(predictor, model, [[ROWS[0]]] * 30))
     assert max(model.calls) <= 8
 
@@ -73,7 +77,9 @@ def test_one_bad_request_fails_alone() -> None:
     model = make_model()
     model.poison = 9.9
     requests = [[ROWS[0]], [[9.9, 1.0, 1.0, 1.0]], [ROWS[1]], [ROWS[2]]]
-    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.01, max_pending=100)
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.01, max_pending=100
+    )
     results = asyncio.run(run_concurrently(predictor, model, requests))
     assert isinstance(results[1], ValueError)
     assert [type(r).__name__ for i, r in enumerate(results) if i != 1] == ["Prediction"] * 3
@@ -81,19 +87,19 @@ def test_one_bad_request_fails_alone() -> None:
 
 def test_full_queue_rejects_instead_of_waiting() -> None:
     model = make_model()
-    metrics = Metrics()
+    metrics = Metrics().for_model("m")
     predictor = BatchingPredictor(metrics, max_rows=1, max_wait_seconds=0.0, max_pending=5)
     results = asyncio.run(run_concurrently(predictor, model, [[ROWS[0]]] * 50))
     rejected = [r for r in results if isinstance(r, Overloaded)]
     assert rejected
-    assert metrics.rejected.labels(reason="queue_full")._value.get() == len(rejected)
+    assert metrics.queue_full._value.get() == len(rejected)
 
 
 @pytest.mark.parametrize("predictor_cls", [DirectPredictor])
 def test_direct_predictor(predictor_cls: type) -> None:
     model = make_model()
     results = asyncio.run(
-        run_concurrently(predictor_cls(Metrics(), 100), model, [[r] for r in ROWS])
+        run_concurrently(predictor_cls(Metrics().for_model("m"), 100), model, [[r] for r in ROWS])
     )
     assert len(model.calls) == 3
     assert all(len(r.labels) == 1 for r in results)
@@ -103,7 +109,9 @@ def test_a_model_cheaper_than_a_thread_handoff_is_called_inline() -> None:
     model = make_model()
     model.call_seconds = 0.00001
     assert model.inline
-    predictor = BatchingPredictor(Metrics(), max_rows=64, max_wait_seconds=0.002, max_pending=1)
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.002, max_pending=1
+    )
     # max_pending=1 and six at once: queued, five would be refused; inline, none is.
     results = asyncio.run(run_concurrently(predictor, model, [[row] for row in ROWS * 2]))
     assert all(not isinstance(r, Exception) for r in results)

@@ -82,12 +82,20 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rig:
     monkeypatch.setattr(swap, "prune_cache", lambda *args, **kwargs: None)
     metrics = Metrics()
     holder = swap.ModelHolder()
-    reloader = swap.Reloader(settings, metrics, holder, lambda _uri: registry)  # type: ignore[arg-type,return-value]
+    reloader = swap.Reloader(
+        settings,
+        settings.models[0],
+        metrics.for_model("iris"),
+        holder,
+        lambda _uri: registry,  # type: ignore[arg-type,return-value]
+    )
     return Rig(reloader, registry, versions, loads, holder, metrics)
 
 
 def _reloads(metrics: Metrics, result: str) -> float:
-    return metrics.registry.get_sample_value("inference_model_reloads_total", {"result": result})
+    return metrics.registry.get_sample_value(
+        "inference_model_reloads_total", {"model": "iris", "result": result}
+    )
 
 
 def test_first_load_then_a_new_version_is_swapped_in(rig: Rig) -> None:
@@ -148,5 +156,70 @@ def test_a_pinned_version_is_not_polled(tmp_path: Path) -> None:
             "MODEL_CACHE_DIR": str(tmp_path),
         }
     )
-    reloader = swap.Reloader(settings, Metrics(), swap.ModelHolder())
+    reloader = swap.Reloader(
+        settings, settings.models[0], Metrics().for_model("iris"), swap.ModelHolder()
+    )
     assert reloader.polls is False
+
+
+MIB = 1024 * 1024
+
+
+def test_a_version_above_its_resource_class_is_refused_and_the_served_one_stays(
+    rig: Rig,
+) -> None:
+    rig.versions["1"].memory_bytes = 3 * MIB
+    rig.refresh()
+    assert rig.metrics.registry.get_sample_value(
+        "inference_model_memory_bytes", {"model": "iris"}
+    ) == (3 * MIB)
+    oversized = _model("2")
+    oversized.memory_bytes = 17 * MIB  # the default class, small, is 16 MiB
+    rig.registry.points_at, rig.versions["2"] = "2", oversized
+    assert rig.refresh() is False
+    assert rig.holder.current.version == "1"
+    assert "v2 needs 17.0 MiB, above its resource class small (16 MiB)" in rig.holder.last_error
+    assert rig.holder.refused is not None
+    assert (rig.holder.refused.version, rig.holder.refused.measured_bytes) == ("2", 17 * MIB)
+    assert rig.holder.refused.class_bytes == 16 * MIB
+    assert _reloads(rig.metrics, "refused") == 1
+    assert _reloads(rig.metrics, "failure") == 0
+    # The measured cost is still the served version's.
+    assert rig.metrics.registry.get_sample_value(
+        "inference_model_memory_bytes", {"model": "iris"}
+    ) == (3 * MIB)
+
+
+def test_a_version_within_its_class_or_unmeasured_is_served(rig: Rig) -> None:
+    rig.refresh()
+    fits = _model("2")
+    fits.memory_bytes = 16 * MIB  # exactly the class: fits
+    rig.registry.points_at, rig.versions["2"] = "2", fits
+    assert rig.refresh() is True
+    unmeasured = _model("3")  # memory_bytes None: nothing to compare, served
+    rig.registry.points_at, rig.versions["3"] = "3", unmeasured
+    assert rig.refresh() is True
+    assert _reloads(rig.metrics, "refused") == 0
+
+
+def test_another_model_of_the_service_is_never_touched(rig: Rig) -> None:
+    """One model's swaps and failures keep to its own series: inference_model_info of another
+    model stays as it was."""
+    rig.metrics.served("other", "7", "staging", "onnx")
+    rig.refresh()
+    rig.registry.points_at, rig.versions["2"] = "2", ModelCheckError("broken")
+    rig.refresh()
+    rig.registry.points_at, rig.versions["3"] = "3", _model("3")
+    rig.refresh()
+    info = rig.metrics.registry.get_sample_value
+    other = {"model": "other", "version": "7", "alias": "staging", "runtime": "onnx"}
+    assert info("inference_model_info", other) == 1
+    assert (
+        info("inference_model_info", {**other, "model": "iris", "version": "3", "runtime": "fake"})
+        == 1
+    )
+    assert (
+        info("inference_model_info", {**other, "model": "iris", "version": "1", "runtime": "fake"})
+        is None
+    )
+    assert info("inference_model_reloads_total", {"model": "other", "result": "failure"}) is None
