@@ -57,7 +57,8 @@ class RolloutMetrics:
         )
         self.shadow_skipped = Counter(
             "inference_shadow_skipped",
-            "Requests the candidate did not see in shadow, by reason (busy: the queue was full).",
+            "Requests the candidate did not see in shadow, by reason (busy: the queue was full; "
+            "values: a value the candidate cannot take as it is).",
             ["version", "reason"],
             registry=r,
         )
@@ -96,7 +97,8 @@ class RolloutMetrics:
                 self._class(role, model.version, label)
         for result in ("agree", "disagree"):
             self.shadow_rows.labels(version=candidate.version, result=result)
-        self.shadow_skipped.labels(version=candidate.version, reason="busy")
+        for reason in ("busy", "values"):
+            self.shadow_skipped.labels(version=candidate.version, reason=reason)
         self.shadow_difference.labels(version=candidate.version)
         self.moved(candidate.version, mode, weight)
 
@@ -130,8 +132,8 @@ class RolloutMetrics:
             if math.isfinite(value):
                 child.observe(value)
 
-    def skipped(self, candidate: ServedModel) -> None:
-        self.shadow_skipped.labels(version=candidate.version, reason="busy").inc()
+    def skipped(self, candidate: ServedModel, reason: str = "busy") -> None:
+        self.shadow_skipped.labels(version=candidate.version, reason=reason).inc()
 
     def _outcome(self, role: str, version: str, result: str) -> Any:
         key = (role, version, result)
