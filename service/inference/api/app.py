@@ -19,8 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference.api import v2
+from inference.api.json_body import parse_json
 from inference.api.openapi_doc import request_bodies
-from inference.api.payloads import parse_json, rows_for_invocations, rows_for_predict
+from inference.api.payloads import rows_for_invocations, rows_for_predict
 from inference.models.model import ServedModel
 from inference.models.registry import Registry
 from inference.models.schema import FieldError, InputError, InputSchema
@@ -192,7 +193,9 @@ class InferenceApp(FastAPI):
             )
 
 
-async def read_json_body(request: Request, max_bytes: int, timeout_seconds: float) -> Any:
+async def read_json_body(
+    request: Request, max_bytes: int, timeout_seconds: float, max_depth: int
+) -> Any:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -219,7 +222,7 @@ async def read_json_body(request: Request, max_bytes: int, timeout_seconds: floa
             [FieldError("body", "not received in time", f"within {timeout_seconds:g} seconds")],
             status_code=408,
         ) from None
-    return parse_json(b"".join(chunks))
+    return parse_json(b"".join(chunks), max_depth)
 
 
 def create_app(
@@ -330,7 +333,10 @@ def create_app(
         output_names: list[str] | None = None
         try:
             payload = await read_json_body(
-                request, settings.max_body_bytes, settings.request_body_timeout_seconds
+                request,
+                settings.max_body_bytes,
+                settings.request_body_timeout_seconds,
+                settings.max_json_depth,
             )
             rows = to_rows(payload, model.schema, settings.max_rows_per_request)
             output_names = (

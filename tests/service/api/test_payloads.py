@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from inference.api.payloads import parse_json, rows_for_invocations, rows_for_predict
+from inference.api.payloads import rows_for_invocations, rows_for_predict
 from inference.models.schema import Column, InputError, InputSchema
 
 IRIS = InputSchema(
@@ -110,16 +110,6 @@ def test_error_list_is_capped_and_never_echoes_values() -> None:
         rows_for_predict([{**RECORD, "sepal_length": secret}] * 50, IRIS, 1000)
     assert len(exc.value.errors) == 10
     assert all(secret not in str(e.as_dict()) for e in exc.value.errors)
-
-
-@pytest.mark.parametrize(
-    ("body", "status"), [(b"", 400), (b"{", 400), (b"\xff\xfe", 400), (b"[1,", 400)]
-)
-def test_malformed_json(body: bytes, status: int) -> None:
-    with pytest.raises(InputError) as exc:
-        parse_json(body)
-    assert exc.value.status_code == status
-    assert exc.value.errors[0].field == "body"
 
 
 def test_string_and_boolean_columns() -> None:
