@@ -3,7 +3,8 @@
 The one place that knows the parser (the standard library's json module). The rules besides
 the grammar live in json_rules.py and number_ranges.py; a faster parser replaces this module
 and applies the same rules: UTF-8 only (RFC 8259 section 8.1), nesting at most
-`MAX_JSON_DEPTH` deep checked before parsing, no key twice in one object.
+`MAX_JSON_DEPTH` deep checked before parsing, no key twice in one object, and the literal
+`Infinity` told apart from a number too large for FP64 (number_ranges.InfinityLiteral).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import Any
 
 from inference.api.json_rules import nesting_depth_exceeds, repeated_key
+from inference.models.number_ranges import InfinityLiteral
 from inference.models.schema import FieldError, InputError
 
 # A repeated key is named in the error; a long one is cut (the error never sends back more
@@ -34,7 +36,14 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return built
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_object)
+# Called only for these three words, never for numbers: marking infinity as written costs the
+# usual body nothing, and tells it apart from a number beyond FP64 the parser reads as inf.
+_CONSTANTS = {
+    "Infinity": InfinityLiteral("inf"),
+    "-Infinity": InfinityLiteral("-inf"),
+    "NaN": float("nan"),
+}
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_CONSTANTS.__getitem__)
 
 
 def _refused(message: str, expected: str) -> InputError:

@@ -29,6 +29,13 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
 NUMERIC_DATATYPES = frozenset(FLOAT_MAX) | frozenset(INTEGER_RANGES)
 
 
+class InfinityLiteral(float):
+    """Infinity as the client wrote it (`Infinity`, `-Infinity`: not JSON, an extension the
+    standard library's parser reads), marked so by the parser. Any other float infinity came
+    from a number beyond FP64 (1e999), which a parser can only read as infinity: the client
+    sent a number, not infinity, so it is out of range."""
+
+
 def bounds(datatype: str) -> tuple[float, float]:
     """The smallest and the largest value `datatype` holds."""
     if datatype in FLOAT_MAX:
@@ -49,13 +56,14 @@ def out_of_range(datatype: str, value: Any) -> bool:
     """Whether the number `value` lies beyond what `datatype` holds.
 
     Only numbers are judged: a string, a boolean or null is the type check's business, and so
-    are NaN and infinity in a float type (a model may accept them). An integer type holds
-    integers only: 3.0 is 3, but 2.5, NaN and infinity are out of its range.
+    are NaN and an infinity literal in a float type (a model may accept them). An infinity
+    that is not a literal is a number beyond FP64. An integer type holds integers only: 3.0
+    is 3, but 2.5, NaN and infinity are out of its range.
     """
-    if type(value) not in (int, float):  # bool is an int subclass, and not a number here
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if datatype in FLOAT_MAX:
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and (math.isnan(value) or type(value) is InfinityLiteral):
             return False
         limit = FLOAT_MAX[datatype]
         return not -limit <= value <= limit  # exact for integers of any size

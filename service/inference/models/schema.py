@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference.models.number_ranges import FLOAT_MAX, bounds, describe
+from inference.models.number_ranges import FLOAT_MAX, InfinityLiteral, bounds, describe
 
 # MLflow column types -> the JSON type a client must send and the OpenAPI type shown in /docs.
 _NUMERIC_TYPES = {"double", "float"}
@@ -177,10 +177,12 @@ class InputSchema:
         if kind in _NUMERIC_TYPES:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return FieldError(where, f"got {_json_type(value)}", column.expected)
-            if isinstance(value, float) and not math.isfinite(value):
-                if math.isnan(value) and not self.allow_nan:
+            if isinstance(value, float) and math.isnan(value):
+                if not self.allow_nan:
                     return FieldError(where, "NaN is not accepted by this model", "finite number")
-                if math.isinf(value) and not self.allow_inf:
+                return None
+            if type(value) is InfinityLiteral:  # any other infinity is a number beyond FP64
+                if not self.allow_inf:
                     return FieldError(where, "infinity is not accepted", "finite number")
                 return None
             return self._range_problem(column, value, where)

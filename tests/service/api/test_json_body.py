@@ -4,12 +4,14 @@ expected; too deep a body is refused before the parser sees it."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
 
 from inference.api import json_body
 from inference.api.json_body import parse_json
+from inference.models.number_ranges import InfinityLiteral
 from inference.models.schema import InputError
 
 DEPTH = 32
@@ -46,6 +48,15 @@ def test_a_document_is_parsed() -> None:
 )
 def test_what_is_not_a_json_document_is_a_400(body: bytes, message: str) -> None:
     assert refusal(body)["message"].startswith(message)
+
+
+def test_written_infinity_is_marked_and_a_number_beyond_fp64_is_not() -> None:
+    """Both parse as infinity; only the one the client wrote may reach a model."""
+    written, beyond, negative, nan = parse_json(b"[Infinity, 1e999, -Infinity, NaN]", DEPTH)
+    assert (type(written), written) == (InfinityLiteral, math.inf)
+    assert (type(negative), negative) == (InfinityLiteral, -math.inf)
+    assert (type(beyond), beyond) == (float, math.inf)
+    assert math.isnan(nan)
 
 
 def test_an_escaped_lone_surrogate_is_valid_json_and_stays_text() -> None:

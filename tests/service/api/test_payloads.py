@@ -3,6 +3,7 @@ import math
 import pytest
 
 from inference.api.payloads import rows_for_invocations, rows_for_predict
+from inference.models.number_ranges import InfinityLiteral
 from inference.models.schema import Column, InputError, InputSchema
 
 IRIS = InputSchema(
@@ -63,7 +64,12 @@ def _fields(exc: pytest.ExceptionInfo[InputError]) -> list[str]:
         ({**RECORD, "sepal_length": True}, "body[0].sepal_length", "number (double)"),
         ({**RECORD, "sepal_length": None}, "body[0].sepal_length", "number (double)"),
         ({**RECORD, "sepal_length": math.nan}, "body[0].sepal_length", "finite number"),
-        ({**RECORD, "sepal_length": math.inf}, "body[0].sepal_length", "finite number"),
+        (
+            {**RECORD, "sepal_length": InfinityLiteral("inf")},
+            "body[0].sepal_length",
+            "finite number",
+        ),
+        ({**RECORD, "sepal_length": math.inf}, "body[0].sepal_length", "(FP64)"),  # from 1e999
         ([1.0, 2.0, 3.0], "body[0]", "4 values"),
         ([], "body", "at least one row"),
         ("text", "body", "record"),

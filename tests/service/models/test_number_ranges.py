@@ -15,6 +15,7 @@ from inference.models.number_ranges import (
     FLOAT_MAX,
     INTEGER_RANGES,
     NUMERIC_DATATYPES,
+    InfinityLiteral,
     describe,
     first_out_of_range,
     out_of_range,
@@ -71,8 +72,8 @@ def test_an_integer_beyond_its_type_is_out_of_range(datatype: str) -> None:
 @pytest.mark.parametrize(
     ("datatype", "value"),
     [
-        ("FP32", math.nan),  # NaN and infinity: the schema's rules, per model
-        ("FP32", math.inf),
+        ("FP32", math.nan),  # NaN and written infinity: the schema's rules, per model
+        ("FP32", InfinityLiteral("inf")),
         ("FP16", "1e300"),  # not a number: the type check's business
         ("INT8", True),
         ("INT8", None),
@@ -82,9 +83,15 @@ def test_only_numbers_are_judged(datatype: str, value: Any) -> None:
     assert not out_of_range(datatype, value)
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("value", [math.nan, InfinityLiteral("inf"), -math.inf])
 def test_an_integer_type_holds_no_nan_or_infinity(value: float) -> None:
     assert out_of_range("INT64", value)
+
+
+@pytest.mark.parametrize("datatype", sorted(FLOAT_MAX))
+def test_an_infinity_not_written_as_such_is_a_number_beyond_fp64(datatype: str) -> None:
+    assert out_of_range(datatype, math.inf)
+    assert out_of_range(datatype, -math.inf)
 
 
 def test_describe_names_the_range() -> None:
@@ -95,6 +102,7 @@ def test_describe_names_the_range() -> None:
 _ELEMENTS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(),  # NaN and infinity included
+    st.sampled_from([InfinityLiteral("inf"), InfinityLiteral("-inf")]),
     st.floats(min_value=-1e6, max_value=1e6),
     st.sampled_from([65504.0, 65520.0, 3.4028234663852886e38, 3.5e38, 127, 128, -129, 255, 256]),
     st.booleans(),

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from inference.models.number_ranges import InfinityLiteral
 from inference.models.schema import MAX_FIELD_CHARS, MAX_REPORTED_ERRORS, InputError, InputSchema
 
 
@@ -53,7 +54,8 @@ def test_signatures_the_service_cannot_serve_are_refused(inputs: list[dict]) -> 
         ("double", True, "got boolean", "number (double)"),
         ("double", None, "value is null", "number (double)"),
         ("double", math.nan, "NaN is not accepted by this model", "finite number"),
-        ("double", math.inf, "infinity is not accepted", "finite number"),
+        ("double", InfinityLiteral("inf"), "infinity is not accepted", "finite number"),
+        ("double", math.inf, "out of range for double", "a number within ±1.7976931e+308 (FP64)"),
         ("long", 1.5, "got number", "integer (long)"),
         ("boolean", 1, "got number", "boolean"),
         ("string", ["a"], "got array", "string"),
@@ -72,7 +74,7 @@ def test_nan_and_inf_pass_only_when_the_model_scores_them() -> None:
     schema = _schema(f="double")
     schema.allow_nan = True
     assert schema.check_value(schema.columns[0], math.nan, "f") is None
-    assert schema.check_value(schema.columns[0], math.inf, "f") is not None
+    assert schema.check_value(schema.columns[0], InfinityLiteral("inf"), "f") is not None
 
 
 def test_records_come_back_in_signature_order() -> None:
@@ -154,8 +156,12 @@ def test_infinity_stays_a_question_of_the_model_not_of_the_range() -> None:
     schema = _schema(f="double")
     schema.feed_floats_as("FP32")
     schema.allow_inf = True  # a tree scores infinity: the client sent it, the model takes it
-    assert schema.rows_from_lists([[math.inf]], "body") == [[math.inf]]
+    written = InfinityLiteral("-inf")
+    assert schema.rows_from_lists([[written]], "body") == [[written]]
     assert _errors(lambda: schema.rows_from_lists([[1e39]], "body"))
+    # An infinity the client did not write is a number beyond FP64 (1e999): never infinity.
+    (error,) = _errors(lambda: schema.rows_from_lists([[-math.inf]], "body"))
+    assert error["message"] == "out of range: the model takes FP32"
 
 
 def test_a_version_admits_only_rows_it_takes_as_they_are() -> None:
