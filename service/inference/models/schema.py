@@ -39,9 +39,22 @@ _PLAIN_TYPES: dict[str, frozenset[type]] = {
 # mlflow/types/schema.py, class DataType).
 _COLUMN_DATATYPES = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32"}
 MAX_REPORTED_ERRORS = 10
+# The bound of a string column in the fast check: its value must be text (see below).
+_TEXT = object()
 # A field name holds a client's key when the key is unknown; a longer key is cut, so an error
 # never sends back more than this of what the client sent.
 MAX_FIELD_CHARS = 120
+
+
+def _has_lone_surrogate(value: str) -> bool:
+    """Whether `value` holds a code point of U+D800..U+DFFF: JSON lets a string escape one
+    (`"\\ud800"`), RFC 8259 section 8.2 calls what receivers do with it unpredictable, and
+    text models fail on it (it cannot be encoded). A valid escaped pair is one character."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -110,7 +123,7 @@ class InputSchema:
     _index: dict[str, int] = field(init=False, repr=False)
     _plain: tuple[frozenset[type], ...] = field(init=False, repr=False)
     _datatypes: tuple[str | None, ...] = field(init=False, repr=False)
-    _bounds: tuple[tuple[float, float] | None, ...] = field(init=False, repr=False)
+    _bounds: tuple[Any, ...] = field(init=False, repr=False)  # (low, high), _TEXT or None
 
     def __post_init__(self) -> None:
         self._index = {c.name: i for i, c in enumerate(self.columns)}
@@ -121,7 +134,10 @@ class InputSchema:
         """The model takes its numbers as `datatype` (FP32 or FP64): bound the columns by it."""
         self.model_float = datatype
         self._datatypes = tuple(self._datatype_of(c) for c in self.columns)
-        self._bounds = tuple(bounds(d) if d else None for d in self._datatypes)
+        self._bounds = tuple(
+            _TEXT if c.type == "string" else bounds(d) if d else None
+            for c, d in zip(self.columns, self._datatypes, strict=True)
+        )
 
     def _datatype_of(self, column: Column) -> str | None:
         """The datatype whose range a value of `column` must lie in: its own type's, or the
@@ -136,9 +152,14 @@ class InputSchema:
         request. False only means "check each value", which builds the error messages. NaN and
         infinity fail the range comparison, so they get the full check too."""
         for value, accepted, bound in zip(row, self._plain, self._bounds, strict=True):
-            if type(value) not in accepted or (
-                bound is not None and not bound[0] <= value <= bound[1]
-            ):
+            if type(value) not in accepted:
+                return False
+            if bound is None:
+                continue
+            if bound is _TEXT:
+                if not value.isascii():  # ASCII holds no surrogate; anything else: check
+                    return False
+            elif not bound[0] <= value <= bound[1]:
                 return False
         return True
 
@@ -196,6 +217,8 @@ class InputSchema:
             return None
         if not isinstance(value, str):
             return FieldError(where, f"got {_json_type(value)}", "string")
+        if not value.isascii() and _has_lone_surrogate(value):
+            return FieldError(where, "holds a lone surrogate", "a string of Unicode characters")
         return None
 
     def _range_problem(self, column: Column, value: float, where: str) -> FieldError | None:

@@ -180,3 +180,21 @@ def test_a_long_unknown_key_is_cut_in_the_error() -> None:
     assert errors[0]["message"] == "unknown feature"
     assert errors[0]["field"].startswith("body[0].kkk")
     assert len(errors[0]["field"]) == MAX_FIELD_CHARS
+
+
+@pytest.mark.parametrize("text", ["\ud800", "ok \udfff", "\udc00\ud800"])
+def test_a_lone_surrogate_is_not_text(text: str) -> None:
+    schema = _schema(review="string")
+    (error,) = _errors(lambda: schema.rows_from_lists([[text]], "body"))
+    assert error == {
+        "field": "body[0].review",
+        "message": "holds a lone surrogate",
+        "expected": "a string of Unicode characters",
+    }
+    assert _errors(lambda: schema.rows_from_records([{"review": text}], "body")) == [error]
+
+
+def test_any_other_text_is_text() -> None:
+    schema = _schema(review="string")
+    rows = [["plain"], ["\U0001f600 emoji, once an escaped pair"], ["é中"], [""]]
+    assert schema.rows_from_lists(rows, "body") == rows
