@@ -22,7 +22,7 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/service:$(CURDIR)
 
-.PHONY: help venv setup system-tools up test validate lint tenant repository diff bump bench soak e2e clean
+.PHONY: help venv setup system-tools up test validate scale lint tenant repository diff bump bench soak e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,10 @@ test: setup ## the whole test suite (unit, integration, manifests, lint)
 
 validate: setup ## render and validate every kustomization offline
 	$(PY) -m gitops validate
+
+scale: $(VENV)/.synced $(TOOLS)/checkov/bin/checkov ## the validation time of the tree, then of a copy with 50 more tenants (docs/gitops.md)
+	@$(MAKE) --no-print-directory system-tools SYSTEM_TOOLS=promtool:prometheus
+	$(PY) -m pytest tests/gitops/test_scale.py -m slow -s -q -p no:cacheprovider
 
 lint: setup ## ruff, hadolint, shellcheck, yamllint on their own
 	$(PY) -m pytest tests/lint -q

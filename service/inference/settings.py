@@ -56,7 +56,15 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         return self.env.get(name, "").strip() or None
 
-    def number(self, name: str, default: float, *, minimum: float, kind: type = float) -> float:
+    def number(
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float,
+        maximum: float | None = None,
+        kind: type = float,
+    ) -> float:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
@@ -67,6 +75,8 @@ class _Reader:
             raise SettingsError(f"{name} must be {expected}, got {raw!r}") from None
         if value < minimum:
             raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
+        if maximum is not None and value > maximum:
+            raise SettingsError(f"{name} must be <= {maximum}, got {raw!r}")
         return value
 
     def flag(self, name: str, default: bool) -> bool:
@@ -115,6 +125,8 @@ class Settings:
     max_rows_per_request: int
     max_body_bytes: int
     request_body_timeout_seconds: float
+    # Arrays and objects in a request body nest at most this deep (inference/api/json_rules.py).
+    max_json_depth: int
     log_level: str
     shutdown_grace_seconds: float
     batch_enabled: bool
@@ -197,6 +209,10 @@ class Settings:
             request_body_timeout_seconds=read.number(
                 "REQUEST_BODY_TIMEOUT_SECONDS", 30.0, minimum=1
             ),
+            # Every accepted request nests at most 5 levels (a v2 tensor's nested rows); the
+            # ceiling keeps the parser, which recurses once per level, far from the
+            # interpreter's recursion limit (1000).
+            max_json_depth=int(read.number("MAX_JSON_DEPTH", 32, minimum=8, maximum=256, kind=int)),
             log_level=log_level,
             shutdown_grace_seconds=read.number("SHUTDOWN_GRACE_SECONDS", 20.0, minimum=0),
             batch_enabled=read.flag("BATCH_ENABLED", True),

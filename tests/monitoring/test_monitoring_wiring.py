@@ -119,10 +119,20 @@ def test_no_tenant_deploys_a_copy_of_the_rules(overlay: Path) -> None:
     assert [o["metadata"]["name"] for o in render(overlay) if o["kind"] == "PrometheusRule"] == []
 
 
+def notification_runbooks() -> set[str]:
+    """The runbooks Argo CD's notifications link (base/argocd, docs/gitops.md): pages for a
+    notification, not for a Prometheus alert."""
+    templates = (REPO_ROOT / "base/argocd/argocd-notifications-cm.yaml").read_text("utf-8")
+    return set(re.findall(r"docs/runbooks/(\w+)\.md", templates))
+
+
 def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
     alerts = {rule["alert"] for rule in all_alerting_rules()}
+    notified = notification_runbooks()
+    assert notified, "the notification templates link no runbook"
+    assert not alerts & notified, "an alert and a notification share a runbook"
     pages = {p.stem for p in RUNBOOKS.glob("*.md") if p.name != "README.md"}
-    assert alerts == pages
+    assert alerts | notified == pages
     index = (RUNBOOKS / "README.md").read_text(encoding="utf-8")
     for alert in alerts:
         page = (RUNBOOKS / f"{alert}.md").read_text(encoding="utf-8")

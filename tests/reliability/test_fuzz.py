@@ -19,38 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-from tests.support.models import IRIS_COLUMNS, iris_logistic, log_and_register
-from tests.support.servers import Service, start_service
-from training.local_platform.registry_server import RegistryServer
+from tests.reliability.fuzz_targets import BODY_TIMEOUT, MAX_BODY_BYTES, MAX_ROWS, Target
+from tests.support.models import IRIS_COLUMNS
+from tests.support.servers import Service
 
 pytestmark = pytest.mark.integration
 
 # Examples per schemathesis operation; raise it for a longer hunt (FUZZ_EXAMPLES=500).
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
-MAX_BODY_BYTES = 4096
-MAX_ROWS = 50
-BODY_TIMEOUT = 2.0
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 @pytest.fixture(scope="module")
-def service(
-    registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Service]:
-    log_and_register(registry.url, "fuzz-iris", *iris_logistic(), alias="staging")
-    running = start_service(
-        {
-            "MODEL_URI": "models:/fuzz-iris@staging",
-            "MLFLOW_TRACKING_URI": registry.url,
-            "RELOAD_INTERVAL_SECONDS": "0",
-            "MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-            "MAX_ROWS_PER_REQUEST": str(MAX_ROWS),
-            "REQUEST_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
-        },
-        tmp_path_factory.mktemp("fuzz"),
-    )
-    yield running
-    running.stop()
+def service(iris_service: Target) -> Target:
+    """The iris service of conftest.py (logistic regression, the pickle)."""
+    return iris_service
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +120,7 @@ def test_arbitrary_bytes_get_a_json_4xx_or_2xx(service: Service, body: bytes) ->
 
 
 def test_oversized_body_with_content_length_is_413(service: Service) -> None:
-    body = json.dumps([ROW] * 400).encode()
+    body = json.dumps([ROW] * (MAX_BODY_BYTES // 20)).encode()
     assert len(body) > MAX_BODY_BYTES
     response = httpx.post(
         f"{service.url}/predict",
@@ -152,7 +135,7 @@ def test_oversized_body_with_content_length_is_413(service: Service) -> None:
 def test_oversized_chunked_body_is_413(service: Service) -> None:
     def chunks() -> Iterator[bytes]:
         # No Content-Length: the service must count bytes as they arrive.
-        for _ in range(64):
+        for _ in range(MAX_BODY_BYTES // 256):
             yield b" " * 256
         yield json.dumps([ROW]).encode()
 

@@ -17,6 +17,7 @@ def test_defaults() -> None:
     assert settings.reload_interval_seconds == 30
     assert settings.max_rows_per_request == 1000
     assert settings.request_body_timeout_seconds == 30
+    assert settings.max_json_depth == 32
     assert settings.model_cache_dir == Path("/var/cache/inference")
     assert settings.batch_enabled is True
     assert settings.port == 8080
@@ -44,6 +45,8 @@ def test_pinned_version() -> None:
         ({**BASE, "MAX_ROWS_PER_REQUEST": "1.5"}, "MAX_ROWS_PER_REQUEST"),
         ({**BASE, "MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"),
         ({**BASE, "REQUEST_BODY_TIMEOUT_SECONDS": "0"}, "REQUEST_BODY_TIMEOUT_SECONDS"),
+        ({**BASE, "MAX_JSON_DEPTH": "7"}, "MAX_JSON_DEPTH"),
+        ({**BASE, "MAX_JSON_DEPTH": "257"}, "MAX_JSON_DEPTH"),
         ({**BASE, "BATCH_ENABLED": "maybe"}, "BATCH_ENABLED"),
         ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({**BASE, "DRIFT_ENABLED": "sometimes"}, "DRIFT_ENABLED"),
@@ -55,6 +58,13 @@ def test_pinned_version() -> None:
 def test_bad_setting_names_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env(env)
+
+
+def test_json_depth_between_what_requests_need_and_what_the_parser_stands() -> None:
+    assert Settings.from_env({**BASE, "MAX_JSON_DEPTH": "8"}).max_json_depth == 8
+    assert Settings.from_env({**BASE, "MAX_JSON_DEPTH": "256"}).max_json_depth == 256
+    with pytest.raises(SettingsError, match="MAX_JSON_DEPTH must be <= 256, got '1000'"):
+        Settings.from_env({**BASE, "MAX_JSON_DEPTH": "1000"})
 
 
 def test_reload_interval_zero_means_never() -> None:

@@ -200,11 +200,29 @@ class Judge:
 
 
 def serve_metrics(metrics: JudgeMetrics, host: str, port: int) -> ThreadingHTTPServer:
+    """GET (and HEAD) /metrics and /healthz. Any other path is a 404 and any other method a
+    405: http.server answers 501 to a method its handler has no do_<METHOD> for (CPython
+    Lib/http/server.py, BaseHTTPRequestHandler.handle_one_request), a server error for a
+    client's mistake."""
+
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/metrics":
+        # Seconds a read or write may wait: a client that stops sending is dropped
+        # (handle_one_request catches the TimeoutError) instead of holding a thread.
+        timeout = 10
+
+        def _drain(self) -> None:
+            """Read a body nobody asked for (up to 64 KiB): closing with it unread would reset
+            the connection before the client reads the answer."""
+            declared = self.headers.get("Content-Length", "")
+            if declared.isdigit():
+                self.rfile.read(min(int(declared), 65536))
+
+        def _answer(self, with_body: bool) -> None:
+            self._drain()
+            path = self.path.split("?", 1)[0]  # a scraper may add parameters
+            if path == "/metrics":
                 body, kind = metrics.render().encode(), "text/plain; version=0.0.4; charset=utf-8"
-            elif self.path == "/healthz":
+            elif path == "/healthz":
                 body, kind = b"ok\n", "text/plain"
             else:
                 self.send_error(404)
@@ -213,7 +231,27 @@ def serve_metrics(metrics: JudgeMetrics, host: str, port: int) -> ThreadingHTTPS
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if with_body:
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(with_body=True)
+
+        def do_HEAD(self) -> None:
+            self._answer(with_body=False)
+
+        def _not_allowed(self) -> None:
+            self._drain()
+            self.send_response(405)
+            self.send_header("Allow", "GET, HEAD")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            # http.server looks up do_<METHOD> for each request: every other method lands here.
+            if name.startswith("do_"):
+                return self._not_allowed
+            raise AttributeError(name)
 
         def log_message(self, *_: object) -> None:  # scrapes are not news
             return

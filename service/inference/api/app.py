@@ -26,9 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference.api import v2
+from inference.api.json_body import parse_json
 from inference.api.model_set import ModelSet, ModelSlot
 from inference.api.openapi_doc import request_bodies
-from inference.api.payloads import parse_json, rows_for_invocations, rows_for_predict
+from inference.api.payloads import rows_for_invocations, rows_for_predict
 from inference.models.model import ServedModel
 from inference.models.registry import Registry
 from inference.models.schema import FieldError, InputError, InputSchema
@@ -237,7 +238,9 @@ class InferenceApp(FastAPI):
             )
 
 
-async def read_json_body(request: Request, max_bytes: int, timeout_seconds: float) -> Any:
+async def read_json_body(
+    request: Request, max_bytes: int, timeout_seconds: float, max_depth: int
+) -> Any:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -264,14 +267,14 @@ async def read_json_body(request: Request, max_bytes: int, timeout_seconds: floa
             [FieldError("body", "not received in time", f"within {timeout_seconds:g} seconds")],
             status_code=408,
         ) from None
-    return parse_json(b"".join(chunks))
+    return parse_json(b"".join(chunks), max_depth)
 
 
 # The repository index request is a few bytes ({"ready": true}); more is not one.
 INDEX_REQUEST_MAX_BYTES = 1024
 
 
-async def read_index_request(request: Request, timeout_seconds: float) -> bool:
+async def read_index_request(request: Request, timeout_seconds: float, max_depth: int) -> bool:
     """`ready` of a repository index request: an empty body or {} is false, {"ready": true}
     keeps only the models ready for inference (Triton's $repository_index_request)."""
     chunks, size = [], 0
@@ -289,7 +292,7 @@ async def read_index_request(request: Request, timeout_seconds: float) -> bool:
             status_code=408,
         ) from None
     body = b"".join(chunks)
-    payload = parse_json(body) if body.strip() else {}
+    payload = parse_json(body, max_depth) if body.strip() else {}
     if not isinstance(payload, dict):
         raise InputError([FieldError("body", "not an object", '{"ready": true|false}')], 400)
     ready = payload.get("ready", False)
@@ -404,7 +407,10 @@ def create_app(
         output_names: list[str] | None = None
         try:
             payload = await read_json_body(
-                request, settings.max_body_bytes, settings.request_body_timeout_seconds
+                request,
+                settings.max_body_bytes,
+                settings.request_body_timeout_seconds,
+                settings.max_json_depth,
             )
             rows = to_rows(payload, model.schema, settings.max_rows_per_request)
             output_names = (
@@ -608,7 +614,9 @@ def create_app(
     )
     async def v2_repository_index(request: Request) -> Response:
         try:
-            only_ready = await read_index_request(request, settings.request_body_timeout_seconds)
+            only_ready = await read_index_request(
+                request, settings.request_body_timeout_seconds, settings.max_json_depth
+            )
         except InputError as exc:
             return error_response(
                 exc.status_code,

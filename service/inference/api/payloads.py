@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from inference.models.schema import FieldError, InputError, InputSchema
 
 INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-
-
-def parse_json(body: bytes) -> Any:
-    if not body:
-        raise InputError([FieldError("body", "empty body", "a JSON document")], status_code=400)
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise InputError(
-            [FieldError("body", "not UTF-8 text", "a UTF-8 encoded JSON document")], 400
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            [FieldError("body", f"malformed JSON at line {exc.lineno} column {exc.colno}", "JSON")],
-            status_code=400,
-        ) from None
 
 
 def _check_count(rows: list[Any], where: str, max_rows: int) -> None:

@@ -2,9 +2,10 @@
 tensors -> validated rows, and a prediction -> response tensors.
 
 Inputs (kserve/open-inference-protocol, required_api.md "Inference Request JSON Object"):
-either one tensor [N, F] holding the rows in signature order (FP32, FP64, or INT64/INT32
-when the model takes numbers), or one tensor per signature column, named after it, of shape
-[N] or [N, 1]. `data` is the tensor's elements in row-major order, flat or nested.
+either one tensor [N, F] holding the rows in signature order (a float or integer datatype when
+the model takes numbers), or one tensor per signature column, named after it, of shape [N] or
+[N, 1]. `data` is the tensor's elements in row-major order, flat or nested; every element must
+lie in its datatype's range (number_ranges: 1e300 is not an FP32, 300 not an INT8).
 Outputs follow MLServer's scikit-learn runtime, so its clients work unchanged
 (SeldonIO/MLServer 1.7.1 runtimes/sklearn/mlserver_sklearn/sklearn.py): `predict` (the
 labels, [N, 1]) unless the request names outputs, and `predict_proba` ([N, classes], FP64)
@@ -17,16 +18,22 @@ import math
 from typing import Any
 
 from inference.models.model import Prediction, ServedModel
+from inference.models.number_ranges import (
+    INTEGER_RANGES,
+    NUMERIC_DATATYPES,
+    describe,
+    first_out_of_range,
+)
 from inference.models.schema import FieldError, InputError, InputSchema
 
 PREDICT, PREDICT_PROBA = "predict", "predict_proba"
 OUTPUTS = (PREDICT, PREDICT_PROBA)
-_NUMBER_TYPES = {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8"}
+_INTEGER_TYPES = set(INTEGER_RANGES)
 _COLUMN_TYPES = {
-    "double": _NUMBER_TYPES,
-    "float": _NUMBER_TYPES,
-    "long": {"INT64", "INT32", "INT16", "INT8"},
-    "integer": {"INT64", "INT32", "INT16", "INT8"},
+    "double": set(NUMERIC_DATATYPES),
+    "float": set(NUMERIC_DATATYPES),
+    "long": _INTEGER_TYPES,
+    "integer": _INTEGER_TYPES,
     "boolean": {"BOOL"},
     "string": {"BYTES"},
 }
@@ -63,6 +70,19 @@ def _flat(data: Any, where: str) -> list[Any]:
 
 
 _END = object()
+
+
+def _check_range(tensor: dict[str, Any], values: list[Any], where: str) -> None:
+    """Every element within the range of the tensor's datatype: a value beyond it is the
+    client's mistake, never cast into infinity or a wrapped integer."""
+    datatype = tensor["datatype"]
+    index = first_out_of_range(datatype, values)
+    if index is not None:
+        raise _bad(
+            f"{where}.data",
+            f"element {index} is not representable as {datatype}",
+            describe(datatype),
+        )
 
 
 def _shape(tensor: dict[str, Any], where: str) -> list[int]:
@@ -144,6 +164,7 @@ def _rows_from_matrix(tensors: list[dict[str, Any]], schema: InputSchema) -> lis
             f"{len(values)} elements",
             f"{shape[0] * width} for shape {shape}",
         )
+    _check_range(tensor, values, "inputs[0]")
     return [values[i * width : (i + 1) * width] for i in range(shape[0])]
 
 
@@ -173,6 +194,7 @@ def _rows_from_columns(tensors: list[dict[str, Any]], schema: InputSchema) -> li
         values = _flat(tensor.get("data"), f"{where}.data")
         if len(values) != shape[0]:
             raise _bad(f"{where}.data", f"{len(values)} elements", f"{shape[0]} (shape {shape})")
+        _check_range(tensor, values, where)
         if count is not None and shape[0] != count:
             raise _bad(f"{where}.shape", f"{shape[0]} rows", f"{count}, like the other inputs")
         count = shape[0]

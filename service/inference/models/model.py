@@ -50,6 +50,8 @@ class ServedModel(ABC):
     memory_bytes: int | None = None
 
     runtime = "unknown"
+    # The float datatype the runtime feeds the model its numbers as (number_ranges.FLOAT_MAX).
+    model_float = "FP64"
 
     @property
     def has_proba(self) -> bool:
@@ -67,11 +69,12 @@ class ServedModel(ABC):
         """The runtime's own self-check on the input example; raise ModelCheckError."""
 
     def prepare(self) -> None:
-        """Self-check on the input example, then what the service needs to know: whether
-        NaN and inf are scorable, and how long a one-row call takes."""
+        """Self-check on the input example, then what the service needs to know: the range of
+        numbers the model takes, whether NaN and inf are scorable, how long a one-row call takes."""
         if not self.input_example:
             raise ModelCheckError(f"{self.name} v{self.version} has no input example")
         self._check()
+        self.schema.feed_floats_as(self.model_float)
         self.schema.allow_nan = self._accepts(float("nan"))
         self.schema.allow_inf = self._accepts(float("inf"))
         self.call_seconds = self._time_one_row()

@@ -23,6 +23,9 @@ from inference.models.model import ModelCheckError, Prediction, ServedModel
 # training: the same model in the same runtime; only a different CPU's float32 rounding.
 SELF_CHECK_TOLERANCE = 1e-5
 _DTYPES = {"float32": np.float32, "float64": np.float64, "float": np.float32, "double": np.float64}
+# The same input types as tensor datatypes (number_ranges): a number beyond FP32 is refused,
+# never fed to a float32 model as infinity.
+_DATATYPES = {"float32": "FP32", "float64": "FP64", "float": "FP32", "double": "FP64"}
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class OnnxModel(ServedModel):
         if spec.input_type not in _DTYPES:
             raise ModelCheckError(f"unsupported ONNX input type {spec.input_type!r}")
         self._dtype = _DTYPES[spec.input_type]
+        self.model_float = _DATATYPES[spec.input_type]
         if self.session is None:
             self.session = new_session(spec.file)
         self._outputs = [spec.label_output]

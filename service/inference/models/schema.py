@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference.models.number_ranges import FLOAT_MAX, InfinityLiteral, bounds, describe
+
 # MLflow column types -> the JSON type a client must send and the OpenAPI type shown in /docs.
 _NUMERIC_TYPES = {"double", "float"}
 _INTEGER_TYPES = {"long", "integer"}
@@ -32,7 +34,27 @@ _PLAIN_TYPES: dict[str, frozenset[type]] = {
     "boolean": frozenset({bool}),
     "string": frozenset({str}),
 }
+# The datatype whose range bounds each numeric column type: MLflow's double and float are 64-
+# and 32-bit floats, long and integer 64- and 32-bit signed integers (mlflow/mlflow v3.17.2,
+# mlflow/types/schema.py, class DataType).
+_COLUMN_DATATYPES = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32"}
 MAX_REPORTED_ERRORS = 10
+# The bound of a string column in the fast check: its value must be text (see below).
+_TEXT = object()
+# A field name holds a client's key when the key is unknown; a longer key is cut, so an error
+# never sends back more than this of what the client sent.
+MAX_FIELD_CHARS = 120
+
+
+def _has_lone_surrogate(value: str) -> bool:
+    """Whether `value` holds a code point of U+D800..U+DFFF: JSON lets a string escape one
+    (`"\\ud800"`), RFC 8259 section 8.2 calls what receivers do with it unpredictable, and
+    text models fail on it (it cannot be encoded). A valid escaped pair is one character."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -44,7 +66,10 @@ class FieldError:
     expected: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message, "expected": self.expected}
+        field = self.field
+        if len(field) > MAX_FIELD_CHARS:
+            field = field[: MAX_FIELD_CHARS - 3] + "..."
+        return {"field": field, "message": self.message, "expected": self.expected}
 
 
 class InputError(Exception):
@@ -92,20 +117,49 @@ class InputSchema:
     columns: tuple[Column, ...]
     allow_nan: bool = False
     allow_inf: bool = False
+    # The float datatype the runtime feeds the model (set by ServedModel.prepare): a number
+    # beyond it would reach the model as infinity, so it bounds every float column too.
+    model_float: str = "FP64"
     _index: dict[str, int] = field(init=False, repr=False)
     _plain: tuple[frozenset[type], ...] = field(init=False, repr=False)
+    _datatypes: tuple[str | None, ...] = field(init=False, repr=False)
+    _bounds: tuple[Any, ...] = field(init=False, repr=False)  # (low, high), _TEXT or None
 
     def __post_init__(self) -> None:
         self._index = {c.name: i for i, c in enumerate(self.columns)}
         self._plain = tuple(_PLAIN_TYPES[c.type] for c in self.columns)
+        self.feed_floats_as(self.model_float)
+
+    def feed_floats_as(self, datatype: str) -> None:
+        """The model takes its numbers as `datatype` (FP32 or FP64): bound the columns by it."""
+        self.model_float = datatype
+        self._datatypes = tuple(self._datatype_of(c) for c in self.columns)
+        self._bounds = tuple(
+            _TEXT if c.type == "string" else bounds(d) if d else None
+            for c, d in zip(self.columns, self._datatypes, strict=True)
+        )
+
+    def _datatype_of(self, column: Column) -> str | None:
+        """The datatype whose range a value of `column` must lie in: its own type's, or the
+        model's float type when that holds less."""
+        datatype = _COLUMN_DATATYPES.get(column.type)
+        if datatype in FLOAT_MAX and FLOAT_MAX[self.model_float] < FLOAT_MAX[datatype]:
+            return self.model_float
+        return datatype
 
     def _plainly_valid(self, row: list[Any]) -> bool:
-        """True when every value is of a plain accepted type and finite: the usual request.
-        False only means "check each value", which builds the error messages."""
-        isfinite = math.isfinite
-        for value, accepted in zip(row, self._plain, strict=True):
-            kind = type(value)
-            if kind not in accepted or (kind is float and not isfinite(value)):
+        """True when every value is of a plain accepted type and within its range: the usual
+        request. False only means "check each value", which builds the error messages. NaN and
+        infinity fail the range comparison, so they get the full check too."""
+        for value, accepted, bound in zip(row, self._plain, self._bounds, strict=True):
+            if type(value) not in accepted:
+                return False
+            if bound is None:
+                continue
+            if bound is _TEXT:
+                if not value.isascii():  # ASCII holds no surrogate; anything else: check
+                    return False
+            elif not bound[0] <= value <= bound[1]:
                 return False
         return True
 
@@ -144,23 +198,41 @@ class InputSchema:
         if kind in _NUMERIC_TYPES:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return FieldError(where, f"got {_json_type(value)}", column.expected)
-            if isinstance(value, float) and not math.isfinite(value):
-                if math.isnan(value) and not self.allow_nan:
+            if isinstance(value, float) and math.isnan(value):
+                if not self.allow_nan:
                     return FieldError(where, "NaN is not accepted by this model", "finite number")
-                if math.isinf(value) and not self.allow_inf:
+                return None
+            if type(value) is InfinityLiteral:  # any other infinity is a number beyond FP64
+                if not self.allow_inf:
                     return FieldError(where, "infinity is not accepted", "finite number")
-            return None
+                return None
+            return self._range_problem(column, value, where)
         if kind in _INTEGER_TYPES:
             if isinstance(value, bool) or not isinstance(value, int):
                 return FieldError(where, f"got {_json_type(value)}", column.expected)
-            return None
+            return self._range_problem(column, value, where)
         if kind == "boolean":
             if not isinstance(value, bool):
                 return FieldError(where, f"got {_json_type(value)}", "boolean")
             return None
         if not isinstance(value, str):
             return FieldError(where, f"got {_json_type(value)}", "string")
+        if not value.isascii() and _has_lone_surrogate(value):
+            return FieldError(where, "holds a lone surrogate", "a string of Unicode characters")
         return None
+
+    def _range_problem(self, column: Column, value: float, where: str) -> FieldError | None:
+        """A number beyond the range of its column, or of what the model takes: never cast
+        into infinity or a wrapped integer."""
+        datatype = self._datatypes[self._index[column.name]]
+        if datatype is None:
+            return None
+        low, high = bounds(datatype)
+        if low <= value <= high:
+            return None
+        if datatype == _COLUMN_DATATYPES[column.type]:
+            return FieldError(where, f"out of range for {column.type}", describe(datatype))
+        return FieldError(where, f"out of range: the model takes {datatype}", describe(datatype))
 
     def rows_from_records(self, records: list[Any], where: str) -> list[list[Any]]:
         """Objects keyed by feature name -> rows in signature order."""
@@ -232,6 +304,16 @@ class InputSchema:
         if errors:
             raise InputError(errors[:MAX_REPORTED_ERRORS])
         return rows
+
+    def admits(self, rows: list[list[Any]]) -> bool:
+        """Whether this version takes every value of `rows`, which another version's schema
+        with the same columns accepted: its ranges, NaN and infinity may differ (a float32
+        runtime, a model that refuses NaN)."""
+        try:
+            self.rows_from_lists(rows, "rows")
+        except InputError:
+            return False
+        return True
 
     def _rows_from_named_columns(
         self, rows: list[Any], where: str, columns: list[str]

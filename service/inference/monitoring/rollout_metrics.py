@@ -59,7 +59,8 @@ class RolloutMetrics:
         )
         self.shadow_skipped = Counter(
             "inference_shadow_skipped",
-            "Requests the candidate did not see in shadow, by reason (busy: the queue was full).",
+            "Requests the candidate did not see in shadow, by reason (busy: the queue was full; "
+            "values: a value the candidate cannot take as it is).",
             ["model", "version", "reason"],
             registry=r,
         )
@@ -115,7 +116,8 @@ class ModelRolloutMetrics:
                 self._class(role, model.version, label)
         for result in ("agree", "disagree"):
             f.shadow_rows.labels(m, candidate.version, result)
-        f.shadow_skipped.labels(m, candidate.version, "busy")
+        for reason in ("busy", "values"):
+            f.shadow_skipped.labels(m, candidate.version, reason)
         f.shadow_difference.labels(m, candidate.version)
         self.moved(candidate.version, mode, weight)
 
@@ -157,8 +159,8 @@ class ModelRolloutMetrics:
             if math.isfinite(value):
                 child.observe(value)
 
-    def skipped(self, candidate: ServedModel) -> None:
-        self.families.shadow_skipped.labels(self.model, candidate.version, "busy").inc()
+    def skipped(self, candidate: ServedModel, reason: str = "busy") -> None:
+        self.families.shadow_skipped.labels(self.model, candidate.version, reason).inc()
 
     def _outcome(self, role: str, version: str, result: str) -> Any:
         key = (role, version, result)

@@ -239,7 +239,13 @@ class Rollout:
     ) -> tuple[ServedModel, Prediction]:
         """The prediction and the version that gave it."""
         route = self.router.route
-        if route is not None and self.router.to_candidate(route, headers):
+        # Rows the candidate cannot take as they are (a value beyond its float32 input, a NaN
+        # it refuses) are answered by the stable version, which accepted them.
+        if (
+            route is not None
+            and self.router.to_candidate(route, headers)
+            and route.candidate.schema.admits(rows)
+        ):
             candidate = route.candidate
             started = time.perf_counter()
             try:
@@ -269,7 +275,10 @@ class Rollout:
         if route is not None:
             self.metrics.answered(STABLE, stable, prediction, time.perf_counter() - started)
             if route.mode == SHADOW:
-                self.shadow.submit(stable, route.candidate, rows, prediction)
+                if route.candidate.schema.admits(rows):
+                    self.shadow.submit(stable, route.candidate, rows, prediction)
+                else:
+                    self.metrics.skipped(route.candidate, "values")
         return stable, prediction
 
     def headers(self, answered_by: ServedModel) -> dict[str, str]:

@@ -52,7 +52,18 @@ def _model(fail_with: Exception | None = None) -> FakeModel:
 async def _calls(app: Any, *requests: tuple[str, str, Any]) -> list[httpx.Response]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
-        return [await client.request(m, path, json=body) for m, path, body in requests]
+        return [
+            await client.request(
+                m,
+                path,
+                **(
+                    {"content": body, "headers": {"content-type": "application/json"}}
+                    if isinstance(body, bytes)
+                    else {"json": body}
+                ),
+            )
+            for m, path, body in requests
+        ]
 
 
 def _count(metrics_text: str, route: str, status: int, model: str = "iris") -> float:
@@ -103,3 +114,43 @@ def test_other_post_paths_still_go_through_fastapi(tmp_path: Path) -> None:
     (missing,) = asyncio.run(_calls(app, ("POST", "/v2/models/other/infer", {"inputs": []})))
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
+
+
+PREDICTION_ROUTES = {
+    "/predict": b'[{"x": 1.0, "x": 2.0}]',
+    "/invocations": b'{"instances": [{"x": 1.0, "x": 2.0}]}',
+    "/v2/models/iris/infer": b'{"inputs": [{"name": "x", "name": "x", "shape": [1],'
+    b' "datatype": "FP64", "data": [1.0]}]}',
+    "/v2/models/iris/versions/3/infer": b'{"inputs": [], "inputs": []}',
+}
+
+
+@pytest.mark.parametrize("path", sorted(PREDICTION_ROUTES))
+def test_every_prediction_route_refuses_depth_and_repeated_keys_without_a_traceback(
+    tmp_path: Path, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The direct routes and the one FastAPI routes (a version's infer) parse alike: 400s
+    naming the body, nothing logged, and the model never called."""
+    app = _app(tmp_path, _model(fail_with=AssertionError("the model was called")))
+    deep = b"[" * 5000 + b"]" * 5000
+    objects = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    with caplog.at_level("DEBUG"):
+        responses = asyncio.run(
+            _calls(
+                app, *[("POST", path, body) for body in (deep, objects, PREDICTION_ROUTES[path])]
+            )
+        )
+    for response in responses[:2]:
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"] == [
+            {
+                "field": "body",
+                "message": "nested deeper than 32 levels",
+                "expected": "arrays and objects nested at most 32 levels deep",
+            }
+        ]
+    repeated = responses[2]
+    assert repeated.status_code == 400, repeated.text
+    assert repeated.json()["detail"][0]["field"] == "body"
+    assert "given twice in one object" in repeated.json()["detail"][0]["message"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") or r.exc_info]

@@ -16,7 +16,7 @@ from training.local_platform.registry_server import RegistryServer
 pytestmark = pytest.mark.integration
 
 MAX_ROWS = 50
-MAX_BYTES = 4096
+MAX_BYTES = 16384  # room for a body 5,000 levels deep
 RECORD = dict(zip(IRIS_COLUMNS, [5.1, 3.5, 1.4, 0.2], strict=True))
 MARKER = "client-secret-value-0123456789"
 JSON = {"content-type": "application/json"}
@@ -39,6 +39,16 @@ def service(
     )
     yield running
     running.stop()
+
+
+V2 = "/v2/models/svc-bad-input/infer"
+REPEATED = (
+    b'{"sepal_length": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1, "sepal_length": 2}'
+)
+
+
+def v2_matrix(row: list[float], datatype: str) -> dict[str, Any]:
+    return {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": datatype, "data": row}]}
 
 
 def raw(body: Any) -> bytes:
@@ -66,6 +76,16 @@ CASES = [
     ("split-wrong-columns", "/invocations", {"dataframe_split": {"columns": ["a"], "data": [[1]]}}, JSON, 422, "dataframe_split.columns", "one of"),
     ("records-not-list", "/invocations", {"dataframe_records": RECORD}, JSON, 422, "dataframe_records", "array of records"),
     ("invocations-too-many-rows", "/invocations", {"inputs": [[1.0, 2.0, 3.0, 4.0]] * (MAX_ROWS + 1)}, JSON, 422, "inputs", f"at most {MAX_ROWS} rows"),
+    # issue 26: a number beyond its datatype, a body too deep, a key given twice
+    ("beyond-fp64", "/predict", b'[[1e999, 1, 1, 1]]', JSON, 422, "body[0].sepal_length", "(FP64)"),
+    ("beyond-fp32", V2, v2_matrix([1e300, 1, 1, 1], "FP32"), JSON, 400, "inputs[0].data", "(FP32)"),
+    ("beyond-int8", V2, v2_matrix([300, 1, 1, 1], "INT8"), JSON, 400, "inputs[0].data", "[-128, 127] (INT8)"),
+    ("deep-arrays", "/predict", b"[" * 5000 + b"]" * 5000, JSON, 400, "body", "at most 32 levels deep"),
+    ("deep-objects", "/invocations", b'{"a":' * 2000 + b"1" + b"}" * 2000, JSON, 400, "body", "at most 32 levels deep"),
+    ("deep-v2", V2, b'{"inputs": ' + b"[" * 1000, JSON, 400, "body", "at most 32 levels deep"),
+    ("repeated-key", "/predict", REPEATED, JSON, 400, "body", "each key once"),
+    ("repeated-key-invocations", "/invocations", b'{"inputs": [], "inputs": [[1, 1, 1, 1]]}', JSON, 400, "body", "each key once"),
+    ("repeated-key-v2", V2, b'{"inputs": [{"name": "input-0", "name": "x", "shape": [1, 4], "datatype": "FP64", "data": [1, 1, 1, 1]}]}', JSON, 400, "body", "each key once"),
 ]  # fmt: skip
 
 
@@ -116,6 +136,24 @@ def test_wrong_route_or_method_is_json(
     response = httpx.request(method, f"{service.url}{path}", timeout=30)
     assert response.status_code == status
     assert response.json()["error"] == error
+
+
+def test_a_repeated_key_is_named_whichever_value_comes_last(service: Service) -> None:
+    for body in (REPEATED, REPEATED.replace(b'"sepal_length": 2', b'"sepal_length": 1')):
+        response = httpx.post(f"{service.url}/predict", content=body, headers=JSON, timeout=30)
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"][0]["message"] == (
+            "key 'sepal_length' given twice in one object"
+        )
+
+
+def test_refusals_leave_no_traceback_in_the_log(service: Service) -> None:
+    """The deep bodies above once raised RecursionError inside the parser (500, traceback)."""
+    for body in (b"[" * 5000 + b"]" * 5000, b'{"a":' * 2000 + b"1" + b"}" * 2000):
+        httpx.post(f"{service.url}/predict", content=body, headers=JSON, timeout=30)
+    log = service.child.log_path.read_text(errors="replace")
+    assert "Traceback" not in log
+    assert "RecursionError" not in log
 
 
 def test_mistakes_do_not_disturb_the_service(service: Service) -> None:

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from inference.api.payloads import parse_json, rows_for_invocations, rows_for_predict
+from inference.api.payloads import rows_for_invocations, rows_for_predict
+from inference.models.number_ranges import InfinityLiteral
 from inference.models.schema import Column, InputError, InputSchema
 
 IRIS = InputSchema(
@@ -15,13 +16,13 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 @pytest.mark.parametrize(
-    "payload",
-    [RECORD, [RECORD], ROW, [ROW], [RECORD, RECORD], [ROW, ROW]],
+    ("payload", "count"),
+    [(RECORD, 1), ([RECORD], 1), (ROW, 1), ([ROW], 1), ([RECORD, RECORD], 2), ([ROW, ROW], 2)],
     ids=["record", "records", "row", "rows", "two-records", "two-rows"],
 )
-def test_predict_shapes(payload: object) -> None:
-    rows = rows_for_predict(payload, IRIS, 1000)
-    assert all(row == ROW for row in rows)
+def test_predict_shapes(payload: object, count: int) -> None:
+    # The count too: `all()` of no rows holds, so rows dropped would pass on their own.
+    assert rows_for_predict(payload, IRIS, 1000) == [ROW] * count
 
 
 def test_records_are_reordered_to_signature_order() -> None:
@@ -63,7 +64,12 @@ def _fields(exc: pytest.ExceptionInfo[InputError]) -> list[str]:
         ({**RECORD, "sepal_length": True}, "body[0].sepal_length", "number (double)"),
         ({**RECORD, "sepal_length": None}, "body[0].sepal_length", "number (double)"),
         ({**RECORD, "sepal_length": math.nan}, "body[0].sepal_length", "finite number"),
-        ({**RECORD, "sepal_length": math.inf}, "body[0].sepal_length", "finite number"),
+        (
+            {**RECORD, "sepal_length": InfinityLiteral("inf")},
+            "body[0].sepal_length",
+            "finite number",
+        ),
+        ({**RECORD, "sepal_length": math.inf}, "body[0].sepal_length", "(FP64)"),  # from 1e999
         ([1.0, 2.0, 3.0], "body[0]", "4 values"),
         ([], "body", "at least one row"),
         ("text", "body", "record"),
@@ -110,16 +116,6 @@ def test_error_list_is_capped_and_never_echoes_values() -> None:
         rows_for_predict([{**RECORD, "sepal_length": secret}] * 50, IRIS, 1000)
     assert len(exc.value.errors) == 10
     assert all(secret not in str(e.as_dict()) for e in exc.value.errors)
-
-
-@pytest.mark.parametrize(
-    ("body", "status"), [(b"", 400), (b"{", 400), (b"\xff\xfe", 400), (b"[1,", 400)]
-)
-def test_malformed_json(body: bytes, status: int) -> None:
-    with pytest.raises(InputError) as exc:
-        parse_json(body)
-    assert exc.value.status_code == status
-    assert exc.value.errors[0].field == "body"
 
 
 def test_string_and_boolean_columns() -> None:

@@ -138,3 +138,63 @@ def test_response_tensors_as_mlserver_shapes_them() -> None:
 )
 def test_route_labels_stay_bounded(path: str, route: str) -> None:
     assert route_template(path) == route
+
+
+# The value just inside and just beyond each numeric datatype (number_ranges checks the
+# limits themselves against numpy's).
+EDGES = {
+    "FP16": (65504.0, 65600.0),
+    "FP32": (3.4028234663852886e38, 1e300),
+    "FP64": (1.7976931348623157e308, 10**309),
+    "INT8": (-128, -129),
+    "INT16": (32767, 32768),
+    "INT32": (-(2**31), -(2**31) - 1),
+    "INT64": (2**63 - 1, 2**63),
+    "UINT8": (255, 256),
+    "UINT16": (65535, -1),
+    "UINT32": (2**32 - 1, 2**32),
+    "UINT64": (2**64 - 1, 2**64),
+}
+
+
+@pytest.mark.parametrize("datatype", sorted(EDGES))
+def test_every_element_lies_within_its_datatype(datatype: str) -> None:
+    inside, beyond = EDGES[datatype]
+    assert v2.rows_from_request(matrix([1, inside, 3], [1, 3], datatype), SCHEMA, 10) == [
+        [1, inside, 3]
+    ]
+    for payload, where in (
+        (matrix([[1, 2, 3], [1, beyond, 3]], [2, 3], datatype), "inputs[0]"),
+        (
+            {
+                "inputs": [
+                    {"name": n, "shape": [2, 1], "datatype": datatype, "data": [[1], [v]]}
+                    for n, v in (("a", 1), ("b", 2), ("c", beyond))
+                ]
+            },
+            "inputs[2]",
+        ),
+    ):
+        with pytest.raises(InputError) as caught:
+            v2.rows_from_request(payload, SCHEMA, 10)
+        (error,) = caught.value.errors
+        assert caught.value.status_code == 400
+        assert error.field == f"{where}.data"
+        assert error.message.endswith(f"not representable as {datatype}")
+        assert error.expected.endswith(f"({datatype})")
+
+
+def test_an_integer_tensor_holds_integers() -> None:
+    with pytest.raises(InputError) as caught:
+        v2.rows_from_request(matrix([1, 2.5, 3], [1, 3], "INT32"), SCHEMA, 10)
+    assert caught.value.errors[0].message == "element 1 is not representable as INT32"
+    assert v2.rows_from_request(matrix([1, 2.0, 3], [1, 3], "INT32"), SCHEMA, 10) == [[1, 2.0, 3]]
+
+
+def test_a_float32_model_refuses_what_float32_cannot_hold_whatever_the_datatype() -> None:
+    schema = InputSchema(SCHEMA.columns)
+    schema.feed_floats_as("FP32")
+    with pytest.raises(InputError) as caught:
+        v2.rows_from_request(matrix([1.0, 1e300, 3.0], [1, 3], "FP64"), schema, 10)
+    assert caught.value.errors[0].field == "inputs[0].b"
+    assert caught.value.errors[0].message == "out of range: the model takes FP32"

@@ -15,6 +15,7 @@ import yaml
 from inference.models.loader import load_version
 from inference.models.model import ModelCheckError
 from inference.models.registry import Registry
+from inference.models.schema import InputError
 from tests.support.models import iris_forest, iris_logistic, log_and_register
 from tests.support.servers import start_service
 from training.local_platform.registry_server import RegistryServer
@@ -96,6 +97,26 @@ def test_model_runtime_sklearn_serves_the_pickle(
     name, version = onnx_version
     model = load_version(Registry(registry.url), name, version, None, None, tmp_path, "sklearn")
     assert model.runtime == "sklearn"
+
+
+def test_numbers_beyond_float32_are_refused_not_fed_as_infinity(
+    registry: RegistryServer, onnx_version: tuple[str, str], tmp_path: Path
+) -> None:
+    """onnxruntime takes the rows as float32: 1e300 would reach the forest as infinity, which
+    it scores like any large value. The pickle takes float64 and 1e300 as it is."""
+    name, version = onnx_version
+    row = [1e300, 3.5, 1.4, 0.2]
+    onnx = load_version(Registry(registry.url), name, version, None, None, tmp_path)
+    assert onnx.schema.model_float == "FP32"
+    assert onnx.schema.allow_inf  # so the range is what stands between 1e300 and infinity
+    with pytest.raises(InputError) as refused:
+        onnx.schema.rows_from_lists([row], "body")
+    assert refused.value.errors[0].message == "out of range: the model takes FP32"
+    pickle = load_version(
+        Registry(registry.url), name, version, None, None, tmp_path / "pickle", "sklearn"
+    )
+    assert pickle.schema.model_float == "FP64"
+    assert pickle.schema.rows_from_lists([row], "body") == [row]
 
 
 def test_a_version_without_an_onnx_copy_is_served_by_scikit_learn(

@@ -1,7 +1,8 @@
 """Two real replicas of the service following a candidate through a real MLflow registry:
 shadow answers from stable and compares off the response path, canary splits by key and by
-an exact running share, a failing candidate never fails a request, a candidate with another
-signature is refused, and an aborted one is dropped."""
+an exact running share, a failing candidate never fails a request, a float32 candidate never
+answers for a value it would take as infinity, a candidate with another signature is refused,
+and an aborted one is dropped."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.models import (
     iris_failing_on_long_sepals,
+    iris_forest,
     iris_frame,
     iris_logistic,
     iris_two_features,
@@ -208,6 +210,39 @@ def test_a_failing_candidate_never_fails_a_request(
         for s in replicas
     )
     assert 0 < errors < len(long_sepals) * 4
+
+
+def test_a_float32_candidate_never_answers_for_a_value_beyond_float32(
+    registry: RegistryServer, replicas: list[Service]
+) -> None:
+    """Stable (the pickle) takes 1e300; the candidate, served by onnxruntime in float32, would
+    take it as infinity, and a forest scores infinity like any large value: stable answers
+    such rows, in shadow the candidate skips them."""
+    version = log_and_register(registry.url, MODEL, *iris_forest(), onnx=True)
+    state = put_candidate(registry.url, MODEL, version, POLICY, TENANT)
+    wait_for_route(replicas, version, "shadow")
+    huge = [1e300, *ROWS[0][1:]]
+    with httpx.Client(timeout=30) as client:
+        for service in replicas:
+            for _ in range(3):
+                assert client.post(f"{service.url}/predict", json=[huge]).status_code == 200
+        for service in replicas:
+            skipped = samples(
+                service, "inference_shadow_skipped_total", version=version, reason="values"
+            )
+            assert skipped == 3
+
+        set_state(registry.url, state.at_step(parse_policy(POLICY), 2, time.time()))
+        wait_for_route(replicas, version, "canary", 50)
+        by_key = {}
+        for index in range(40):
+            key = {"x-routing-key": f"key-{index}"}
+            plain = client.post(f"{replicas[0].url}/predict", json=ROWS[0], headers=key)
+            beyond = client.post(f"{replicas[0].url}/predict", json=huge, headers=key)
+            assert (plain.status_code, beyond.status_code) == (200, 200), beyond.text
+            by_key[index] = (plain.headers["x-model-version"], beyond.headers["x-model-version"])
+    assert {plain for plain, _ in by_key.values()} == {"1", version}  # the candidate answers
+    assert {beyond for _, beyond in by_key.values()} == {"1"}  # but never for 1e300
 
 
 def test_another_signature_is_refused_and_an_aborted_candidate_dropped(

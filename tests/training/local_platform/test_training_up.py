@@ -1,6 +1,6 @@
 """`python -m training up --once` end to end: MLflow, training, promotion, one inference service
 per tenant of overlays/kind, sample predictions, clean stop; then a second run on the same state.
-Depends on the inference service in service/ (`python -m inference`)."""
+Needs the inference service in service/ (`python -m inference`): without it this fails."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from training.local_platform.ports import free_port, is_free
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
-if not (REPO_ROOT / "service" / "inference" / "__main__.py").exists():
-    pytest.skip("needs the inference service (service/inference)", allow_module_level=True)
+
+def test_the_inference_service_is_there() -> None:
+    """`up` starts one per tenant; without it the tests below cannot pass, and this says why."""
+    assert (REPO_ROOT / "service" / "inference" / "__main__.py").is_file()
 
 
 def _free_range(count: int) -> int:
