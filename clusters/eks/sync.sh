@@ -6,9 +6,9 @@
 # Tenant workloads never sync by themselves on EKS (apps/eks/kustomization.yaml): a person
 # syncs each reviewed change. A manual sync prunes nothing unless asked (argo-cd v3.5.1:
 # `argocd app sync --prune` defaults to false, cmd/argocd/commands/app.go; the UI's Prune box
-# starts unticked), and every change of a tenant's model.env makes a new hash-suffixed
-# ConfigMap, so syncs without prune pile ConfigMaps up until the tenant quota's `configmaps`
-# count refuses a new one. This script always prunes. Needs kubectl on the cluster's context.
+# starts unticked), and every change of a tenant's settings.env, models.yaml or rollout
+# policies makes a new hash-suffixed ConfigMap, so syncs without prune pile ConfigMaps up
+# until the tenant quota's `configmaps` count refuses a new one. This script always prunes. Needs kubectl on the cluster's context.
 # Environment: SYNC_TIMEOUT (900 s).
 set -euo pipefail
 

@@ -125,14 +125,19 @@ SCENARIOS = (
 def sampled(
     answers: dict[str, str], tenants: Mapping[str, frozenset[str]], sample: dict[str, list[str]]
 ) -> dict[str, str]:
-    """The inventory answers with only the sampled tenants (and their two Applications)."""
+    """The inventory answers with only the sampled tenants (their two Applications, and the
+    lines of their models, which start with the tenant)."""
     left_out = {c: set(tenants.get(c, ())) - set(kept) for c, kept in sample.items()}
     out = {}
     for question, answer in answers.items():
         cluster = question.split()[2]
         dropped = left_out.get(cluster, set())
         dropped_apps = dropped | {f"{t}-kit" for t in dropped}
-        lines = [line for line in answer.splitlines() if line not in dropped_apps]
+        lines = [
+            line
+            for line in answer.splitlines()
+            if line not in dropped_apps and line.split(" ", 1)[0] not in dropped
+        ]
         out[question] = _printed(lines) if lines else ""
     return out
 
@@ -168,6 +173,7 @@ def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str
         answers[f"inventory --cluster {cluster} --cloud-secrets"] = _printed(
             inventory.cloud_secrets(tree)
         )
+        answers[f"inventory --cluster {cluster} --models"] = _printed(inventory.models(tree))
         for layer in ("platform", inventory.TENANT_LAYER):
             answers[f"inventory --cluster {cluster} --apps {layer}"] = _printed(
                 inventory.applications(tree, layer)
