@@ -4,7 +4,8 @@ ruamel.yaml reads the file into a round-trip tree (comments, key order, quoting)
 back with the one change; the result is then read back with the contract's own parser
 (inference.contracts.tenant_models) to prove it: every other entry unchanged, the edited one
 as asked. Used by `python -m training pin`/`unpin` (an entry follows an alias or a pinned
-version) and `python -m gitops add-model` (a new entry).
+version), `python -m gitops add-model` (a new entry) and the tenant scaffold (a new tenant
+starts with the catalog model only).
 """
 
 from __future__ import annotations
@@ -105,5 +106,23 @@ def add_model(text: str, entry: dict[str, Any]) -> str:
     new_text = _dump(tree)
     after = _read_back(new_text)
     if after.models[:-1] != before.models or after.models[-1].name != entry.get("name"):
+        raise ModelsEditError("the edited models.yaml does not read back as expected")
+    return new_text
+
+
+def keep_models(text: str, names: set[str]) -> str:
+    """`text` with only the entries named in `names` (at least one must be there)."""
+    before, tree = _load(text)
+    kept = [m for m in before.models if m.name in names]
+    if not kept:
+        raise ModelsEditError(
+            f"none of {', '.join(sorted(names))} is declared (declared: {', '.join(before.names)})"
+        )
+    models = tree["models"]
+    for index in reversed(range(len(models))):
+        if models[index].get("name") not in names:
+            del models[index]
+    new_text = _dump(tree)
+    if list(_read_back(new_text).models) != kept:
         raise ModelsEditError("the edited models.yaml does not read back as expected")
     return new_text
