@@ -88,16 +88,18 @@ seed_models() {
     PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training seed --cluster "$CLUSTER")
 }
 
-# READ for each tenant's registry user on every model its models.yaml declares on this cluster
-# (inventory --models: `<tenant> <model> <@alias or /version> <Service>`). Training grants it
-# on what `seed` and `train` register; a model a team registered with its own code gets it
-# here. Without it the tenant's service is refused (403) and its /ready never answers 200.
-# Safe to run again: a grant that exists is kept.
+# grant_model_reads TENANT...: READ for each named tenant's registry user on every model its
+# models.yaml declares on this cluster (inventory --models:
+# `<tenant> <model> <@alias or /version> <Service>`). Training grants it on what `seed` and
+# `train` register; a model a team registered with its own code gets it here. Without it the
+# tenant's service is refused (403) and its /ready never answers 200. Needs the MLflow
+# port-forward. Safe to run again: a grant that exists is kept.
 grant_model_reads() {
   local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) models tenant model
+  local only=" $* "
   models="$(inventory --models)" || die "python -m gitops inventory --models failed"
   while read -r tenant model _; do
-    [[ -n "$tenant" ]] || continue
+    [[ -n "$tenant" && "$only" == *" $tenant "* ]] || continue
     (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
       MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
       "${access[@]}" grant-read --username "$tenant" --model "$model")
@@ -110,9 +112,10 @@ grant_model_reads() {
 # (the tenant Applications, for the caller's last wait). The lists are captured first: set -e
 # does not see a command substitution fail inside `mapfile <<<`.
 platform_then_first_models() {
-  local platform_list tenant_list platform_apps
+  local platform_list tenant_list platform_apps tenant_namespaces tenants
   platform_list="$(inventory --apps platform)" || die "python -m gitops inventory --apps platform failed"
   tenant_list="$(inventory --apps tenants)" || die "python -m gitops inventory --apps tenants failed"
+  tenant_namespaces="$(inventory --tenants)" || die "python -m gitops inventory --tenants failed"
   mapfile -t platform_apps <<<"$platform_list"
   # shellcheck disable=SC2034 # read by the caller
   mapfile -t TENANT_APPS <<<"$tenant_list"
@@ -122,7 +125,8 @@ platform_then_first_models() {
   start_port_forward
   provision_registry_users
   seed_models
-  grant_model_reads
+  mapfile -t tenants <<<"$tenant_namespaces"
+  grant_model_reads "${tenants[@]}"
   stop_port_forward
 }
 

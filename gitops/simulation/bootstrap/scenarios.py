@@ -65,6 +65,9 @@ class Scenario:
     current_context: str = ""
     other_contexts: tuple[str, ...] = ()
     edit: Callable[[Path], None] | None = None  # on the run's copy of the repository
+    # Models a team registered before the run, as docs/models.md has it register a model
+    # before declaring it: model -> alias -> version (the versions 1..the highest).
+    registered: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def expect_success(self) -> bool:
@@ -269,7 +272,10 @@ def run_scenarios(
             root,
             timeout=TIMEOUT,
             inventory=shared,
-            state=initial_state(scenario.current_context, scenario.other_contexts),
+            state=_with_registered(
+                initial_state(scenario.current_context, scenario.other_contexts),
+                scenario.registered,
+            ),
             fail=scenario.fail,
             edit=scenario.edit,
             simulation=simulation,
@@ -278,6 +284,15 @@ def run_scenarios(
 
     with ThreadPoolExecutor(max_workers=max(1, len(runnable))) as pool:
         return list(pool.map(run, runnable))
+
+
+def _with_registered(
+    state: dict[str, Any], registered: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    for model, aliases in registered.items():
+        versions = max((int(v) for v in aliases.values()), default=0)
+        state["registry"]["models"][model] = {"versions": versions, "aliases": dict(aliases)}
+    return state
 
 
 def default_factory(
