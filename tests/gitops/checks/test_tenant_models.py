@@ -22,7 +22,17 @@ KIND_A = Path("overlays/kind/tenants/tenant-a")
 EKS_A = Path("overlays/eks/tenants/tenant-a")
 CHURN = "inference-service-churn"
 # The checks that hold the guardrails a dedicated Deployment shares with the shared one.
-GUARDRAILS = [CHECK, "schemas", "crossrefs", "pod-security", "probes", "reachability", "ordering"]
+GUARDRAILS = [
+    CHECK,
+    "schemas",
+    "crd-schemas",
+    "crossrefs",
+    "pod-security",
+    "probes",
+    "reachability",
+    "ordering",
+    "checkov",
+]
 
 
 @pytest.fixture
