@@ -296,7 +296,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
             "onnx",
             "git",
             "created (UTC)",
-            "declared (cluster: alias or version)",
+            "declared in git",
         ],
         [
             [
