@@ -27,12 +27,11 @@ from typing import Any
 from gitops.checks import Context, register
 from gitops.tree.findings import Finding, namespace_of
 from gitops.tree.git_history import COMMIT, GitHistory, HistoryState
-from gitops.tree.pinned_service import PinnedService, Verdict, container_mounts
+from gitops.tree.pinned_service import Mount, PinnedService, Verdict, container_mounts
 from gitops.tree.pins import split_image
 from gitops.tree.tenant_models import InferenceWorkload, configmaps_by_name, inference_workloads
 
 CHECK = "service-settings"
-CACHE_KEY = "service-settings.verdicts"
 
 
 @register(
@@ -44,40 +43,48 @@ def check(ctx: Context) -> Iterator[Finding]:
     history = GitHistory(ctx.settings.git_history)
     if history.state() is not HistoryState.FULL:
         return  # image-commits reports a history that cannot answer
-    verdicts: dict[str, Verdict] = ctx.cache.setdefault(CACHE_KEY, {})
-    services: dict[str, PinnedService] = {}
-    judged = 0
+    pinned = list(_pinned_workloads(ctx, history))
+    by_commit: dict[str, dict[str, tuple[dict[str, str], list[Mount]]]] = {}
+    for _, _, commit, key, config in pinned:
+        by_commit.setdefault(commit, {})[key] = config
+    verdicts: dict[tuple[str, str], Verdict] = {}
     with tempfile.TemporaryDirectory(prefix="service-settings-") as scratch:
-        for tree in ctx.trees:
-            for app in tree.apps:
-                namespaces = {namespace_of(o) for o in app.objects}
-                for namespace in sorted(namespaces):
-                    objects = [o for o in app.objects if namespace_of(o) == namespace]
-                    for workload in inference_workloads(objects):
-                        commit = split_image(str(workload.container.get("image", "")))[1]
-                        if not COMMIT.match(commit) or not history.in_history(commit):
-                            continue
-                        if commit not in services:
-                            services[commit] = PinnedService(history, commit, Path(scratch))
-                        verdict = _judge(services[commit], workload, objects, verdicts)
-                        judged += 1
-                        if verdict.problem:
-                            yield _finding(app.where, workload, commit, verdict)
-    ctx.stats[CHECK] = judged
+        for commit, configs in sorted(by_commit.items()):
+            service = PinnedService(history, commit, Path(scratch))
+            keys = sorted(configs)
+            judged = service.judge_all([configs[k] for k in keys])
+            verdicts |= {(commit, k): v for k, v in zip(keys, judged, strict=True)}
+    ctx.stats[CHECK] = len(pinned)
+    for where, workload, commit, key, _ in pinned:
+        verdict = verdicts[(commit, key)]
+        if verdict.problem:
+            yield _finding(where, workload, commit, verdict)
 
 
-def _judge(
-    service: PinnedService,
-    workload: InferenceWorkload,
-    objects: list[dict[str, Any]],
-    verdicts: dict[str, Verdict],
-) -> Verdict:
-    env = {**workload.env, **_placeholders(workload.container)}
-    mounts = container_mounts(workload.spec, workload.container, configmaps_by_name(objects))
-    key = json.dumps([service.commit, sorted(env.items()), [repr(m) for m in mounts]])
-    if key not in verdicts:
-        verdicts[key] = service.judge(env, mounts)
-    return verdicts[key]
+Pinned = tuple[str, InferenceWorkload, str, str, tuple[dict[str, str], list[Mount]]]
+
+
+def _pinned_workloads(ctx: Context, history: GitHistory) -> Iterator[Pinned]:
+    """(where, workload, commit, key of its configuration, the configuration) of every
+    inference Deployment whose image names a commit in the history of HEAD."""
+    in_history: dict[str, bool] = {}
+    for tree in ctx.trees:
+        for app in tree.apps:
+            for namespace in sorted({namespace_of(o) for o in app.objects}):
+                objects = [o for o in app.objects if namespace_of(o) == namespace]
+                configmaps = configmaps_by_name(objects)
+                for workload in inference_workloads(objects):
+                    commit = split_image(str(workload.container.get("image", "")))[1]
+                    if not COMMIT.match(commit):
+                        continue
+                    if commit not in in_history:
+                        in_history[commit] = history.in_history(commit)
+                    if not in_history[commit]:
+                        continue
+                    env = {**workload.env, **_placeholders(workload.container)}
+                    mounts = container_mounts(workload.spec, workload.container, configmaps)
+                    key = json.dumps([sorted(env.items()), [repr(m) for m in mounts]])
+                    yield app.where, workload, commit, key, (env, mounts)
 
 
 def _placeholders(container: dict[str, Any]) -> dict[str, str]:

@@ -32,23 +32,39 @@ from gitops.tree.git_history import GitHistory
 PACKAGE = "service/inference"
 SETTINGS = f"{PACKAGE}/settings.py"
 TIMEOUT = 60.0
-# Run in the subprocess: import the commit's settings, read the environment, say how it went.
+# Run in the subprocess, once per commit: import the commit's settings, then for each
+# configuration (a JSON list on stdin) put its files in place, set its environment and say
+# what Settings.from_env() makes of it, one JSON line each.
 RUNNER = """\
-import json, sys
+import json, os, shutil, sys
 sys.path[:0] = [sys.argv[1]]
+root = sys.argv[2]
+configs = json.load(sys.stdin)
 try:
     from inference.settings import Settings, SettingsError
 except Exception as error:
-    print(json.dumps({"unreadable": f"{type(error).__name__}: {error}"}))
+    for _ in configs:
+        print(json.dumps({"unreadable": f"{type(error).__name__}: {error}"}))
     raise SystemExit(0)
-try:
-    Settings.from_env()
-except SettingsError as error:
-    print(json.dumps({"refused": str(error)}))
-except Exception as error:
-    print(json.dumps({"crashed": f"{type(error).__name__}: {error}"}))
-else:
-    print(json.dumps({}))
+base = dict(os.environ)
+for config in configs:
+    shutil.rmtree(root, ignore_errors=True)
+    for folder, files in config["mounts"]:
+        os.makedirs(folder, exist_ok=True)
+        for name, text in files:
+            with open(os.path.join(folder, name), "w", encoding="utf-8") as out:
+                out.write(text)
+    os.environ.clear()
+    os.environ.update(base)
+    os.environ.update(config["env"])
+    try:
+        Settings.from_env()
+    except SettingsError as error:
+        print(json.dumps({"refused": str(error)}))
+    except Exception as error:
+        print(json.dumps({"crashed": f"{type(error).__name__}: {error}"}))
+    else:
+        print(json.dumps({}))
 """
 
 
@@ -122,22 +138,32 @@ class PinnedService:
 
     def judge(self, env: dict[str, str], mounts: list[Mount]) -> Verdict:
         """What the pinned service's Settings.from_env() makes of `env` with `mounts`."""
+        return self.judge_all([(env, mounts)])[0]
+
+    def judge_all(self, configs: list[tuple[dict[str, str], list[Mount]]]) -> list[Verdict]:
+        """judge() of each configuration, in one subprocess (one interpreter start and one
+        import of the service's settings for every Deployment pinning this commit)."""
         if self.missing:
-            return Verdict(self.missing)
+            return [Verdict(self.missing) for _ in configs]
+        paths = sorted({m.path for _, mounts in configs for m in mounts})
         with tempfile.TemporaryDirectory(prefix="pinned-service-") as scratch:
             root = Path(scratch) / "root"
-            for mount in mounts:
-                folder = root / mount.path.lstrip("/")
-                folder.mkdir(parents=True, exist_ok=True)
-                for name, text in mount.files:
-                    (folder / name).write_text(text, encoding="utf-8")
             service = Path(scratch) / "service"
-            _copy_mapped(self.folder, service, [m.path for m in mounts], root)
-            mapped = {k: _map_value(v, [m.path for m in mounts], root) for k, v in env.items()}
+            _copy_mapped(self.folder, service, paths, root)
+            batch = [
+                {
+                    "env": {k: _map_value(v, paths, root) for k, v in env.items()},
+                    "mounts": [
+                        [str(root / m.path.lstrip("/")), [list(f) for f in m.files]] for m in mounts
+                    ],
+                }
+                for env, mounts in configs
+            ]
             try:
                 result = subprocess.run(
-                    [sys.executable, "-I", "-c", RUNNER, str(service / "service")],
-                    env={**mapped, "PATH": "/usr/bin:/bin", "HOME": scratch},
+                    [sys.executable, "-I", "-c", RUNNER, str(service / "service"), str(root)],
+                    input=json.dumps(batch),
+                    env={"PATH": "/usr/bin:/bin", "HOME": scratch},
                     cwd=scratch,
                     capture_output=True,
                     text=True,
@@ -145,19 +171,24 @@ class PinnedService:
                     check=False,
                 )
             except subprocess.TimeoutExpired:
-                return Verdict(f"its settings did not answer within {TIMEOUT:g} s")
-        try:
-            answer = json.loads(result.stdout.strip().splitlines()[-1])
-        except (IndexError, ValueError):
+                return [
+                    Verdict(f"its settings did not answer within {TIMEOUT:g} s") for _ in configs
+                ]
+        answers = result.stdout.strip().splitlines()
+        if len(answers) != len(configs):
             tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            return Verdict(f"its settings could not be run: {tail}")
-        if "refused" in answer:
-            return Verdict(f"SettingsError: {answer['refused']}", refused=True)
-        if "crashed" in answer:
-            return Verdict(f"its settings fail: {answer['crashed']}", refused=True)
-        if "unreadable" in answer:
-            return Verdict(f"cannot import its settings: {answer['unreadable']}")
-        return Verdict("")
+            return [Verdict(f"its settings could not be run: {tail}") for _ in configs]
+        return [_verdict(json.loads(answer)) for answer in answers]
+
+
+def _verdict(answer: dict[str, str]) -> Verdict:
+    if "refused" in answer:
+        return Verdict(f"SettingsError: {answer['refused']}", refused=True)
+    if "crashed" in answer:
+        return Verdict(f"its settings fail: {answer['crashed']}", refused=True)
+    if "unreadable" in answer:
+        return Verdict(f"cannot import its settings: {answer['unreadable']}")
+    return Verdict("")
 
 
 def _export(repo: Path, commit: str, folder: str, dest: Path) -> None:
