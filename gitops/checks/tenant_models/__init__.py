@@ -17,8 +17,9 @@ From each cluster's Application tree, per tenant namespace (deployments.py):
   file (the service refuses both);
 - dedicated entries and rendered dedicated Deployments match both ways, one each, and the
   shared Deployment serves at least one model;
-- isolation (isolation.py): no Service, PodDisruptionBudget or Deployment selector covers the
-  pods of two inference Deployments (the shared Service never reaches a dedicated model's
+- isolation (isolation.py): the shared Deployment's selector is the one running clusters have
+  (immutable), no Service, PodDisruptionBudget or Deployment selector covers the pods of two
+  inference Deployments (the shared Service never reaches a dedicated model's
   pods), every inference pod is scraped by exactly one ServiceMonitor, the tenant's
   NetworkPolicies select every inference pod alike, Service names are RFC 1035 labels and pod
   label values at most 63 characters, and where the tenant has an Ingress each dedicated

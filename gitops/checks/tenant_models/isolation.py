@@ -28,6 +28,10 @@ from gitops.tree.selectors import matches, matches_map, pod_template
 from gitops.tree.tenant_models import InferenceWorkload
 from inference.contracts.tenant_models import SHARED
 
+# The selector every running cluster's shared inference Deployment has. A Deployment's
+# spec.selector is immutable once created (apps/v1): a tree that changes it cannot be synced
+# over a running cluster (the API server refuses the update), so it must never change here.
+SHARED_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "inference-service"}}
 RFC_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 MAX_LABEL = 63
@@ -98,6 +102,16 @@ def _selectors(
             )
     for workload in workloads:
         selector = _spec(workload.workload).get("selector")
+        if workload.serving.deployment == SHARED and selector != SHARED_SELECTOR:
+            yield Finding(
+                CHECK,
+                app.where,
+                "",
+                f"the shared Deployment {workload.name}'s selector is {selector}, not "
+                f"{SHARED_SELECTOR}: a Deployment's selector cannot be changed once created, so "
+                "Argo CD's sync of every running cluster is refused (field is immutable)",
+                f"spec.selector {SHARED_SELECTOR} (new pod labels go in the template only)",
+            )
         others = sorted(
             n for n, labels in pods.items() if n != workload.name and matches(selector, labels)
         )

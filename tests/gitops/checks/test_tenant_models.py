@@ -341,3 +341,21 @@ def test_an_eks_dedicated_model_without_its_paths(dedicated: Path) -> None:
         f"of Deployment {CHURN}: requests for the dedicated model reach the shared Deployment, "
         "which does not serve it"
     ) in found(dedicated)
+
+
+def test_the_shared_deployment_s_selector_never_changes(repo: Path) -> None:
+    """Labels the base adds with includeSelectors reach spec.selector, which a running
+    cluster's Deployment cannot change."""
+
+    def into_selectors(docs: list[dict[str, Any]]) -> None:
+        docs[0]["labels"][0]["includeSelectors"] = True
+
+    edit_yaml(repo / "base/inference/kustomization.yaml", into_selectors)
+    assert (
+        "kind: Application argocd/tenant-a: the shared Deployment inference-service's selector is "
+        "{'matchLabels': {'app.kubernetes.io/name': 'inference-service', "
+        "'app.kubernetes.io/part-of': 'ml-inference-platform'}}, not {'matchLabels': "
+        "{'app.kubernetes.io/name': 'inference-service'}}: a Deployment's selector cannot be "
+        "changed once created, so Argo CD's sync of every running cluster is refused (field is "
+        "immutable)"
+    ) in found(repo)
