@@ -7,7 +7,9 @@ Deployment's, immutable once created, a LabelSelector): a dedicated model's pods
 own app.kubernetes.io/name so that nothing of the shared Deployment selects them
 (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors).
 A Deployment whose selector matches another's pods shares its pods' metrics with the HPA
-that scales it (the HPA reads the pods of its target's selector); a Service or PDB across two
+that scales it (the HPA reads the pods its target's scale subresource selects,
+https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#how-does-a-horizontalpodautoscaler-work);
+a Service or PDB across two
 Deployments sends requests to pods that do not serve the model, or counts the wrong pods.
 
 Names: a Service's name is an RFC 1035 label, a label value at most 63 characters
@@ -29,8 +31,9 @@ from gitops.tree.tenant_models import InferenceWorkload
 from inference.contracts.tenant_models import SHARED
 
 # The selector every running cluster's shared inference Deployment has. A Deployment's
-# spec.selector is immutable once created (apps/v1): a tree that changes it cannot be synced
-# over a running cluster (the API server refuses the update), so it must never change here.
+# spec.selector is immutable once created in apps/v1
+# (https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#label-selector-updates):
+# a tree that changes it cannot be synced over a running cluster, so it must never change here.
 SHARED_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "inference-service"}}
 RFC_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
