@@ -22,7 +22,7 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/service:$(CURDIR)
 
-.PHONY: help venv setup system-tools up test validate scale lint tenant repository diff bump bench soak e2e clean
+.PHONY: help venv setup system-tools up test validate scale lint tenant model repository diff bump bench soak e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,10 @@ lint: setup ## ruff, hadolint, shellcheck, yamllint on their own
 
 tenant: setup ## scaffold a tenant on every cluster: make tenant NAME=tenant-c
 	$(PY) -m gitops scaffold-tenant "$(NAME)"
+
+model: setup ## declare a model of a tenant on every cluster: make model TENANT=tenant-a MODEL=churn [ALIAS=..] [DEDICATED=1] [RESOURCES=..]
+	$(PY) -m gitops add-model "$(TENANT)" "$(MODEL)" $(if $(ALIAS),--alias "$(ALIAS)") \
+	  $(if $(filter 1 yes true,$(DEDICATED)),--dedicated) $(if $(RESOURCES),--resources "$(RESOURCES)")
 
 repository: setup ## point the tree at your fork: make repository URL=https://github.com/you/repo.git
 	$(PY) -m gitops set-repository "$(URL)"

@@ -57,7 +57,8 @@ stop_port_forward() {
 # MLflow runs with basic auth and grants nothing by default: create the trainer user, one
 # user per tenant and the rollout judge's, each with the password its Secret in the cluster
 # holds (Kind: created by the bootstrap; EKS: by External Secrets from AWS Secrets Manager).
-# Training then grants each tenant READ on what it trains, and the judge MANAGE.
+# Training then grants each tenant READ on what it trains, and the judge MANAGE;
+# grant_model_reads gives each tenant READ on every model it declares.
 provision_registry_users() {
   local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) tenant
   (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
@@ -76,32 +77,56 @@ provision_registry_users() {
     "${access[@]}" ensure-user --username rollout-judge)
 }
 
-# The first version of every tenant's model, promoted to the alias its overlay serves, where
-# that alias is not set yet (training grants the tenant READ on it). Never touches an alias
-# that is set: later versions go through `python -m training promote` and its gate.
+# The first version of every model a tenant declares (models.yaml) that training's catalog
+# trains (training/tenants.yaml), promoted to the alias the declaration follows, where that
+# alias is not set yet (training grants the tenant READ on it). Never touches an alias that is
+# set: later versions go through `python -m training promote` and its gate. A declared model
+# outside the catalog is reported and skipped: its team registers its versions itself.
 seed_models() {
   (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=trainer \
     MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
     PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training seed --cluster "$CLUSTER")
 }
 
+# grant_model_reads TENANT...: READ for each named tenant's registry user on every model its
+# models.yaml declares on this cluster (inventory --models:
+# `<tenant> <model> <@alias or /version> <Service>`). Training grants it on what `seed` and
+# `train` register; a model a team registered with its own code gets it here. Without it the
+# tenant's service is refused (403) and its /ready never answers 200. Needs the MLflow
+# port-forward. Safe to run again: a grant that exists is kept.
+grant_model_reads() {
+  local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) models tenant model
+  local only=" $* "
+  models="$(inventory --models)" || die "python -m gitops inventory --models failed"
+  while read -r tenant model _; do
+    [[ -n "$tenant" && "$only" == *" $tenant "* ]] || continue
+    (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+      MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
+      "${access[@]}" grant-read --username "$tenant" --model "$model")
+  done <<<"$models"
+}
+
 # platform_then_first_models TIMEOUT: wait until the platform Applications are Synced and
-# Healthy, then create the MLflow users and seed each tenant's first model. Sets TENANT_APPS
+# Healthy, then create the MLflow users, seed each tenant's first models and grant each tenant
+# READ on every model it declares. Sets TENANT_APPS
 # (the tenant Applications, for the caller's last wait). The lists are captured first: set -e
 # does not see a command substitution fail inside `mapfile <<<`.
 platform_then_first_models() {
-  local platform_list tenant_list platform_apps
+  local platform_list tenant_list platform_apps tenant_namespaces tenants
   platform_list="$(inventory --apps platform)" || die "python -m gitops inventory --apps platform failed"
   tenant_list="$(inventory --apps tenants)" || die "python -m gitops inventory --apps tenants failed"
+  tenant_namespaces="$(inventory --tenants)" || die "python -m gitops inventory --tenants failed"
   mapfile -t platform_apps <<<"$platform_list"
   # shellcheck disable=SC2034 # read by the caller
   mapfile -t TENANT_APPS <<<"$tenant_list"
   wait_for_applications platform "$1" "${platform_apps[@]}"
 
-  log "MLflow users, and the first model of every tenant whose alias is not set yet"
+  log "MLflow users, the first version of every declared model whose alias is not set yet, and READ grants"
   start_port_forward
   provision_registry_users
   seed_models
+  mapfile -t tenants <<<"$tenant_namespaces"
+  grant_model_reads "${tenants[@]}"
   stop_port_forward
 }
 
@@ -110,7 +135,7 @@ platform_then_first_models() {
 # (argo-cd v3.5.1 docs/user-guide/sync-kubectl.md); prune must be asked for, because a
 # manual sync prunes nothing by default (`argocd app sync --prune` defaults to false,
 # cmd/argocd/commands/app.go; the UI's Prune box starts unticked), and generated ConfigMaps
-# (one per change of model.env) would pile up until the tenant's quota refuses new ones.
+# (one per change of settings.env or models.yaml) would pile up until the tenant's quota refuses new ones.
 sync_applications() {
   local name
   for name in "$@"; do

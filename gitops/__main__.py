@@ -12,6 +12,7 @@ from gitops.tree.upstream import UpstreamFilesError
 COMMANDS = {
     "validate": "gitops.validate",
     "scaffold-tenant": "gitops.scaffold_tenant",
+    "add-model": "gitops.add_model",
     "set-repository": "gitops.set_repository",
     "diff": "gitops.diff",
     "bump": "gitops.edits.bump",

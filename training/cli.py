@@ -79,22 +79,33 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--by")
     rollback.set_defaults(handler=_rollback)
 
-    pin = commands.add_parser("pin", help="write models:/M/<version of alias> into an overlay")
-    pin.add_argument("--model", required=True)
+    pin = commands.add_parser(
+        "pin", help="pin one model of an overlay's models.yaml to the version of an alias"
+    )
+    pin.add_argument(
+        "--model", help="a model the overlay declares (default: its only model, if it has one)"
+    )
     pin.add_argument("--alias", required=True)
     pin.add_argument("--overlay", required=True, type=Path, help="overlays/<cluster>/tenants/<t>")
     pin.set_defaults(handler=_pin)
 
-    unpin = commands.add_parser("unpin", help="write models:/M@<alias> back into an overlay")
+    unpin = commands.add_parser(
+        "unpin", help="let one model of an overlay's models.yaml follow an alias again"
+    )
     unpin.add_argument("--overlay", required=True, type=Path)
     unpin.add_argument("--alias", required=True)
+    unpin.add_argument(
+        "--model", help="a model the overlay declares (default: its only model, if it has one)"
+    )
     unpin.set_defaults(handler=_unpin)
 
-    status = commands.add_parser("status", help="every tenant model: aliases, versions, metrics")
+    status = commands.add_parser(
+        "status", help="every model of every tenant: aliases, versions, metrics, what git declares"
+    )
     status.set_defaults(handler=_status)
 
     seed = commands.add_parser(
-        "seed", help="first version of every tenant of a cluster whose served alias is unset"
+        "seed", help="first version of every declared model of a cluster whose alias is unset"
     )
     seed.add_argument(
         "--cluster", required=True, help="whose overlays name the tenants (kind, eks)"
@@ -239,7 +250,7 @@ def _unpin(args: argparse.Namespace, settings: Settings) -> int:
     from training.lifecycle.pin import unpin
 
     # Only git is edited: no catalog, no registry.
-    _print_pin_change("unpinned", unpin(args.alias, args.overlay, settings.aliases))
+    _print_pin_change("unpinned", unpin(args.alias, args.overlay, settings.aliases, args.model))
     return 0
 
 
@@ -254,16 +265,24 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
         ["tenant", "model", "serves", "version", "action"],
         [[r.tenant, r.model, r.served, r.version or "-", r.action] for r in rows],
     )
-    missing = [r for r in rows if r.action == "pinned version missing"]
+    from training.lifecycle.seed import NOT_IN_CATALOG, PINNED_MISSING
+
+    skipped = [r.model for r in rows if r.action == NOT_IN_CATALOG]
+    if skipped:
+        output.console.print(
+            f"- not seeded: {', '.join(skipped)}: their tenants' services are ready only once "
+            "a version is registered and the alias set (docs/models.md)"
+        )
+    missing = [r for r in rows if r.action == PINNED_MISSING]
     return 1 if missing else 0
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     from training import output
-    from training.lifecycle.status import collect
+    from training.lifecycle.status import collect, declared_models
 
     catalog, client = _catalog_and_client(settings)
-    rows = collect(client, catalog)
+    rows = collect(client, catalog, declared_models(settings.overlays_root))
     output.table(
         f"models at {settings.tracking_uri}",
         [
@@ -277,6 +296,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
             "onnx",
             "git",
             "created (UTC)",
+            "declared in git",
         ],
         [
             [
@@ -290,6 +310,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
                 r.onnx,
                 r.git_commit,
                 r.created,
+                r.declared or "-",
             ]
             for r in rows
         ],
@@ -308,8 +329,8 @@ def _print_pin_change(title: str, change: PinChange) -> None:
 
     output.table(
         title,
-        ["overlay", "before", "after"],
-        [[output.shown_path(change.overlay), change.before, change.after]],
+        ["overlay", "model", "before", "after"],
+        [[output.shown_path(change.overlay), change.model, change.before, change.after]],
     )
 
 

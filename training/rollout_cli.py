@@ -1,9 +1,10 @@
 """`python -m training rollout {start,status,promote,abort}`: progressive delivery of a model
 version under the tenant's rollout policy (docs/rollouts.md).
 
-`start` reads the policy from git (the overlay that serves the alias), runs the same quality
-gate as `promote`, and records the policy snapshot and the first step on the candidate
-version; the judge does the rest. Everything but the gate goes through training.rollout,
+`start` reads the policy from git (the file the model's entry names, `rollout:`, in the
+models.yaml of the overlay that serves the alias), runs the same quality gate as `promote`,
+and records the policy snapshot and the first step on the candidate version; the judge does
+the rest. Everything but the gate goes through training.rollout,
 which the judge shares, so a person and the judge change the registry the same way.
 """
 
@@ -22,7 +23,7 @@ from training.lifecycle import provenance, registry
 from training.lifecycle.overlays import TenantOverlay, cluster_tenants, tenant_overlay
 from training.rollout import actions
 from training.rollout.mlflow_rest import MlflowRest, RegistryError
-from training.rollout.policy import FILE_NAME, PolicyError, format_duration, load_file
+from training.rollout.policy import PolicyError, format_duration, load_file
 from training.rollout.state import TAG_EVALUATION, TAG_HISTORY, Snapshot, StateError, read_history
 from training.settings import Settings
 
@@ -38,7 +39,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--version", required=True)
     start.add_argument("--alias", required=True, help="the stable alias (staging, production)")
     start.add_argument(
-        "--overlay", type=Path, help="the tenant overlay whose rollout.yaml applies (if several)"
+        "--overlay",
+        type=Path,
+        help="the tenant overlay whose models.yaml names the policy (if several serve the alias)",
     )
     start.add_argument("--reason", default="", help="why; recorded in the rollout history")
     start.add_argument("--force", action="store_true", help="start even if held-out metrics drop")
@@ -120,13 +123,15 @@ def _known_model(rest: MlflowRest, name: str) -> None:
 def find_policy(
     settings: Settings, model: str, alias: str, overlay: Path | None
 ) -> tuple[TenantOverlay, Snapshot]:
-    """The policy of the overlay serving models:/<model>@<alias>, validated."""
+    """The policy of the overlay(s) whose models.yaml declares `model` following `alias`
+    (the entry's `rollout:` file), validated."""
     wanted = f"models:/{model}@{alias}"
     if overlay is not None:
         chosen = tenant_overlay(overlay)
-        if str(chosen.model_uri()) != wanted:
-            raise UsageError(f"--overlay {overlay}: serves {chosen.model_uri()}, not {wanted}")
-        serving = [chosen]
+        entry = chosen.entry(model)
+        if str(entry.uri) != wanted:
+            raise UsageError(f"--overlay {overlay}: declares {entry.uri}, not {wanted}")
+        serving = [(chosen, entry)]
     else:
         root = settings.overlays_root
         clusters = (
@@ -135,33 +140,37 @@ def find_policy(
             else []
         )
         serving = [
-            o
+            (o, e)
             for cluster in clusters
             for o in cluster_tenants(cluster, root)
-            if str(o.model_uri()) == wanted
+            for e in o.declaration().models
+            if str(e.uri) == wanted
         ]
     if not serving:
-        raise UsageError(f"no tenant overlay serves {wanted} (MODEL_URI in model.env)")
-    with_policy = [o for o in serving if (o.path / FILE_NAME).is_file()]
+        raise UsageError(f"no tenant overlay serves {wanted} (an entry of a models.yaml)")
+    with_policy = [(o, e) for o, e in serving if e.rollout]
     if not with_policy:
-        listed = ", ".join(output.shown_path(o.path) for o in serving)
+        listed = ", ".join(output.shown_path(o.models_file) for o, _ in serving)
         raise OperationError(
-            f"{listed}: no {FILE_NAME}, so {wanted} is promoted all at once; "
-            "use `python -m training promote`, or add a rollout policy (docs/rollouts.md)"
+            f"{listed}: {model} names no rollout policy, so {wanted} is promoted all at once; "
+            "use `python -m training promote`, or add `rollout: <file>` to its entry "
+            "(docs/rollouts.md)"
         )
     snapshots = []
-    for found in with_policy:
+    for found, entry in with_policy:
+        path = found.path / str(entry.rollout)
         try:
-            policy = load_file(found.path / FILE_NAME)
+            policy = load_file(path)
         except PolicyError as error:
             raise UsageError(str(error).replace(str(settings.overlays_root) + "/", "")) from None
         if policy.stable_alias != alias:
             raise UsageError(
-                f"{output.shown_path(found.path / FILE_NAME)}: stableAlias: got "
-                f"{policy.stable_alias!r}, expected {alias!r} (the alias MODEL_URI follows)"
+                f"{output.shown_path(path)}: stableAlias: got "
+                f"{policy.stable_alias!r}, expected {alias!r} (the alias {model} follows in "
+                "models.yaml)"
             )
         commit = provenance.git_commit() + ("-dirty" if provenance.git_dirty() else "")
-        source = _relative(found.path / FILE_NAME, settings.overlays_root)
+        source = _relative(path, settings.overlays_root)
         snapshots.append((found, Snapshot(policy, found.tenant, source, commit)))
     distinct = {json.dumps(s.policy.to_document(), sort_keys=True) for _, s in snapshots}
     if len(distinct) > 1 or len({s.tenant for _, s in snapshots}) > 1:

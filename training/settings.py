@@ -61,7 +61,8 @@ class Settings:
     # Seconds to wait for the tracking server before calling it unreachable.
     connect_timeout: float
     tenants_file: Path
-    # Where overlays/<cluster>/tenants/ is read from (`seed`); the repository by default.
+    # Where overlays/<cluster>/tenants/ is read from (`seed`, `status`, `rollout start`); the
+    # repository by default.
     overlays_root: Path
     # Aliases `promote` may move; `staging` is what Kind serves, `production` what EKS serves.
     aliases: tuple[str, ...]

@@ -5,8 +5,10 @@
 #      and loaded, Argo CD syncing REPO_URL @ REVISION, platform healthy, first models seeded,
 #      tenants healthy
 #   2. every Argo CD Application Synced and Healthy
-#   3. a new model version per tenant, trained against the in-cluster MLflow and promoted
-#   4. every tenant's service answers a prediction from that version
+#   3. a new version of each tenant's catalog model (training/tenants.yaml), trained against
+#      the in-cluster MLflow and promoted to the alias its Kind models.yaml follows
+#   4. the Service serving that model answers a prediction from that version, on the
+#      model's own paths (/models/<model>/info, /models/<model>/predict)
 # The cluster is deleted when the script ends, failed or not (KEEP_CLUSTER=1 keeps it).
 #
 # Needs: docker 28.0 or newer (daemon running; bootstrap.sh checks the version), kind, kubectl,
@@ -130,9 +132,20 @@ $lagging"
   done
 }
 
-# model_uri TENANT: MODEL_URI of the tenant's Kind overlay, e.g. models:/tenant-a-iris@staging
-model_uri() {
-  sed -n 's/^MODEL_URI=//p' "overlays/kind/tenants/$1/model.env"
+# What the Kind tree serves: `<tenant> <model> <@alias or /version> <Service>` per model.
+served_models() {
+  "$PY" -m gitops inventory --cluster kind --models
+}
+
+# catalog_model TENANT: the model `python -m training train --tenant` registers for it,
+# <tenant>-<dataset> from training/tenants.yaml (training/lifecycle/catalog.py).
+catalog_model() {
+  "$PY" -c '
+import sys, yaml
+tenant, path = sys.argv[1:3]
+with open(path, encoding="utf-8") as catalog:
+    dataset = yaml.safe_load(catalog)["tenants"][tenant]["dataset"]
+print(tenant + "-" + dataset)' "$1" training/tenants.yaml
 }
 
 latest_version() {
@@ -144,8 +157,9 @@ print(max(int(v.version) for v in versions))' "$1"
 }
 
 train_and_promote() {
-  local tenant uri model alias version
-  log "training a new version of every tenant's model against the in-cluster MLflow"
+  local tenant models line model served service alias version
+  log "training a new version of every tenant's catalog model against the in-cluster MLflow"
+  models=$(served_models) || die "python -m gitops inventory --cluster kind --models failed"
   port_forward mlflow svc/mlflow "$MLFLOW_LOCAL_PORT" 5000
   export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_LOCAL_PORT"
   # As the trainer user the bootstrap created (training grants each tenant READ on it).
@@ -154,33 +168,33 @@ train_and_promote() {
     -o jsonpath='{.data.password}' | base64 -d)
   export MLFLOW_TRACKING_PASSWORD
   for tenant in $(tenants); do
-    uri=$(model_uri "$tenant")
-    [[ "$uri" =~ ^models:/([^@/]+)@([A-Za-z0-9_-]+)$ ]] ||
-      die "$tenant: MODEL_URI=$uri is not models:/<name>@<alias>; e2e moves an alias"
-    model=${BASH_REMATCH[1]}
-    alias=${BASH_REMATCH[2]}
+    model=$(catalog_model "$tenant") || die "$tenant: not in training/tenants.yaml"
+    line=$(grep -E "^$tenant $model " <<<"$models") ||
+      die "$tenant: its models.yaml on Kind does not serve $model, the model training trains for it"
+    read -r _ _ served service <<<"$line"
+    [[ "$served" =~ ^@([A-Za-z0-9_-]+)$ ]] ||
+      die "$tenant: $model is pinned to version ${served#/}; e2e moves an alias"
+    alias=${BASH_REMATCH[1]}
     "$PY" -m training train --tenant "$tenant"
     version=$(latest_version "$model")
     # --force: the gate compares held-out metrics; a retrain on the same data may tie or
     # differ in the last digit, and this test is about delivery, not model quality.
     "$PY" -m training promote --model "$model" --version "$version" --alias "$alias" \
       --reason "e2e on Kind" --force
-    printf '%s %s %s\n' "$tenant" "$model" "$version" >>"$WORK/expected"
+    printf '%s %s %s %s\n' "$tenant" "$model" "$version" "$service" >>"$WORK/expected"
   done
   stop_forwards
 }
 
-# check_tenant TENANT MODEL VERSION: the tenant's service answers from that model version.
+# check_tenant TENANT MODEL VERSION SERVICE: the Service in front of the model's pods answers
+# from that model version, on the model's own paths (/models/<model>/info and /predict).
 check_tenant() {
-  local tenant=$1 model=$2 version=$3 service deadline url served
-  service=$("${KUBECTL[@]}" get service -n "$tenant" -l app.kubernetes.io/name=inference-service \
-    -o jsonpath='{.items[0].metadata.name}')
-  [ -n "$service" ] || die "$tenant: no Service labelled app.kubernetes.io/name=inference-service"
+  local tenant=$1 model=$2 version=$3 service=$4 deadline url served
   port_forward "$tenant" "svc/$service" "$SERVICE_LOCAL_PORT" http
   url="http://127.0.0.1:$SERVICE_LOCAL_PORT"
   deadline=$((SECONDS + MODEL_TIMEOUT))
   # The service polls the registry (RELOAD_INTERVAL_SECONDS), so the new version arrives late.
-  until served=$(curl -fsS "$url/model/info" 2>/dev/null) &&
+  until served=$(curl -fsS "$url/models/$model/info" 2>/dev/null) &&
     [ "$("$PY" -c 'import json, sys; print(json.load(sys.stdin)["version"])' <<<"$served")" = "$version" ]; do
     [ "$SECONDS" -lt "$deadline" ] || die "$tenant: not serving $model version $version after ${MODEL_TIMEOUT}s: ${served:-no answer}"
     sleep 5
@@ -196,7 +210,9 @@ import json, sys, urllib.request
 url, model, version, info = sys.argv[1:5]
 row = json.loads(info)["input_example"][0]
 request = urllib.request.Request(
-    url + "/predict", data=json.dumps(row).encode(), headers={"Content-Type": "application/json"}
+    f"{url}/models/{model}/predict",
+    data=json.dumps(row).encode(),
+    headers={"Content-Type": "application/json"},
 )
 with urllib.request.urlopen(request, timeout=30) as response:
     body = json.load(response)
@@ -222,9 +238,9 @@ main() {
   wait_for_all_applications
   train_and_promote
 
-  local tenant model version
-  while read -r tenant model version; do
-    check_tenant "$tenant" "$model" "$version"
+  local tenant model version service
+  while read -r tenant model version service; do
+    check_tenant "$tenant" "$model" "$version" "$service"
   done <"$WORK/expected"
   log "e2e passed: every tenant serves the version its alias points at"
 }

@@ -27,6 +27,14 @@ PDB). The Kubernetes behaviour modelled, and where it is documented:
 - A PDB's percentages round up; minAvailable >= the pods that exist, or a maxUnavailable of
   0, allows no voluntary eviction, so a node drain blocks:
   https://kubernetes.io/docs/tasks/run-application/configure-pdb/#rounding-logic-when-specifying-percentages
+- A container using more memory than its limit is killed (OOMKilled):
+  https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#requests-and-limits
+  Each inference Deployment's container limit must hold what the models it serves need
+  (inference.contracts.tenant_models.memory_needed: the service, each model's class, twice
+  with a rollout policy, and one more version of the largest class for a swap), the models
+  being those of the tenant's models.yaml it mounts that its MODEL_DEPLOYMENT serves
+  (gitops/tree/tenant_models.py). A tenant's dedicated Deployments are workloads of its
+  namespace like the shared one, so the quota rules above count them at their own ceilings.
 
 Not modelled: DaemonSets (one pod per node; the node count is not in the tree), quotas with
 scopes, CronJob runs overlapping (concurrencyPolicy Allow), and pods still terminating during a
@@ -63,6 +71,13 @@ from gitops.tree.pod_resources import (
     scaled,
 )
 from gitops.tree.selectors import matches, pod_template
+from gitops.tree.tenant_models import configmaps_by_name, inference_workloads
+from inference.contracts.tenant_models import (
+    SERVICE_BASE_BYTES,
+    ModelEntry,
+    ModelsError,
+    memory_needed,
+)
 
 CHECK = "capacity"
 
@@ -137,6 +152,7 @@ def _check_namespace(space: Namespace) -> Iterator[Finding]:
             if hard_key in QUOTA_KEYS:
                 yield from _quota(app, quota, hard_key, raw, demands)
     yield from _pdbs(space)
+    yield from _model_memory(space, defaults)
 
 
 def _quota(
@@ -305,3 +321,43 @@ def _floor(workload: dict[str, Any], hpa: dict[str, Any] | None) -> tuple[int, s
 
 def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
     return labels_of(pod_template(workload) or {})
+
+
+def _model_memory(space: Namespace, defaults: Defaults) -> Iterator[Finding]:
+    """Each inference Deployment's memory limit holds the models it serves."""
+    objects = [o for _, o in space.objects]
+    apps = {id(o): a for a, o in space.objects}
+    configmaps = configmaps_by_name(objects)
+    for workload in inference_workloads(objects):
+        try:
+            models = workload.declaration(configmaps, None).served_by(workload.serving.deployment)
+        except ModelsError:
+            continue  # the tenant-models check reports what cannot be read or served
+        limit = container_amounts(workload.container, defaults)["limits.memory"]
+        needed = Fraction(memory_needed(models))
+        if limit is None or limit >= needed:
+            continue
+        yield Finding(
+            CHECK,
+            apps[id(workload.workload)].where,
+            "",
+            f"{obj_ref(workload.workload)}: container {workload.container.get('name')} memory "
+            f"limit {format_quantity(limit, 'memory')} < {format_quantity(needed, 'memory')} "
+            f"that its models need ({_needs(models)}): the pod is killed as they load",
+            f"resources.limits.memory >= {format_quantity(needed, 'memory')}, or fewer or "
+            "smaller models on this Deployment (docs/models.md, what a model costs)",
+        )
+
+
+def _needs(models: tuple[ModelEntry, ...]) -> str:
+    """memory_needed, term by term."""
+    terms = [f"the service {format_quantity(Fraction(SERVICE_BASE_BYTES), 'memory')}"]
+    for model in models:
+        size = format_quantity(Fraction(model.memory_bytes), "memory")
+        twice = " x 2 (stable and candidate: a rollout policy)" if model.rollout else ""
+        terms.append(f"{model.name} {model.resources} {size}{twice}")
+    if models:
+        largest = max(models, key=lambda m: m.memory_bytes)
+        size = format_quantity(Fraction(largest.memory_bytes), "memory")
+        terms.append(f"one swap of the largest, {size}")
+    return " + ".join(terms)

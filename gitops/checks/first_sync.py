@@ -15,9 +15,9 @@ After the first deploy:
 - every pod that logs in to MLflow (MLFLOW_TRACKING_USERNAME/PASSWORD) does so as a user the
   registry has, with that password (the rollout judge's pod is ready either way; its actions
   would fail);
-- a change of each manually synced Application's generated ConfigMaps (a new model.env),
-  synced the way the scripts sync it, leaves no ConfigMap behind: without prune they pile up
-  until the tenant quota refuses the next one.
+- a change of each manually synced Application's generated ConfigMaps (a model added to
+  models.yaml, a new settings.env line), synced the way the scripts sync it, leaves no
+  ConfigMap behind: without prune they pile up until the tenant quota refuses the next one.
 
 The simulation is a model, not a cluster: docs/gitops.md ("The first sync, simulated") says
 what each part stands for and what it cannot see; the e2e workflow runs the real thing.

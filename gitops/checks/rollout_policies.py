@@ -1,95 +1,162 @@
-"""`rollout-policies`: every tenant's rollout policy (overlays/<cluster>/tenants/<tenant>/
-rollout.yaml, docs/rollouts.md) is valid and reaches its service.
+"""`rollout-policies`: every rollout policy a tenant's models.yaml names (the entry's
+`rollout:`, a file beside models.yaml in overlays/<cluster>/tenants/<tenant>/,
+docs/rollouts.md) is valid and reaches the service that serves the model.
 
-- The file parses strictly with the same parser `python -m training rollout start` and the
-  judge use (the schema, service/inference/contracts/rollout_policy.py): a mistake names the
-  field and what was expected.
-- Its stableAlias is the alias the overlay's MODEL_URI follows (a pinned overlay cannot roll
-  out: there is no alias to move).
-- The overlay renders it, unchanged, into a ConfigMap `rollout-policy-<hash>` that the
-  inference Deployment mounts: otherwise the service never sees the tenant opted in.
+- The file exists and parses strictly with the same parser `python -m training rollout start`
+  and the judge use (the schema, service/inference/contracts/rollout_policy.py): a mistake
+  names the field and what was expected.
+- Its stableAlias is the alias the entry follows (an entry pinned to a version cannot roll
+  out: the contract parser refuses `rollout:` there, and the `tenant-models` check reports it).
+- A RolloutPolicy file in the folder that no entry names is reported: the tenant meant a
+  rollout, and without the reference its model would be promoted all at once.
+- The overlay renders the file, unchanged, into a ConfigMap `rollout-policy-<hash>`, and the
+  Deployment serving the model mounts it where the service looks (ROLLOUT_POLICY_DIR/<file>):
+  otherwise the service never sees the model opted in.
+
+A models.yaml that cannot be read is the `tenant-models` check's finding; this one skips it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+
+import yaml
 
 from gitops.checks import Context, register
 from gitops.tree.findings import Finding, name_of
-from gitops.tree.tenants import read_model_env
-from inference.contracts.rollout_policy import FILE_NAME, PolicyError, load_file
+from gitops.tree.kustomizations import Rendered
+from gitops.tree.tenant_models import (
+    DEFAULT_ROLLOUT_DIR,
+    ROLLOUT_DIR_VARIABLE,
+    configmaps_by_name,
+    inference_workloads,
+    mounted_configmap_file,
+    read_declaration,
+)
+from inference.contracts.rollout_policy import KIND, PolicyError, load_file
+from inference.contracts.tenant_models import ModelEntry, ModelsError
 
 CHECK = "rollout-policies"
 CONFIGMAP = "rollout-policy"
 
 
-@register(CHECK, "each tenant's rollout.yaml is valid, follows its MODEL_URI alias and is mounted")
+@register(
+    CHECK,
+    "each rollout policy a tenant's models.yaml names is valid, follows the model's alias and "
+    "is mounted",
+)
 def check(ctx: Context) -> Iterable[Finding]:
     for cluster_dir in sorted((ctx.root / "overlays").glob("*/tenants")):
-        for folder in sorted(p for p in cluster_dir.iterdir() if (p / FILE_NAME).is_file()):
-            yield from _tenant(ctx, folder)
+        for folder in sorted(p for p in cluster_dir.iterdir() if p.is_dir()):
+            try:
+                declaration = read_declaration(folder)
+            except ModelsError:
+                continue  # the tenant-models check reports it
+            entries = [e for e in declaration.models if e.rollout]
+            yield from _unreferenced(ctx, folder, {str(e.rollout) for e in entries})
+            for entry in entries:
+                yield from _entry(ctx, folder, entry)
 
 
-def _tenant(ctx: Context, folder: Path) -> Iterable[Finding]:
-    path = folder / FILE_NAME
+def _unreferenced(ctx: Context, folder: Path, named: set[str]) -> Iterable[Finding]:
+    for path in sorted(folder.glob("*.y*ml")):
+        if path.name in named:
+            continue
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue  # not a policy this check can recognise; render reports broken YAML
+        if isinstance(document, dict) and document.get("kind") == KIND:
+            yield Finding(
+                CHECK,
+                path.relative_to(ctx.root).as_posix(),
+                "",
+                "a RolloutPolicy that no model in models.yaml names: its model would be "
+                "promoted all at once",
+                f"rollout: {path.name} on the entry of the model it is for, or no file",
+            )
+
+
+def _entry(ctx: Context, folder: Path, entry: ModelEntry) -> Iterable[Finding]:
+    assert entry.rollout is not None
+    path = folder / entry.rollout
     rel = path.relative_to(ctx.root).as_posix()
+    if not path.is_file():
+        yield Finding(
+            CHECK,
+            folder.relative_to(ctx.root).as_posix(),
+            "",
+            f"models.yaml: {entry.name} names the rollout policy {entry.rollout}, which does "
+            "not exist",
+            f"{entry.rollout} beside models.yaml (docs/rollouts.md)",
+        )
+        return
     try:
         policy = load_file(path)
     except PolicyError as error:
         problem = str(error).removeprefix(f"{path}: ")
         yield Finding(CHECK, rel, "", problem, "a RolloutPolicy as docs/rollouts.md describes")
         return
-    model_env = folder / "model.env"
-    env = read_model_env(model_env) if model_env.is_file() else {}
-    uri = env.get("MODEL_URI", "")
-    alias = uri.partition("@")[2] if "@" in uri else ""
-    if alias != policy.stable_alias:
+    if entry.alias != policy.stable_alias:
         yield Finding(
             CHECK,
             rel,
             "",
-            f"stableAlias {policy.stable_alias!r} is not the alias model.env's MODEL_URI "
-            f"follows ({uri or 'unset'})",
-            f"MODEL_URI=models:/<model>@{policy.stable_alias}",
+            f"stableAlias {policy.stable_alias!r} is not the alias {entry.name} follows in "
+            f"models.yaml ({entry.alias!r})",
+            f"alias: {policy.stable_alias} on the entry, or stableAlias: {entry.alias}",
         )
     rendered = ctx.rendered.get(folder)
     if rendered is None or rendered.error:
         return  # the render check reports it
-    text = path.read_text(encoding="utf-8")
-    maps = [
-        o
+    yield from _mounted(ctx, folder, rendered, entry, path.read_text(encoding="utf-8"))
+
+
+def _mounted(
+    ctx: Context, folder: Path, rendered: Rendered, entry: ModelEntry, text: str
+) -> Iterable[Finding]:
+    assert entry.rollout is not None
+    where = folder.relative_to(ctx.root).as_posix()
+    maps = {
+        name_of(o)
         for o in rendered.objects
         if o.get("kind") == "ConfigMap"
         and name_of(o).startswith(f"{CONFIGMAP}-")
-        and (o.get("data") or {}).get(FILE_NAME) == text
-    ]
-    where = folder.relative_to(ctx.root).as_posix()
+        and (o.get("data") or {}).get(entry.rollout) == text
+    }
     if not maps:
         yield Finding(
             CHECK,
             where,
             "",
-            f"{FILE_NAME} is not rendered into a ConfigMap {CONFIGMAP}",
-            f"a configMapGenerator `{CONFIGMAP}` with files: [{FILE_NAME}] in kustomization.yaml",
+            f"{entry.rollout} is not rendered into a ConfigMap {CONFIGMAP}",
+            f"a configMapGenerator `{CONFIGMAP}` with {entry.rollout} in its files, in "
+            "kustomization.yaml",
         )
         return
-    names = {name_of(m) for m in maps}
-    if not any(names & _mounted(o) for o in rendered.objects if o.get("kind") == "Deployment"):
-        yield Finding(
-            CHECK,
-            where,
-            "",
-            f"no Deployment mounts the ConfigMap {sorted(names)[0]}",
-            "the inference Deployment's volume rollout-policy (base/inference/deployment.yaml)",
+    configmaps = configmaps_by_name(rendered.objects)
+    serving = []
+    for workload in inference_workloads(rendered.objects):
+        try:
+            served = workload.declaration(configmaps, None).served_by(workload.serving.deployment)
+        except ModelsError:
+            continue  # the tenant-models check reports it
+        if entry.name in {m.name for m in served}:
+            serving.append(workload)
+    for workload in serving:
+        directory = workload.env.get(ROLLOUT_DIR_VARIABLE) or DEFAULT_ROLLOUT_DIR
+        mounted = mounted_configmap_file(
+            workload.spec, workload.container, f"{directory}/{entry.rollout}"
         )
-
-
-def _mounted(deployment: dict[str, Any]) -> set[str]:
-    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return {
-        str((volume.get("configMap") or {}).get("name"))
-        for volume in spec.get("volumes") or []
-        if volume.get("configMap")
-    }
+        if mounted is None or mounted.configmap not in maps:
+            yield Finding(
+                CHECK,
+                where,
+                "",
+                f"Deployment {workload.name} serves {entry.name} but does not mount "
+                f"{entry.rollout} at "
+                f"{directory}/{entry.rollout}",
+                f"the ConfigMap {sorted(maps)[0]} mounted at {directory} (the volume "
+                "rollout-policy of base/inference/deployment.yaml)",
+            )

@@ -68,8 +68,27 @@ def resource_key(obj: dict[str, Any]) -> str:
     return f"{kind} {namespace}/{metadata.get('name', '')}"
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (a ConfigMap's models.yaml or rollout policy) as `|` blocks, so their
+    diff shows the lines that changed instead of one folded string."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _string)
+
+
 def to_yaml(obj: dict[str, Any]) -> str:
-    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=100)
+    return yaml.dump(obj, Dumper=_BlockDumper, sort_keys=True, default_flow_style=False, width=100)
+
+
+# kustomize's configMapGenerator/secretGenerator name suffix: ten characters of a sha256 in
+# hex with 0, 1, 3, a and e mapped to g, h, k, m and t (sigs.k8s.io/kustomize/api/hasher,
+# encode). A change of a generated ConfigMap's content renames it.
+_GENERATED = re.compile(r"^(?P<stem>.+ .+/.+)-[245678bcdfghkmt9]{10}$")
 
 
 def _index(resources: list[dict[str, Any]]) -> dict[str, str]:
@@ -114,6 +133,34 @@ def _unified(key: str, before: str, after: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
+def _renamed(
+    before: dict[str, str], after: dict[str, str]
+) -> tuple[list[ResourceChange], set[str]]:
+    """A generated ConfigMap or Secret whose content changed, shown as one change of the old
+    name to the new one (the only removed and the only added of its stem) with the diff of
+    its content, not as one object removed and an unrelated one added."""
+
+    def stems(keys: set[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for key in keys:
+            match = _GENERATED.match(key)
+            if match:
+                found.setdefault(match["stem"], []).append(key)
+        return found
+
+    gone, new = stems(before.keys() - after.keys()), stems(after.keys() - before.keys())
+    changes, paired = [], set()
+    for stem in sorted(gone.keys() & new.keys()):
+        if len(gone[stem]) == 1 and len(new[stem]) == 1:
+            old_key, new_key = gone[stem][0], new[stem][0]
+            paired |= {old_key, new_key}
+            key = f"{old_key} -> {new_key.rsplit('/', 1)[1]}"
+            changes.append(
+                ResourceChange(key, "changed", _unified(key, before[old_key], after[new_key]))
+            )
+    return changes, paired
+
+
 def compare(base: dict[str, Application], head: dict[str, Application]) -> list[AppDiff]:
     """One AppDiff per Application in either checkout, ordered by key."""
     diffs = []
@@ -121,8 +168,8 @@ def compare(base: dict[str, Application], head: dict[str, Application]) -> list[
         old, new = base.get(app_key), head.get(app_key)
         before = _index(old.resources) if old else {}
         after = _index(new.resources) if new else {}
-        changes = []
-        for key in sorted(before.keys() | after.keys()):
+        changes, paired = _renamed(before, after)
+        for key in sorted((before.keys() | after.keys()) - paired):
             if key not in before:
                 changes.append(ResourceChange(key, "added", _unified(key, "", after[key])))
             elif key not in after:

@@ -8,7 +8,9 @@ file under apps/ and clusters/ named after the source tenant (its AppProject) is
 added next to the original in that folder's kustomization.yaml. The source name is replaced
 only as a whole name (`tenant-a`, `tenant-a-iris`, never `tenant-ab`), its model name
 `<source>-<dataset>` becomes `<name>-<dataset>`, and the copy is refused if the source name
-is still found afterwards.
+is still found afterwards. The new tenant's models.yaml declares that model alone: the source
+tenant's other models (their dedicated/ folders and the rollout policies only they name) are
+its own, not a template.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from pathlib import Path
 import yaml
 
 from gitops import paths
+from gitops.edits.models_yaml import ModelsEditError, keep_models
 from gitops.tree.kustomizations import KUSTOMIZATION_FILES
+from gitops.tree.tenant_models import DEDICATED_DIR, models_file, read_declaration
+from inference.contracts.tenant_models import ModelsError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # 63 is the DNS label limit; names derived from the tenant add suffixes such as `-kit` or
@@ -94,8 +99,10 @@ def plan(repo: Path, name: str, dataset: str, estimator: str) -> Plan:
     for cluster in clusters:
         src = paths.tenants_dir(cluster, repo) / source
         dst = paths.tenants_dir(cluster, repo) / name
-        for file in sorted(p for p in src.rglob("*") if p.is_file()):
+        left_out = _other_models_files(src, f"{source}-{source_dataset}")
+        for file in sorted(p for p in src.rglob("*") if p.is_file() and p not in left_out):
             result.files[dst / file.relative_to(src)] = rename(file.read_text(encoding="utf-8"))
+        _only_the_catalog_model(result, dst, f"{name}-{dataset}")
     for folder in ("apps", "clusters"):
         for file in sorted((repo / folder).rglob("*")) if (repo / folder).is_dir() else []:
             if (
@@ -120,6 +127,41 @@ def plan(repo: Path, name: str, dataset: str, estimator: str) -> Plan:
     return result
 
 
+def _other_models_files(folder: Path, catalog_model: str) -> set[Path]:
+    """The files of the source tenant's other models, which a new tenant does not get: the
+    dedicated Deployments' folders and the rollout policies only they name."""
+    try:
+        declaration = read_declaration(folder)
+    except ModelsError as error:
+        raise ScaffoldError(f"{models_file(folder)}: {error}") from None
+    kept = declaration.get(catalog_model)
+    if kept is None:
+        raise ScaffoldError(
+            f"{models_file(folder)} does not declare {catalog_model}, the model training's "
+            "catalog gives the tenant to copy: nothing to start the new tenant from"
+        )
+    policies = {m.rollout for m in declaration.models if m.rollout} - {kept.rollout}
+    files = {folder / str(p) for p in policies}
+    return files | {p for p in (folder / DEDICATED_DIR).rglob("*") if p.is_file()}
+
+
+def _only_the_catalog_model(result: Plan, folder: Path, model: str) -> None:
+    """The new tenant's models.yaml declares its catalog model alone, and its kustomization
+    lists no dedicated Deployment."""
+    path = models_file(folder)
+    try:
+        result.files[path] = keep_models(result.files[path], {model})
+    except ModelsEditError as error:
+        raise ScaffoldError(f"{path}: {error}") from None
+    kustomization = folder / "kustomization.yaml"
+    result.files[kustomization] = re.sub(
+        rf"^[ \t]*-[ \t]*{DEDICATED_DIR}/\S+[ \t]*\n",
+        "",
+        result.files[kustomization],
+        flags=re.MULTILINE,
+    )
+
+
 def _source_tenant(repo: Path, clusters: list[str]) -> str:
     common = set.intersection(
         *({p.name for p in paths.tenants_dir(c, repo).iterdir() if p.is_dir()} for c in clusters)
@@ -130,13 +172,16 @@ def _source_tenant(repo: Path, clusters: list[str]) -> str:
 
 
 def _renamer(source: str, name: str, source_dataset: str, dataset: str) -> Callable[[str], str]:
-    model = _token(f"{source}-{source_dataset}") if source_dataset else None
-    token = _token(source)
+    """Whole names of the source replaced in one pass (a new name may start with the source's:
+    tenant-a -> tenant-a-x must not turn tenant-a-iris into tenant-a-x-x-iris)."""
+    model = f"{source}-{source_dataset}" if source_dataset else None
+    replacements = {source: name} | ({model: f"{name}-{dataset}"} if model else {})
+    # Longest first, so the model's name wins over the tenant's it starts with.
+    names = sorted(replacements, key=len, reverse=True)
+    pattern = re.compile("|".join(_token(n).pattern for n in names))
 
     def rename(text: str) -> str:
-        if model is not None:
-            text = model.sub(f"{name}-{dataset}", text)
-        return token.sub(name, text)
+        return pattern.sub(lambda match: replacements[match.group(0)], text)
 
     return rename
 

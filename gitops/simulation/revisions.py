@@ -1,8 +1,10 @@
 """A later revision of the tree, for what happens after the first sync: the same manifests with
 every generated ConfigMap of an Application renamed, as kustomize's configMapGenerator does
-when its content changes (a new model.env: `inference-settings-<new hash>`), and its users
-pointing at the new name. Used to check that the documented sync removes what the tree
-dropped (the old ConfigMap), instead of piling them up against the tenant quota.
+when its content changes (a model added to models.yaml: `tenant-models-<new hash>`; a new
+settings.env line: `inference-settings-<new hash>`; an edited rollout policy), and its users
+pointing at the new name, so every Deployment mounting it rolls. Used to check that the
+documented sync removes what the tree dropped (the old ConfigMaps), instead of piling them up
+against the tenant quota.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def _run_pods(
             continue
         pods.started += 1
         reasons = [
-            not_ready_reason(c, key.namespace, cluster, world, ready_workload)
+            not_ready_reason(c, key.namespace, cluster, world, ready_workload, spec)
             for c in spec.get("containers") or []
         ]
         reason = next((r for r in reasons if r), "")

@@ -25,11 +25,17 @@ class Registry:
     # model name -> alias -> version; a pinned version `models:/name/7` resolves if listed
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # model name -> versions registered
+    # model name -> the users granted READ on it: MLflow's basic auth grants nothing by
+    # default here (base/mlflow), so a service reads only the models it was granted
+    readers: dict[str, set[str]] = field(default_factory=dict)
 
     def resolves(self, model: str, alias_or_version: str) -> bool:
         if alias_or_version.isdigit():
             return 0 < int(alias_or_version) <= self.versions.get(model, 0)
         return bool(self.aliases.get(model, {}).get(alias_or_version))
+
+    def can_read(self, user: str, model: str) -> bool:
+        return user in self.readers.get(model, set())
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ bootstrap scripts, so they never keep a second list of tenants, Applications or 
                    that CI builds (.github/workflows/image.yaml), with the tag it pins
   --build-context IMAGE   the folder CI builds IMAGE (e.g. mlflow-server) from
   --cloud-secrets  the AWS Secrets Manager keys the cluster's ExternalSecrets read
+  --models         `<tenant> <model> <@alias or /version> <Service>` for every model a tenant
+                   serves: what its models.yaml declares, as the rendered Deployments serve
+                   it, and the Service in front of the pods that serve it
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from gitops import paths
 from gitops.settings import REPO_URL
 from gitops.tree.app_tree import App, ClusterTree, TreeBuilder
 from gitops.tree.crds import CrdSet
+from gitops.tree.findings import labels_of, name_of, namespace_of
 from gitops.tree.kustomizations import discover, render_all
 from gitops.tree.namespacing import is_namespaced
-from gitops.tree.selectors import pod_template
+from gitops.tree.selectors import matches_map, pod_template
+from gitops.tree.tenant_models import configmaps_by_name, inference_workloads
 from gitops.tree.tenants import tenant_namespaces
+from inference.contracts.tenant_models import ModelsError
 
 LAYER_LABEL = "ml-platform.example.com/layer"
 TENANT_LAYER = "tenants"
@@ -114,6 +120,37 @@ def cloud_secrets(tree: ClusterTree) -> list[str]:
     return sorted(keys - {"None"})
 
 
+def models(tree: ClusterTree) -> list[str]:
+    """`<tenant> <model> <@alias|/version> <Service>` of every model the tenant workloads
+    serve; a model no Deployment serves, or one behind no Service, is left out (the
+    `tenant-models` check reports both)."""
+    lines = []
+    for app in tree.apps:
+        if layer_of(app) != TENANT_LAYER:
+            continue
+        tenant = app.destination_namespace
+        objects = [o for o in app.objects if namespace_of(o) == tenant]
+        configmaps = configmaps_by_name(objects)
+        services = [o for o in objects if o.get("kind") == "Service"]
+        for workload in inference_workloads(objects):
+            try:
+                served = workload.declaration(configmaps, tenant).served_by(
+                    workload.serving.deployment
+                )
+            except ModelsError:
+                continue
+            labels = labels_of(pod_template(workload.workload) or {})
+            fronts = sorted(
+                name_of(s)
+                for s in services
+                if matches_map((s.get("spec") or {}).get("selector") or {}, labels)
+            )
+            for model in served if fronts else ():
+                pointer = f"@{model.alias}" if model.alias else f"/{model.version}"
+                lines.append(f"{tenant} {model.name} {pointer} {fronts[0]}")
+    return sorted(set(lines))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m gitops inventory", description=__doc__)
     parser.add_argument("--cluster", required=True, choices=paths.CLUSTERS)
@@ -124,6 +161,7 @@ def main(argv: list[str]) -> int:
     what.add_argument("--images-built", action="store_true")
     what.add_argument("--build-context", metavar="IMAGE")
     what.add_argument("--cloud-secrets", action="store_true")
+    what.add_argument("--models", action="store_true")
     args = parser.parse_args(argv)
     root = args.repo.resolve()
     if args.tenants:
@@ -148,6 +186,8 @@ def main(argv: list[str]) -> int:
             lines = applications(tree, args.apps)
         elif args.cloud_secrets:
             lines = cloud_secrets(tree)
+        elif args.models:
+            lines = models(tree)
         else:
             lines = [f"{r} {c}" for r, c in images_built_here(tree, built_images(root))]
     print("\n".join(lines))

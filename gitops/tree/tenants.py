@@ -17,17 +17,6 @@ def tenant_namespaces(repo_root: Path, cluster: str) -> frozenset[str]:
     return frozenset(p.name for p in folder.iterdir() if p.is_dir() and is_kustomization(p))
 
 
-def read_model_env(path: Path) -> dict[str, str]:
-    """The variables of a tenant's model.env: KEY=VALUE lines, blank lines and comments
-    skipped (an OSError when there is no such file)."""
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-    return values
-
-
 def clusters(root: Path) -> list[str]:
     """Clusters with an entry folder, plus any known cluster that has overlays but no entry
     (reported as missing by the tree builder)."""

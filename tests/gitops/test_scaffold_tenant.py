@@ -42,7 +42,8 @@ def scaffold(repo: Path, *args: str) -> int:
 def test_scaffold_good_repo_validates_and_is_generated(good_repo: Path) -> None:
     assert scaffold(good_repo, "tenant-c", "--dataset", "wine") == 0
     folder = good_repo / "overlays/kind/tenants/tenant-c"
-    assert (folder / "model.env").read_text().strip() == "MODEL_URI=models:/tenant-c-wine@staging"
+    assert (folder / "settings.env").read_text().strip() == "TENANT=tenant-c"
+    assert "  - name: tenant-c-wine\n    alias: staging\n" in (folder / "models.yaml").read_text()
     assert "namespace: tenant-c" in (folder / "kustomization.yaml").read_text()
     catalog = yaml.safe_load((good_repo / "training/tenants.yaml").read_text())["tenants"]
     assert catalog["tenant-c"] == {"dataset": "wine", "estimator": "logistic_regression"}
@@ -101,3 +102,26 @@ def test_missing_tenants_catalog_is_a_clear_error(
 def test_bad_dataset_is_refused(good_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert scaffold(good_repo, "tenant-c", "--dataset", "Iris; rm") == 2
     assert "--dataset" in capsys.readouterr().err
+
+
+def test_a_new_tenant_starts_with_its_catalog_model_only(tmp_path: Path) -> None:
+    """tenant-a's other models (here a dedicated one) are its own, not part of the template."""
+    from tests.gitops.tree_copies import with_model
+
+    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "churn", dedicated=True)
+    assert scaffold(repo, "tenant-c", "--dataset", "wine") == 0
+    for cluster, alias in (("kind", "staging"), ("eks", "production")):
+        folder = paths.tenants_dir(cluster, repo) / "tenant-c"
+        models = yaml.safe_load((folder / "models.yaml").read_text())["models"]
+        assert models == [
+            {
+                "name": "tenant-c-wine",
+                "alias": alias,
+                "rollout": "rollout.yaml",
+                "resources": "small",
+            }
+        ]
+        assert not (folder / "dedicated").exists()
+        assert "dedicated/" not in (folder / "kustomization.yaml").read_text()
+    report = validate_repo(repo, ["render", "tenant-models", "rollout-policies"])
+    assert report.ok, "\n".join(map(str, report.findings))

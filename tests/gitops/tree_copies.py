@@ -77,3 +77,12 @@ def validate(repo: Path, *checks: str) -> Report:
 def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     """The first container of the Deployment that is the first document of `docs`."""
     return docs[0]["spec"]["template"]["spec"]["containers"][0]
+
+
+def with_model(repo: Path, tenant: str, short: str, *, dedicated: bool = False) -> Path:
+    """`repo` with the model <tenant>-<short> declared on every cluster, as `make model` writes
+    it (a Deployment of its own when `dedicated`)."""
+    from gitops.edits.add_model import plan  # renders the tenant's base: imported when used
+
+    plan(repo, tenant, short, dedicated=dedicated).apply()
+    return repo

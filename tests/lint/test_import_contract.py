@@ -81,9 +81,9 @@ def package_copy(tmp_path: Path) -> Path:
             id="the tree imports the checks",
         ),
         pytest.param(
-            {"gitops/diff/planted.py": "from gitops.edits.model_env import MODEL_URI_KEY\n"},
+            {"gitops/diff/planted.py": "from gitops.edits.models_yaml import add_model\n"},
             LAYERS,
-            "gitops.diff.planted -> gitops.edits.model_env (l.1)",
+            "gitops.diff.planted -> gitops.edits.models_yaml (l.1)",
             id="the diff imports an edit",
         ),
         pytest.param(

@@ -42,13 +42,16 @@ def test_unknown_tenant_is_one_line_with_exit_2() -> None:
     assert "unknown tenant 'tenant-zz'; valid: tenant-a" in lines[0]
 
 
-def test_bad_model_uri_without_pythonpath_is_bad_input(tmp_path: Path) -> None:
+def test_bad_models_file_without_pythonpath_is_bad_input(tmp_path: Path) -> None:
     """As the docs type it, at the repository root with no PYTHONPATH: training still finds the
-    MODEL_URI parser it shares with the service (service/inference/contracts/model_uri.py)."""
+    models.yaml parser it shares with the service (service/inference/contracts/tenant_models.py)."""
     folder = tmp_path / "overlays" / "kind" / "tenants" / "tenant-x"
     folder.mkdir(parents=True)
     (folder / "kustomization.yaml").write_text("resources: []\n")
-    (folder / "model.env").write_text("MODEL_URI=models:/tenant-x-iris@sta ging\n")
+    (folder / "models.yaml").write_text(
+        "apiVersion: ml-platform.example.com/v1alpha1\nkind: TenantModels\nmodels:\n"
+        "  - {name: tenant-x-iris, alias: sta ging}\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, "-m", "training", "unpin", "--overlay", str(folder), "--alias", "staging"],
@@ -62,5 +65,4 @@ def test_bad_model_uri_without_pythonpath_is_bad_input(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "model.env: MODEL_URI: alias 'sta ging'" in lines[0]
-    assert "expected models:/<name>@<alias> or models:/<name>/<version>" in lines[0]
+    assert "models.yaml: models[0].alias (tenant-x-iris): alias 'sta ging'" in lines[0]

@@ -16,14 +16,27 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def overlays(tmp_path: Path, tenants_file, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """overlays/kind/tenants/<tenant>/ serving <tenant>-iris@staging, with a policy."""
+    """overlays/kind/tenants/<tenant>/ whose models.yaml serves <tenant>-iris@staging, under
+    the policy rollout.yaml once `with_policy` is called (each test writes the file)."""
     tenant = tenants_file[1]
     folder = tmp_path / "repo" / "overlays" / "kind" / "tenants" / tenant
     folder.mkdir(parents=True)
     (folder / "kustomization.yaml").write_text("resources: []\n")
-    (folder / "model.env").write_text(f"MODEL_URI=models:/{tenant}-iris@staging\nTENANT={tenant}\n")
+    (folder / "models.yaml").write_text(_models(tenant, ""))
     monkeypatch.setenv("TRAINING_OVERLAYS_ROOT", str(tmp_path / "repo"))
     return folder
+
+
+def _models(tenant: str, extra: str) -> str:
+    return (
+        "apiVersion: ml-platform.example.com/v1alpha1\nkind: TenantModels\nmodels:\n"
+        f"  - {{name: {tenant}-iris, alias: staging{extra}}}\n"
+    )
+
+
+def with_policy(folder: Path) -> None:
+    """The model's entry names rollout.yaml as its policy."""
+    (folder / "models.yaml").write_text(_models(folder.name, ", rollout: rollout.yaml"))
 
 
 def _client(registry):
@@ -42,13 +55,14 @@ def test_start_status_promote_keeps_previous_then_abort(
         assert cli("train", "--tenant", tenant).code == 0
     assert cli("promote", "--model", model, "--version", "1", "--alias", "staging").code == 0
 
-    # Without a policy, the tenant promotes all at once.
+    # Without a policy, the model promotes all at once.
     refused = cli("rollout", "start", "--model", model, "--version", "2", "--alias", "staging")
     assert refused.code == 1
-    assert "no rollout.yaml" in refused.err
+    assert f"{model} names no rollout policy" in refused.err
     assert "python -m training promote" in refused.err
 
     write_policy(overlays / "rollout.yaml", policy_document())
+    with_policy(overlays)
     started = cli(
         "rollout", "start", "--model", model, "--version", "2", "--alias", "staging",
         "--reason", "retrained", "--by", "ann",
@@ -123,6 +137,7 @@ def test_bad_input_names_the_field_or_lists_the_choices(
     assert cli("train", "--tenant", tenant).code == 0
     assert cli("promote", "--model", model, "--version", "1", "--alias", "staging").code == 0
 
+    with_policy(overlays)
     write_policy(overlays / "rollout.yaml", policy_document(minRequests="many"))
     bad = cli("rollout", "start", "--model", model, "--version", "1", "--alias", "staging")
     assert bad.code == 2

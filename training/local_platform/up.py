@@ -63,7 +63,7 @@ def plan(local: LocalPlatformSettings, catalog: dict[str, TenantModel]) -> list[
     if not overlays:
         raise UsageError(
             f"no tenant overlays under overlays/{local.cluster}/tenants/ "
-            "(folders with kustomization.yaml and model.env); set --cluster or UP_CLUSTER"
+            "(folders with kustomization.yaml and models.yaml); set --cluster or UP_CLUSTER"
         )
     planned = []
     for index, overlay in enumerate(overlays):
@@ -76,7 +76,7 @@ def plan(local: LocalPlatformSettings, catalog: dict[str, TenantModel]) -> list[
         uri = overlay.model_uri()
         if uri.name != entry.model_name:
             raise UsageError(
-                f"{overlay.model_env}: MODEL_URI names {uri.name}, but training/tenants.yaml "
+                f"{overlay.models_file}: declares {uri.name}, but training/tenants.yaml "
                 f"gives {overlay.tenant} the model {entry.model_name}"
             )
         policy = overlay.path / POLICY_FILE

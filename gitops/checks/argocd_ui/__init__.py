@@ -9,7 +9,7 @@ Application, each resource an Application deploys, each AppProject). A finding: 
 that fails or is not a boolean, a url that fails to render or renders "<no value>", a URL that
 is not absolute or not under the cluster's configured base URL of a UI, a Grafana link to a
 dashboard uid or variable base/monitoring/dashboards lacks, a link to a registered model no
-tenant's MODEL_URI names, a link to a file of this repository that does not exist, a link that
+tenant's models.yaml declares, a link to a file of this repository that does not exist, a link that
 shows on no object of either tree, and argocd-cm keys or link fields v3.5.1 does not read.
 
 Notifications (notifications.py), for each cluster's argocd-notifications-cm, in `argocd-ui`:
@@ -39,7 +39,10 @@ from urllib.parse import urlsplit
 
 from gitops.checks import Context, register
 from gitops.checks.argocd_ui import config, expr, gotemplate, links, notifications, states
+from gitops.paths import CLUSTERS
 from gitops.tree.findings import Finding
+from gitops.tree.tenant_models import declarations
+from inference.contracts.tenant_models import TenantModels
 
 CHECK = "argocd-ui"
 NOTIFICATIONS = "argocd-notifications"
@@ -122,17 +125,13 @@ def _settings(
 
 
 def _models(ctx: Context) -> set[str]:
-    out = set()
-    for tree in ctx.trees:
-        for app in tree.apps:
-            for obj in app.objects:
-                uri = (
-                    str((obj.get("data") or {}).get("MODEL_URI") or "")
-                    if obj.get("kind") == "ConfigMap"
-                    else ""
-                )
-                if uri.startswith("models:/"):
-                    out.add(uri.removeprefix("models:/").split("@", 1)[0].split("/", 1)[0])
+    """Every model a tenant declares on either cluster (models.yaml): what an MLflow link may
+    open or search for."""
+    out: set[str] = set()
+    for cluster in CLUSTERS:
+        for declared in declarations(ctx.root, cluster).values():
+            if isinstance(declared, TenantModels):
+                out.update(declared.names)
     return out
 
 

@@ -289,6 +289,18 @@ def _mlflow(rest: str, models: set[str]) -> Iterator[Problem]:
         yield Problem(
             "",
             "",
-            f"opens registered model {model!r}, which no tenant's MODEL_URI names",
+            f"opens registered model {model!r}, which no tenant's models.yaml declares",
             f"one of {sorted(models)}",
         )
+    # The list page searches `name ILIKE '%<text>%'` (MLflow 3.17.2's bundled UI, the models
+    # list's search filter): a tenant's name finds all of its models, and a search matching no
+    # declared model shows an empty page.
+    searches = parse_qs(urlsplit(fragment).query).get("searchInput", [])
+    for text in searches:
+        if segments == ["models"] and text and not any(text.lower() in m.lower() for m in models):
+            yield Problem(
+                "",
+                "",
+                f"searches registered models for {text!r}, which no declared model's name holds",
+                f"a tenant's name or part of one of {sorted(models)}",
+            )

@@ -5,7 +5,8 @@ The stand-ins (standins/, run by bootstrap_run.py) are mocks of what cannot run
 here: Kind, kubectl against a cluster, Docker builds and pulls, Argo CD, MLflow in the
 cluster. They answer like the real programs would, and model Argo CD the way the tree needs
 it: once the root Application is applied the platform Applications are Healthy, a tenant's
-only once its model is seeded (and its registry user has its Secret's password). GitHub's
+only once every model it declares is seeded or registered, its registry user has its
+Secret's password and READ on each model. GitHub's
 e2e workflow (.github/workflows/e2e-kind.yaml) runs the real scripts on a real Kind cluster;
 this check catches ordering and naming mistakes in seconds, on every `make validate`.
 

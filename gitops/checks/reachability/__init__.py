@@ -178,8 +178,10 @@ class Role:
 
 
 ROLES: dict[str, Role] = {
-    # Required per tenant: each tenant namespace must render them (see _missing).
-    "tenant": Role("inference pods", {NAME: "inference-service"}, TENANT, required=BOTH),
+    # Required per tenant: each tenant namespace must render them (see _missing). Every pod of
+    # a tenant namespace: the shared inference Deployment's and each dedicated model's (whose
+    # app.kubernetes.io/name differ); the tenant's project deploys nothing else there.
+    "tenant": Role("inference pods", {}, TENANT, required=BOTH),
     "coredns": Role("CoreDNS pods", {"k8s-app": "kube-dns"}, "kube-system", required=BOTH),
     "prometheus": Role("Prometheus server pods", {NAME: "prometheus"}, required=BOTH),
     "mlflow": Role("MLflow server pods", {NAME: "mlflow"}, "mlflow", required=BOTH),
@@ -351,7 +353,7 @@ def _plays(role: Role, endpoint: Endpoint, tenants: frozenset[str]) -> bool:
 def _describe(role: Role) -> str:
     where = "a tenant namespace" if role.namespace == TENANT else role.namespace or "any namespace"
     labels = ", ".join(f"{k}={v}" for k, v in role.labels.items())
-    return f"{role.title} ({where}, labels {labels})"
+    return f"{role.title} ({where}, {f'labels {labels}' if labels else 'any pod'})"
 
 
 def _missing(

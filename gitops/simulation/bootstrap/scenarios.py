@@ -65,6 +65,9 @@ class Scenario:
     current_context: str = ""
     other_contexts: tuple[str, ...] = ()
     edit: Callable[[Path], None] | None = None  # on the run's copy of the repository
+    # Models a team registered before the run, as docs/models.md has it register a model
+    # before declaring it: model -> alias -> version (the versions 1..the highest).
+    registered: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def expect_success(self) -> bool:
@@ -125,14 +128,19 @@ SCENARIOS = (
 def sampled(
     answers: dict[str, str], tenants: Mapping[str, frozenset[str]], sample: dict[str, list[str]]
 ) -> dict[str, str]:
-    """The inventory answers with only the sampled tenants (and their two Applications)."""
+    """The inventory answers with only the sampled tenants (their two Applications, and the
+    lines of their models, which start with the tenant)."""
     left_out = {c: set(tenants.get(c, ())) - set(kept) for c, kept in sample.items()}
     out = {}
     for question, answer in answers.items():
         cluster = question.split()[2]
         dropped = left_out.get(cluster, set())
         dropped_apps = dropped | {f"{t}-kit" for t in dropped}
-        lines = [line for line in answer.splitlines() if line not in dropped_apps]
+        lines = [
+            line
+            for line in answer.splitlines()
+            if line not in dropped_apps and line.split(" ", 1)[0] not in dropped
+        ]
         out[question] = _printed(lines) if lines else ""
     return out
 
@@ -168,6 +176,7 @@ def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str
         answers[f"inventory --cluster {cluster} --cloud-secrets"] = _printed(
             inventory.cloud_secrets(tree)
         )
+        answers[f"inventory --cluster {cluster} --models"] = _printed(inventory.models(tree))
         for layer in ("platform", inventory.TENANT_LAYER):
             answers[f"inventory --cluster {cluster} --apps {layer}"] = _printed(
                 inventory.applications(tree, layer)
@@ -263,7 +272,10 @@ def run_scenarios(
             root,
             timeout=TIMEOUT,
             inventory=shared,
-            state=initial_state(scenario.current_context, scenario.other_contexts),
+            state=_with_registered(
+                initial_state(scenario.current_context, scenario.other_contexts),
+                scenario.registered,
+            ),
             fail=scenario.fail,
             edit=scenario.edit,
             simulation=simulation,
@@ -272,6 +284,15 @@ def run_scenarios(
 
     with ThreadPoolExecutor(max_workers=max(1, len(runnable))) as pool:
         return list(pool.map(run, runnable))
+
+
+def _with_registered(
+    state: dict[str, Any], registered: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    for model, aliases in registered.items():
+        versions = max((int(v) for v in aliases.values()), default=0)
+        state["registry"]["models"][model] = {"versions": versions, "aliases": dict(aliases)}
+    return state
 
 
 def default_factory(

@@ -88,11 +88,13 @@ def test_a_link_whose_condition_is_never_true(repo: Path) -> None:
     replace(
         repo,
         ARGOCD_CM,
-        'Deployment" && resource.metadata.annotations?.["ml-platform.example.com/model-uri"]',
-        'Deployment" && resource.metadata.annotations?.["ml-platform.example.com/model"]',
+        'Deployment" && resource.metadata.labels?.["ml-platform.example.com/tenant"] != nil && '
+        'application.metadata.annotations?.["ml-platform.example.com/mlflow-url"]',
+        'Deployment" && resource.metadata.labels?.["ml-platform.example.com/model"] != nil && '
+        'application.metadata.annotations?.["ml-platform.example.com/mlflow-url"]',
     )
     found = links(repo)
-    assert "resource.links[0] Served model in MLflow: shows on none of the" in found
+    assert "resource.links[0] Models in MLflow: shows on none of the" in found
 
 
 def test_a_condition_that_fails(repo: Path) -> None:
@@ -115,20 +117,27 @@ def test_a_runbook_link_to_a_page_that_does_not_exist(repo: Path) -> None:
 
 
 def test_a_link_to_a_model_no_tenant_serves(repo: Path) -> None:
-    replace(repo, ARGOCD_CM, '| trimPrefix "models:/" ', "")
+    replace(
+        repo,
+        ARGOCD_CM,
+        "/#/models?searchInput={{ .resource.metadata.namespace | urlquery }}",
+        "/#/models/{{ .resource.metadata.name | urlquery }}",
+    )
     found = links(repo)
-    assert "opens registered model 'models:/tenant-a-iris'" in found
-    assert "which no tenant's MODEL_URI names" in found
+    assert "opens registered model 'inference-service'" in found
+    assert "which no tenant's models.yaml declares" in found
 
 
-def test_a_tenant_whose_deployment_lacks_the_model(repo: Path) -> None:
-    # A tenant overlay without the replacement: the Deployment has no model-uri annotation,
-    # so the link does not show there; on both clusters' other tenants it still does.
-    for cluster in ("kind", "eks"):
-        path = repo / f"overlays/{cluster}/tenants/tenant-b/kustomization.yaml"
-        text = path.read_text(encoding="utf-8")
-        path.write_text(text.replace("ml-platform.example.com/model-uri", "x-model"), "utf-8")
-    assert links(repo) == ""
+def test_a_model_search_that_finds_no_declared_model(repo: Path) -> None:
+    replace(
+        repo,
+        ARGOCD_CM,
+        "/#/models?searchInput={{ .resource.metadata.namespace | urlquery }}",
+        "/#/models?searchInput={{ .resource.metadata.name | urlquery }}",
+    )
+    found = links(repo)
+    assert "searches registered models for 'inference-service'" in found
+    assert "which no declared model's name holds" in found
 
 
 def test_an_argocd_cm_key_argo_cd_does_not_read(repo: Path) -> None:

@@ -21,7 +21,7 @@ from gitops.tree.pod_resources import (
     scaled,
 )
 from gitops.validate import Report, validate_repo
-from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems
+from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems, with_model
 
 CHECK = "capacity"
 HPA = "base/inference/horizontalpodautoscaler.yaml"
@@ -319,4 +319,36 @@ def test_limit_range_defaults_must_fit_the_quota(tmp_path: Path) -> None:
         "kind: Application argocd/tenant-a-kit: LimitRange tenant-a/tenant-defaults: default "
         "cpu 16 > ResourceQuota tenant-a/tenant-quota limits.cpu 12: a pod relying on the "
         "defaults never fits"
+    ) in found
+
+
+# --- what the models need --------------------------------------------------------------------
+
+
+def test_a_deployment_whose_models_outgrow_its_memory_limit(tmp_path: Path) -> None:
+    """tenant-a-iris as a large model with a rollout policy: the service (256Mi), its stable and
+    candidate versions (2 x 256Mi) and one swap (256Mi) need 1Gi; the limit is 768Mi."""
+    repo = copy_real_tree(tmp_path / "repo")
+    models = repo / "overlays/kind/tenants/tenant-a/models.yaml"
+    models.write_text(models.read_text().replace("resources: small", "resources: large"))
+    found = problems(validate_repo(repo, [CHECK]), CHECK)
+    assert found == (
+        f"kind: Application argocd/tenant-a: {INFERENCE.replace(' ', ' tenant-a/')}: container "
+        "inference-service memory limit 768Mi < 1Gi that its models need (the service 256Mi + "
+        "tenant-a-iris large 256Mi x 2 (stable and candidate: a rollout policy) + one swap of "
+        "the largest, 256Mi): the pod is killed as they load (expected: "
+        "resources.limits.memory >= 1Gi, or fewer or smaller models on this Deployment "
+        "(docs/models.md, what a model costs))"
+    )
+
+
+def test_a_dedicated_deployment_counts_against_the_tenant_s_quota(tmp_path: Path) -> None:
+    """A model with its own Deployment: its HPA ceiling and surge add to the shared one's."""
+    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "churn", dedicated=True)
+    found = problems(validate_repo(repo, [CHECK]), CHECK)
+    assert (
+        "kind: Application argocd/tenant-a-kit: ResourceQuota tenant-a/tenant-quota: "
+        "limits.memory 10Gi < 16896Mi = 11 pods x 768Mi (Deployment inference-service: HPA "
+        "inference-service maxReplicas 10 + maxSurge 1) + 11 pods x 768Mi (Deployment "
+        "inference-service-churn: HPA inference-service-churn maxReplicas 10 + maxSurge 1)"
     ) in found

@@ -5,6 +5,7 @@ planted in a copy of the repository, is reported as the chain that stops the syn
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from gitops.simulation.bootstrap.scenarios import (
     KIND_BOOTSTRAP,
     SAMPLE_TENANTS,
     SCENARIOS,
+    ScenarioRun,
     default_factory,
     inventory_answers,
     run_scenarios,
@@ -26,6 +28,7 @@ from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.tree.tenants import tenant_namespaces
 from gitops.validate import validate_repo
+from tests.gitops.tree_copies import with_model
 
 ROOT = paths.REPO_ROOT
 EKS_RUN = next(s for s in SCENARIOS if s.script == EKS_BOOTSTRAP)
@@ -213,14 +216,101 @@ def test_judge_registry_user_never_created(tmp_path: Path, answers: dict[str, st
 
 
 def test_documented_sync_without_prune(tmp_path: Path, answers: dict[str, str]) -> None:
-    """Review item 7: a sync without prune leaves the ConfigMap a model.env change replaced."""
+    """Review item 7: a sync without prune leaves the ConfigMaps a later change replaced (of
+    settings.env, models.yaml, a rollout policy: revisions.py renames them all)."""
     found = first_sync(
         tmp_path, answers, {STEPS: [('"sync": {"prune": true}', '"sync": {"prune": false}')]}
     )
     line = line_with(
         found, "Application argocd/tenant-a", "leaves ConfigMap tenant-a/inference-settings-"
     )
+    assert "ConfigMap tenant-a/tenant-models-" in line
     assert "until the tenant quota's `configmaps` count refuses the next" in line
+
+
+# --- the tenants' models -----------------------------------------------------------------------
+
+
+def first_sync_of(
+    repo: Path, cluster: str, registered: dict[str, dict[str, str]] | None = None
+) -> tuple[str, list[ScenarioRun]]:
+    """Findings of one cluster's bootstrap of `repo` (a copy already edited; the inventory
+    answers are its own), with `registered` in the registry before the run."""
+    scenario = replace(EKS_RUN if cluster == "eks" else KIND_RUN, registered=registered or {})
+    answers = inventory_answers(repo, [inventory.cluster_tree(repo, cluster)])
+    sample = sorted(tenant_namespaces(repo, cluster))[:SAMPLE_TENANTS]
+    runs = run_scenarios(
+        repo,
+        answers,
+        scenarios=[scenario],
+        sample={cluster: sample},
+        simulation=default_factory(repo),
+        clusters=[cluster],
+    )
+    return "\n".join(str(f) for run in runs for f in judge(run, sample)), runs
+
+
+def copied(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    copy_tree(ROOT, repo)
+    return repo
+
+
+def test_pods_without_the_tenant_models_configmap_never_start(tmp_path: Path) -> None:
+    repo = copied(tmp_path)
+    kustomization = repo / "overlays/kind/tenants/tenant-b/kustomization.yaml"
+    text = kustomization.read_text(encoding="utf-8")
+    generator = "  # The models this tenant serves"
+    end = text.index("      - models.yaml\n") + len("      - models.yaml\n")
+    kustomization.write_text(text[: text.index(generator)] + text[end:], encoding="utf-8")
+    found, _ = first_sync_of(repo, "kind")
+    line = line_with(found, "Application argocd/tenant-b: Synced/Degraded")
+    assert 'MountVolume.SetUp failed for volume "tenant-models": configmap "tenant-models" not' in (
+        line
+    )
+
+
+def test_a_declared_model_nobody_registered_keeps_its_tenant_unready(tmp_path: Path) -> None:
+    """The bootstrap seeds only the catalog's models: a model of the team's own code, declared
+    before a version of it exists, keeps the tenant's pods unready (docs/models.md: register
+    first, then declare)."""
+    repo = with_model(copied(tmp_path), "tenant-b", "churn")
+    found, runs = first_sync_of(repo, "kind")
+    line = line_with(found, "kind: first sync: Application argocd/tenant-b: Synced/Degraded")
+    assert "/ready 503: models:/tenant-b-churn@staging does not resolve" in line
+    seed = next(c for c in runs[0].recording.calls if c.effect.get("seeded"))
+    assert "tenant-b-churn" in seed.effect["skipped"]
+
+
+def test_a_model_registered_first_is_read_thanks_to_the_grants(tmp_path: Path) -> None:
+    """Registered before the deploy (the documented order): the bootstrap's grant_model_reads
+    gives the tenant READ on it; without that step the service is refused (403)."""
+    repo = with_model(copied(tmp_path), "tenant-b", "churn")
+    registered = {"tenant-b-churn": {"staging": "1"}}
+    found, _ = first_sync_of(repo, "kind", registered)
+    assert found == ""
+
+    steps = repo / STEPS
+    text = steps.read_text(encoding="utf-8")
+    steps.write_text(text.replace('  grant_model_reads "${tenants[@]}"\n', ""), encoding="utf-8")
+    found, _ = first_sync_of(repo, "kind", registered)
+    line = line_with(found, "Application argocd/tenant-b: Synced/Degraded")
+    assert "/ready 503: MLflow refuses user 'tenant-b' READ on tenant-b-churn (403" in line
+
+
+def test_a_dedicated_model_s_deployment_gets_ready_on_its_own(tmp_path: Path) -> None:
+    """tenant-b-churn served by a Deployment of its own, registered first: both Deployments
+    ready, each with its own models."""
+    repo = with_model(copied(tmp_path), "tenant-b", "churn", dedicated=True)
+    found, runs = first_sync_of(repo, "kind", {"tenant-b-churn": {"staging": "1"}})
+    assert found == ""
+    sim = next(iter(runs[0].simulations.values()))
+    ready = {
+        key.name: pods.ready
+        for key, pods in sim.workloads.pods.items()
+        if key.namespace == "tenant-b" and key.kind == "Deployment"
+    }
+    assert ready == {"inference-service": 2, "inference-service-churn": 2}
 
 
 def kind_without_mlflow_admin_secret() -> tuple[str, str]:

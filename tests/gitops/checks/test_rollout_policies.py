@@ -1,5 +1,6 @@
 """The checks that cover rollouts, each with faults planted in copies of the real tree:
-`rollout-policies` (the policy file, its alias, its ConfigMap and mount), `sync-waves` (the
+`rollout-policies` (the file a models.yaml entry names, its alias, its ConfigMap and the
+mount of the Deployment serving the model), `sync-waves` (the
 judge after the registry and monitoring) and `reachability` (the judge reaches only DNS,
 MLflow and Prometheus)."""
 
@@ -45,12 +46,27 @@ def test_a_bad_field_is_named(repo: Path) -> None:
     ) in text
 
 
-def test_the_policy_must_follow_the_served_alias(repo: Path) -> None:
+def test_the_policy_must_follow_the_alias_its_model_follows(repo: Path) -> None:
     path = repo / "overlays/eks/tenants/tenant-a/rollout.yaml"
     path.write_text(path.read_text().replace("stableAlias: production", "stableAlias: staging"))
     text = found(repo, "rollout-policies")
-    assert "stableAlias 'staging' is not the alias model.env's MODEL_URI follows" in text
-    assert "(models:/tenant-a-iris@production)" in text
+    assert (
+        "overlays/eks/tenants/tenant-a/rollout.yaml: stableAlias 'staging' is not the alias "
+        "tenant-a-iris follows in models.yaml ('production') (expected: alias: staging on the "
+        "entry, or stableAlias: production)"
+    ) in text
+
+
+def test_a_policy_file_an_entry_names_must_exist(repo: Path) -> None:
+    models = repo / KIND_A / "models.yaml"
+    models.write_text(models.read_text().replace("rollout: rollout.yaml", "rollout: canary.yaml"))
+    text = found(repo, "rollout-policies")
+    assert (
+        f"{KIND_A}: models.yaml: tenant-a-iris names the rollout policy canary.yaml, which does "
+        "not exist"
+    ) in text
+    # The policy nobody names any more is reported too: its model would promote all at once.
+    assert f"{KIND_A}/rollout.yaml: a RolloutPolicy that no model in models.yaml names" in text
 
 
 def test_a_policy_that_is_not_rendered_or_not_mounted(repo: Path) -> None:
@@ -65,7 +81,7 @@ def test_a_policy_that_is_not_rendered_or_not_mounted(repo: Path) -> None:
     )
 
 
-def test_a_policy_no_deployment_mounts(repo: Path) -> None:
+def test_a_policy_the_serving_deployment_does_not_mount(repo: Path) -> None:
     def unmount(docs: list[dict[str, Any]]) -> None:
         spec = docs[0]["spec"]["template"]["spec"]
         spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "rollout-policy"]
@@ -75,7 +91,12 @@ def test_a_policy_no_deployment_mounts(repo: Path) -> None:
             ]
 
     edit_yaml(repo / "base/inference/deployment.yaml", unmount)
-    assert "no Deployment mounts the ConfigMap rollout-policy-" in found(repo, "rollout-policies")
+    text = found(repo, "rollout-policies")
+    for cluster in paths.CLUSTERS:
+        assert (
+            f"overlays/{cluster}/tenants/tenant-a: Deployment inference-service serves "
+            "tenant-a-iris but does not mount rollout.yaml at /etc/inference/rollout/rollout.yaml"
+        ) in text
 
 
 def test_the_judge_syncs_after_registry_and_monitoring(repo: Path) -> None:

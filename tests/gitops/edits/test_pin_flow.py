@@ -43,7 +43,18 @@ PIN_STEP = "Pin each newly published image"
 # What the bump job's checkout needs: the manifests bump renders, the workflow (its matrix
 # and the step under test), the gitops package the step runs, and the images' build contexts
 # (a Dockerfile each: what the rule looks for; the build itself is the registry stand-in's).
-TREE = ("base", "overlays", "clusters", str(IMAGE_WORKFLOW), "gitops", ".gitignore")
+# gitops reads the formats the service shares (models.yaml, the rollout policy) from
+# service/inference/contracts, as in the repository.
+TREE = (
+    "base",
+    "overlays",
+    "clusters",
+    str(IMAGE_WORKFLOW),
+    "gitops",
+    ".gitignore",
+    "service/inference/__init__.py",
+    "service/inference/contracts",
+)
 DOCKERFILES = tuple(f"{context}/Dockerfile" for context in CONTEXTS.values())
 # CI's pin step before this flow (image.yaml's bump job), planted by the test that shows why
 # it was replaced: it pinned only when the run's commit was the last one touching the image's

@@ -1,7 +1,9 @@
 """What each platform image needs before its readiness probe passes
 (gitops/simulation/readiness.py): the inference service (service/inference/api/app.py `/ready`)
-needs MLflow ready, a registry user with its password and a MODEL_URI that resolves; the
-MLflow server on EKS its database; MinIO's bucket Job MinIO."""
+needs MLflow ready, a registry user with its password, READ on every model it serves and each
+of them resolving: the models of the mounted models.yaml its Deployment serves
+(MODEL_DEPLOYMENT), or without one the model MODEL_URI names; the MLflow server on EKS its
+database; MinIO's bucket Job MinIO."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ import pytest
 from gitops.simulation.cluster import Cluster
 from gitops.simulation.readiness import not_ready_reason
 from gitops.simulation.world import Registry, World
-from tests.gitops.simulation.support import OWN, container, crds, namespace, secret
+from tests.gitops.simulation.support import (
+    OWN,
+    config_map,
+    container,
+    crds,
+    namespace,
+    pod_spec,
+    secret,
+)
 
 NS = "tenant-a"
 SERVICE_IMAGE = f"{OWN}inference-service:dev"
@@ -30,8 +40,9 @@ def cluster_with(*objects: dict[str, Any]) -> Cluster:
 def registry() -> Registry:
     return Registry(
         users={"tenant-a": RIGHT},
-        aliases={"iris": {"champion": "3"}},
-        versions={"iris": 3},
+        aliases={"iris": {"champion": "3"}, "tenant-a-wine": {"staging": "1"}},
+        versions={"iris": 3, "tenant-a-wine": 1},
+        readers={"iris": {"tenant-a"}, "tenant-a-wine": {"tenant-a"}},
     )
 
 
@@ -81,7 +92,9 @@ def test_the_inference_service_needs_its_users_password() -> None:
     assert reason(inference(password="wrong")) == (
         "/ready 503: MLflow refuses user 'tenant-a' (401: no such user or another password)"
     )
-    world = World("kind", registry=Registry(aliases=registry().aliases, versions={"iris": 3}))
+    world = World(
+        "kind", registry=Registry(aliases=registry().aliases, versions=registry().versions)
+    )
     assert reason(inference(), world=world) == (
         "/ready 503: MLflow refuses user 'tenant-a' (401: no such user or another password)"
     )
@@ -105,9 +118,9 @@ def test_the_inference_service_needs_its_users_password() -> None:
         ),
         pytest.param(
             "models:/wine@champion",
-            "/ready 503: models:/wine@champion does not resolve (no version registered or "
-            "alias not set)",
-            id="another model",
+            "/ready 503: MLflow refuses user 'tenant-a' READ on wine (403: no permission; "
+            "grant-read in clusters/platform-steps.sh)",
+            id="a model it was not granted",
         ),
         pytest.param(
             "runs:/abc/model",
@@ -119,6 +132,81 @@ def test_the_inference_service_needs_its_users_password() -> None:
 )
 def test_the_inference_service_needs_a_model_uri_that_resolves(uri: str, expected: str) -> None:
     assert reason(inference(uri=uri)) == expected
+
+
+def test_the_inference_service_needs_read_on_its_model() -> None:
+    world = World("kind", registry=registry())
+    world.registry.readers = {}
+    assert reason(inference(), world=world) == (
+        "/ready 503: MLflow refuses user 'tenant-a' READ on iris (403: no permission; "
+        "grant-read in clusters/platform-steps.sh)"
+    )
+
+
+MODELS = """apiVersion: ml-platform.example.com/v1alpha1
+kind: TenantModels
+models:
+  - name: tenant-a-iris
+    alias: staging
+  - name: tenant-a-wine
+    alias: staging
+    deployment: dedicated
+"""
+
+
+def served_from_file(deployment: str | None, models: str = MODELS) -> str:
+    """The service's container reading models.yaml from the ConfigMap tenant-models mounted
+    where the service looks (/etc/inference/models), as base/inference mounts it."""
+    env = [
+        {"name": "MLFLOW_TRACKING_USERNAME", "value": "tenant-a"},
+        {"name": "MLFLOW_TRACKING_PASSWORD", "value": RIGHT},
+    ]
+    if deployment is not None:
+        env.append({"name": "MODEL_DEPLOYMENT", "value": deployment})
+    main = container(
+        image=SERVICE_IMAGE,
+        env=env,
+        volumeMounts=[{"name": "models", "mountPath": "/etc/inference/models", "readOnly": True}],
+    )
+    spec = pod_spec(main, volumes=[{"name": "models", "configMap": {"name": "tenant-models"}}])
+    world = World("kind", registry=registry())
+    world.registry.aliases["tenant-a-iris"] = {}
+    return not_ready_reason(
+        main,
+        NS,
+        cluster_with(config_map("tenant-models", NS, {"models.yaml": models})),
+        world,
+        lambda namespace, name: (namespace, name) == ("mlflow", "mlflow"),
+        spec,
+    )
+
+
+def test_a_deployment_waits_for_the_models_it_serves_only() -> None:
+    # The shared Deployment serves tenant-a-iris, whose alias is not set: not ready.
+    assert served_from_file(None) == (
+        "/ready 503: MLflow refuses user 'tenant-a' READ on tenant-a-iris (403: no permission; "
+        "grant-read in clusters/platform-steps.sh)"
+    )
+    # The dedicated Deployment of tenant-a-wine serves only it, which resolves: ready.
+    assert served_from_file("tenant-a-wine") == ""
+
+
+def test_a_models_file_the_service_cannot_read_or_serve() -> None:
+    assert served_from_file("tenant-a-iris") == (
+        "/ready 503: /etc/inference/models/models.yaml: MODEL_DEPLOYMENT: got 'tenant-a-iris', "
+        "expected 'shared' or the name of a model declared with deployment: dedicated "
+        "(tenant-a-wine)"
+    )
+    assert served_from_file(None, "models: []\n").startswith(
+        "/ready 503: /etc/inference/models/models.yaml: apiVersion/kind: got None None"
+    )
+
+
+def test_without_models_file_nor_model_uri_nothing_is_served() -> None:
+    bare = container(image=SERVICE_IMAGE)
+    assert not_ready_reason(bare, NS, cluster_with(), World("kind"), lambda _n, _m: True) == (
+        "/ready 503: no models file at /etc/inference/models/models.yaml and no MODEL_URI"
+    )
 
 
 def test_mlflow_on_eks_needs_its_database() -> None:

@@ -23,7 +23,8 @@ def copy(tmp_path: Path, name: str) -> Path:
 def test_inputs_follow_resources_components_patches_and_generators() -> None:
     found = {p.relative_to(paths.REPO_ROOT).as_posix() for p in inputs(paths.REPO_ROOT / TENANT)}
     assert {
-        "overlays/eks/tenants/tenant-a/model.env",  # configMapGenerator envs
+        "overlays/eks/tenants/tenant-a/settings.env",  # configMapGenerator envs
+        "overlays/eks/tenants/tenant-a/models.yaml",  # configMapGenerator files
         "overlays/eks/tenant-workload/ingress.yaml",  # a resource of a resource folder
         "base/inference/deployment.yaml",
         "base/inference/settings.env",

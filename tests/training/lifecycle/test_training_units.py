@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from gitops.edits.model_env import with_model_uri
 from inference.contracts.model_uri import ModelUri
 from training.errors import UsageError
 from training.lifecycle import aliases, gate
@@ -115,25 +114,48 @@ def test_history_tag_stays_under_mlflow_limit() -> None:
     assert '"version":"199"' in encoded
 
 
-def test_overlay_model_uri_is_read_and_a_bad_one_is_bad_input(tmp_path: Path) -> None:
+def _models(*entries: str) -> str:
+    listed = "".join(f"  - {entry}\n" for entry in entries)
+    return f"apiVersion: ml-platform.example.com/v1alpha1\nkind: TenantModels\nmodels:\n{listed}"
+
+
+def _tenant_x(tmp_path: Path, models: str) -> Path:
     folder = tmp_path / "overlays" / "kind" / "tenants" / "tenant-x"
     folder.mkdir(parents=True)
     (folder / "kustomization.yaml").write_text("resources: []\n")
-    (folder / "model.env").write_text("MODEL_URI=models:/m@staging\n")
-    assert tenant_overlay(folder).model_uri() == ModelUri("m", alias="staging")
-    (folder / "model.env").write_text("MODEL_URI=runs:/abc/model\n")
-    with pytest.raises(UsageError, match=r"model.env: MODEL_URI: expected models:/<name>@<alias>"):
+    (folder / "models.yaml").write_text(models)
+    return folder
+
+
+def test_overlay_models_are_read_and_a_bad_file_is_bad_input(tmp_path: Path) -> None:
+    folder = _tenant_x(tmp_path, _models("{name: tenant-x-iris, alias: staging}"))
+    assert tenant_overlay(folder).model_uri() == ModelUri("tenant-x-iris", alias="staging")
+    (folder / "models.yaml").write_text(_models("{name: tenant-y-iris, alias: staging}"))
+    with pytest.raises(
+        UsageError,
+        match=r"models\.yaml: models\[0\]\.name: got 'tenant-y-iris', expected a name starting "
+        r"with tenant-x-",
+    ):
         tenant_overlay(folder).model_uri()
 
 
-def test_model_env_rewrite_keeps_other_lines(tmp_path: Path) -> None:
-    folder = tmp_path / "overlays" / "kind" / "tenants" / "tenant-x"
-    folder.mkdir(parents=True)
-    (folder / "kustomization.yaml").write_text("resources: []\n")
-    (folder / "model.env").write_text("# served model\nMODEL_URI=models:/m@staging\nTENANT=x\n")
+def test_one_model_of_several_is_named_or_listed(tmp_path: Path) -> None:
+    folder = _tenant_x(
+        tmp_path,
+        _models("{name: tenant-x-iris, alias: staging}", "{name: tenant-x-churn, version: 2}"),
+    )
     overlay = tenant_overlay(folder)
-    text = with_model_uri(overlay.model_env.read_text(), str(ModelUri("m", None, "3")))
-    assert text == "# served model\nMODEL_URI=models:/m/3\nTENANT=x\n"
+    assert overlay.entry("tenant-x-churn").uri == ModelUri("tenant-x-churn", version="2")
+    with pytest.raises(
+        UsageError, match=r"declares several models \(tenant-x-iris, tenant-x-churn\); name one"
+    ):
+        overlay.entry(None)
+    with pytest.raises(
+        UsageError,
+        match=r"--model tenant-x-wine: .*models\.yaml does not declare it \(it declares "
+        r"tenant-x-iris, tenant-x-churn\)",
+    ):
+        overlay.entry("tenant-x-wine")
 
 
 def test_tenant_overlay_refuses_other_folders(tmp_path: Path) -> None:
@@ -141,7 +163,7 @@ def test_tenant_overlay_refuses_other_folders(tmp_path: Path) -> None:
         tenant_overlay(tmp_path)
     folder = tmp_path / "tenants" / "t"
     folder.mkdir(parents=True)
-    with pytest.raises(UsageError, match=r"missing kustomization\.yaml, model\.env"):
+    with pytest.raises(UsageError, match=r"missing kustomization\.yaml, models\.yaml"):
         tenant_overlay(folder)
 
 

@@ -48,17 +48,19 @@ What they answer:
   value); `apply -k DIR` (rendered by the real kubectl, applied to the simulated cluster);
   Applications (`get application NAME -o jsonpath=...`, `get applications [-o json|wide]`),
   answered by the simulation run to rest with the registry as it is; a sync request (`patch
-  application NAME --type merge -p '{"operation": {"sync": ...}}'`); `get service -l
-  app.kubernetes.io/name=inference-service`; `port-forward` (a real HTTP server on
-  127.0.0.1:LOCAL until the call is killed: /health, and for a tenant's service /model/info
-  and POST /predict from the version its alias points at); `config current-context` and
+  application NAME --type merge -p '{"operation": {"sync": ...}}'`); `port-forward` (a real
+  HTTP server on 127.0.0.1:LOCAL until the call is killed: /health, and for a tenant's
+  Service GET /models/<name>/info and POST /models/<name>/predict of each model the pods
+  behind it serve, from the version its alias points at); `config current-context` and
   `config use-context` (recorded as a switch); `kustomize` (the real kubectl).
 - python: code that does not use mlflow, and `-m gitops` other than inventory, run for real
   (standin.bash); `-m gitops inventory ...` is answered from answers the caller derived from
-  the same tree, else by running it for real; `-m training.registry_access ensure-user`,
-  `-m training seed|train|promote` and the mlflow `search_model_versions` snippet are
-  answered from the registry in the state, only through a live port-forward to svc/mlflow
-  (MLFLOW_TRACKING_URI) and with the credentials the Secrets hold.
+  the same tree, else by running it for real; `-m training.registry_access ensure-user|
+  grant-read`, `-m training seed|train|promote` and the mlflow `search_model_versions`
+  snippet are answered from the registry in the state (users, versions, aliases, READ
+  grants), only through a live port-forward to svc/mlflow (MLFLOW_TRACKING_URI) and with the
+  credentials the Secrets hold. `seed` trains the declared models of training's catalog
+  (training/tenants.yaml) and skips the others, as the real command does.
 - sleep: returns after at most 0.05 s; the requested time goes to a fake clock, and past
   SLEEP_BUDGET (60 s) sleep fails: a wait that cannot end ends the run at once.
 - eksctl `create cluster -f` and `aws eks update-kubeconfig` (both switch the context);
@@ -90,7 +92,11 @@ from typing import Any
 import yaml
 
 from gitops.simulation.engine import Simulation
-from gitops.simulation.pods import secret_data
+from gitops.simulation.pods import configmap_data, container_env, secret_data
+from gitops.tree.findings import labels_of, name_of
+from gitops.tree.selectors import matches_map, pod_template
+from gitops.tree.tenant_models import read_declaration, served_declaration, serving
+from inference.contracts.tenant_models import ModelsError
 
 # Variables the log keeps of each call (the stand-ins also receive the passwords).
 ENV_LOGGED = (
@@ -105,7 +111,6 @@ ENV_LOGGED = (
 PREEXISTING_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ARGOCD_INSTALL = re.compile(r"/argoproj/argo-cd/(?P<version>[^/]+)/manifests/install\.yaml$")
 HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
-SERVICE_LABEL = "app.kubernetes.io/name=inference-service"
 SLEEP_CAP = 0.05
 # Fake seconds a run may sleep in all: a passing run sleeps a few (its waits get timeouts of
 # 0); a wait on something that failed earlier would otherwise spin on the script's own
@@ -162,7 +167,8 @@ def initial_state(
         "node_platforms": {},  # Kind cluster -> the platform its nodes run
         "archives": [],  # files `docker image save -o` wrote
         "archives_left": [],  # those still on disk when the run ended
-        "registry": {"users": {}, "models": {}, "seeded": False},
+        # model -> aliases and versions; "readers": model -> users granted READ on it
+        "registry": {"users": {}, "models": {}, "readers": {}, "seeded": False},
     }
 
 
@@ -337,15 +343,30 @@ class Run:
     def tree_list(self, cluster: str, *args: str) -> list[str]:
         return self.inventory_answer(["inventory", "--cluster", cluster, *args]).split()
 
-    def tenant_models(self, cluster: str) -> dict[str, tuple[str, str]]:
-        """tenant -> (model, alias or version) of overlays/<cluster>/tenants/*/model.env."""
-        found = {}
-        for model_env in sorted(Path(self.root).glob(f"overlays/{cluster}/tenants/*/model.env")):
-            for line in model_env.read_text(encoding="utf-8").splitlines():
-                match = re.fullmatch(r"MODEL_URI=models:/([^@/]+)[@/](\S+)", line.strip())
-                if match:
-                    found[model_env.parent.name] = (match[1], match[2])
+    def tenant_models(self, cluster: str) -> dict[str, list[tuple[str, str]]]:
+        """tenant -> (model, alias or version) of every model its models.yaml declares
+        (overlays/<cluster>/tenants/*/models.yaml, read with the service's parser)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for folder in sorted(Path(self.root).glob(f"overlays/{cluster}/tenants/*/")):
+            try:
+                declaration = read_declaration(folder)
+            except ModelsError:
+                continue
+            found[folder.name] = [(m.name, str(m.alias or m.version)) for m in declaration.models]
         return found
+
+    def catalog(self) -> dict[str, str]:
+        """tenant -> the model `python -m training train --tenant` registers for it:
+        `<tenant>-<dataset>` of training/tenants.yaml (training/lifecycle/catalog.py)."""
+        path = Path(self.root) / "training" / "tenants.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        tenants = (document or {}).get("tenants") or {}
+        return {str(t): f"{t}-{(e or {}).get('dataset')}" for t, e in tenants.items()}
+
+    def grant_read(self, user: str, model: str) -> None:
+        readers = self.state["registry"].setdefault("readers", {})
+        if user not in readers.setdefault(model, []):
+            readers[model].append(user)
 
     def real_kubectl(self) -> str:
         for folder in self.real_path.split(os.pathsep):
@@ -393,6 +414,9 @@ class Run:
         }
         registry.versions = {
             m: int(e["versions"]) for m, e in self.state["registry"]["models"].items()
+        }
+        registry.readers = {
+            m: set(users) for m, users in self.state["registry"].get("readers", {}).items()
         }
         sim.settle()
         return sim
@@ -587,16 +611,6 @@ def kubectl(run: Run, call: Call) -> int:
         return 0
     if words[:2] in (["get", "application"], ["get", "applications"]):
         return get_applications(run, call, context, words, flags)
-    if words[:2] == ["get", "service"] and len(words) == 2:
-        output = flags.get("output", "")
-        if flags.get("selector") != SERVICE_LABEL or output != (
-            "jsonpath={.items[0].metadata.name}"
-        ):
-            raise Unmodelled(f"get service -l {flags.get('selector')} -o {output}")
-        if not cluster["root"] or namespace not in run.tree_list(cluster["kind"], "--tenants"):
-            raise Failed("error: error executing jsonpath: array index out of bounds: index 0")
-        call.out.append("inference-service")
-        return 0
     if verb == ["port-forward"] and len(words) == 3:
         return port_forward(run, call, context, namespace, words[1], words[2])
     raise Unmodelled(" ".join(words) or "no command")
@@ -769,13 +783,15 @@ def port_forward(
         if statuses.get("mlflow", ("", ""))[1] != "Healthy":
             raise Failed('error: unable to forward port: no ready pod behind service "mlflow"')
         tenant = ""
+        served: list[tuple[str, str]] = []
     elif target.startswith("svc/") and namespace in run.tree_list(cluster["kind"], "--tenants"):
         if statuses.get(namespace, ("", ""))[1] != "Healthy":
             raise Failed(f"error: unable to forward port: no ready pod in {namespace}")
         tenant = namespace
+        served = service_models(run.settled(context), namespace, target.removeprefix("svc/"))
     else:
         raise Unmodelled(f"port-forward -n {namespace} {target}")
-    handler = service_handler(run, tenant, cluster["kind"])
+    handler = service_handler(run, tenant, served)
     deadline = time.monotonic() + 1.0
     while True:
         try:
@@ -796,9 +812,48 @@ def port_forward(
     return 0
 
 
-def service_handler(run: Run, tenant: str, which: str) -> type[BaseHTTPRequestHandler]:
-    """MLflow (tenant ""): /health. A tenant's inference service: /health, /model/info and
-    POST /predict, from the model version the registry's alias points at."""
+def service_models(sim: Simulation | None, namespace: str, service: str) -> list[tuple[str, str]]:
+    """(model, alias or version) of every model the pods behind a tenant's Service serve, as
+    the simulated cluster has them: the Service's selector, the Deployments whose pods it
+    selects, the models file each mounts and its MODEL_DEPLOYMENT."""
+    if sim is None:
+        raise Failed("standin: no simulated cluster behind this context (a Run needs a factory)")
+    found = next(
+        (o for o in sim.cluster.of_kind("", "Service", namespace) if name_of(o) == service), None
+    )
+    if found is None:
+        raise Failed(f'Error from server (NotFound): services "{service}" not found')
+    selector = (found.get("spec") or {}).get("selector") or {}
+    served: list[tuple[str, str]] = []
+    for workload in sim.cluster.of_kind("apps", "Deployment", namespace):
+        template = pod_template(workload) or {}
+        if not matches_map(selector, labels_of(template)):
+            continue
+        spec = template.get("spec") or {}
+        for container in spec.get("containers") or []:
+            env = container_env(container, namespace, sim.cluster)
+            config = serving(spec, container, env)
+            if config.mounted is None:
+                continue
+            data = configmap_data(sim.cluster, namespace, config.mounted.configmap) or {}
+            try:
+                models = served_declaration(data.get(config.mounted.key), None)
+                served += [
+                    (m.name, str(m.alias or m.version)) for m in models.served_by(config.deployment)
+                ]
+            except ModelsError as error:
+                raise Failed(f"standin: {namespace}/{service}: {error}") from error
+    return served
+
+
+def service_handler(
+    run: Run, tenant: str, models: list[tuple[str, str]]
+) -> type[BaseHTTPRequestHandler]:
+    """MLflow (tenant ""): /health. A tenant's inference service (the models behind the
+    forwarded Service): /health, GET /models/<name>/info and POST /models/<name>/predict,
+    each from the version the registry's alias points at; /model/info and POST /predict
+    when it serves exactly one model (service/inference/api, docs/serving.md)."""
+    by_name = dict(models)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -812,28 +867,40 @@ def service_handler(run: Run, tenant: str, which: str) -> type[BaseHTTPRequestHa
             self.end_headers()
             self.wfile.write(data)
 
-        def served(self) -> dict[str, Any] | None:
-            model, alias = run.tenant_models(which).get(tenant, ("", ""))
+        def model(self, action: str) -> str | None:
+            """The model a path names: /models/<name>/<action>, or the one-model path
+            (/model/info, /predict) when the service serves exactly one."""
+            parts = self.path.split("/")
+            if len(parts) == 4 and parts[1] == "models" and parts[3] == action:
+                return parts[2]
+            one_model = {"info": "/model/info", "predict": "/predict"}[action]
+            return models[0][0] if self.path == one_model and len(models) == 1 else None
+
+        def served(self, name: str) -> dict[str, Any] | None:
+            alias = by_name[name]
             with run.lock:
-                version = run.alias_version(model, alias)
-            return {"name": model, "version": version, "alias": alias} if version else None
+                version = run.alias_version(name, alias)
+            return {"name": name, "version": version, "alias": alias} if version else None
 
         def do_GET(self) -> None:
-            model = self.served() if tenant else None
             if self.path == "/health":
                 self.answer(200, {"status": "OK"})
-            elif self.path == "/model/info" and model:
-                example = [[5.1, 3.5, 1.4, 0.2]]
-                self.answer(200, {"tenant": tenant, **model, "input_example": example})
-            elif self.path == "/model/info" and tenant:
-                self.answer(503, {"detail": "no model loaded"})
-            else:
+                return
+            name = self.model("info") if tenant else None
+            if name is None or name not in by_name:
                 self.answer(404, {"detail": "Not Found"})
+                return
+            model = self.served(name)
+            if model is None:
+                self.answer(503, {"detail": f"{name}: no version loaded"})
+                return
+            example = [[5.1, 3.5, 1.4, 0.2]]
+            self.answer(200, {"tenant": tenant, **model, "input_example": example})
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            model = self.served() if tenant else None
-            if self.path != "/predict" or not tenant:
+            name = self.model("predict") if tenant else None
+            if name is None or name not in by_name:
                 self.answer(404, {"detail": "Not Found"})
                 return
             try:
@@ -841,8 +908,9 @@ def service_handler(run: Run, tenant: str, which: str) -> type[BaseHTTPRequestHa
             except ValueError:
                 self.answer(422, {"detail": "not JSON"})
                 return
+            model = self.served(name)
             if model is None:
-                self.answer(503, {"detail": "no model loaded"})
+                self.answer(503, {"detail": f"{name}: no version loaded"})
                 return
             if run.fail == "predict":  # the injected failure: served by another version
                 model = {**model, "version": str(int(model["version"]) + 100)}
@@ -1223,6 +1291,8 @@ def python(run: Run, call: Call) -> int:
 
 def registry_access(run: Run, call: Call, args: list[str]) -> int:
     user = option(args, "--username")
+    if args[:1] == ["grant-read"] and user and option(args, "--model"):
+        return grant_read(run, call, user, option(args, "--model"))
     if args[:1] != ["ensure-user"] or not user:
         raise Unmodelled(f"-m training.registry_access {' '.join(args)}")
     mlflow_reachable(run, call)
@@ -1236,6 +1306,19 @@ def registry_access(run: Run, call: Call, args: list[str]) -> int:
     return 0
 
 
+def grant_read(run: Run, call: Call, user: str, model: str) -> int:
+    """`grant-read --username U --model M` as the admin: READ on the registered model (MLflow
+    takes a grant by name, versions or not; training/registry_access.py grant_model_read)."""
+    mlflow_reachable(run, call)
+    logged_in(run, call, "admin")
+    if user not in run.state["registry"]["users"]:
+        raise Failed(f"registry_access: registry user {user!r} does not exist; create it first")
+    run.grant_read(user, model)
+    call.effect["granted_read"] = {"user": user, "model": model}
+    call.out.append(f"READ on registered_model {model} for {user}: granted\n")
+    return 0
+
+
 def training(run: Run, call: Call, args: list[str]) -> int:
     models = run.state["registry"]["models"]
     if args[:1] == ["seed"]:
@@ -1244,27 +1327,37 @@ def training(run: Run, call: Call, args: list[str]) -> int:
             raise Failed("usage: python -m training seed: --cluster is required", 2)
         mlflow_reachable(run, call)
         logged_in(run, call, "trainer")
-        seeded = {}
-        for tenant, (model, served) in run.tenant_models(cluster).items():
-            entry = models.setdefault(model, {"versions": 0, "aliases": {}})
-            if served.isdigit() or served in entry["aliases"]:
-                continue
-            entry["versions"] += 1
-            entry["aliases"][served] = str(entry["versions"])
-            seeded[tenant] = f"{model}@{served} = version {entry['versions']}"
+        catalog = run.catalog()
+        seeded, skipped = {}, {}
+        for tenant, declared in run.tenant_models(cluster).items():
+            for model, served in declared:
+                entry = models.setdefault(model, {"versions": 0, "aliases": {}})
+                if served.isdigit() or served in entry["aliases"]:
+                    continue
+                if catalog.get(tenant) != model:  # seed trains only the catalog's models
+                    skipped[model] = "not in training/tenants.yaml: register a version yourself"
+                    continue
+                entry["versions"] += 1
+                entry["aliases"][served] = str(entry["versions"])
+                run.grant_read(tenant, model)  # training grants the tenant READ on it
+                seeded[model] = f"{model}@{served} = version {entry['versions']}"
         run.state["registry"]["seeded"] = True
         call.effect["seeded"] = seeded
-        call.out.append("".join(f"{t}: {s}, trained and promoted\n" for t, s in seeded.items()))
+        if skipped:
+            call.effect["skipped"] = skipped
+        call.out.append("".join(f"{m}: {s}, trained and promoted\n" for m, s in seeded.items()))
+        call.out.append("".join(f"{m}: skipped, {why}\n" for m, why in skipped.items()))
         return 0
     if args[:1] == ["train"]:
         tenant = option(args, "--tenant")
         mlflow_reachable(run, call)
         logged_in(run, call, "trainer")
-        model = run.tenant_models("kind").get(tenant, ("", ""))[0]
+        model = run.catalog().get(tenant, "")
         if not model:
             raise Failed(f"training: unknown tenant {tenant!r}", 2)
         entry = models.setdefault(model, {"versions": 0, "aliases": {}})
         entry["versions"] += 1
+        run.grant_read(tenant, model)
         call.effect["trained"] = {"model": model, "version": str(entry["versions"])}
         call.out.append(f"registered {model} version {entry['versions']}\n")
         return 0
