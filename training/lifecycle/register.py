@@ -30,6 +30,7 @@ from training.lifecycle import (
     provenance,
     reference_stats,
     registry,
+    service_check,
     team_model,
     team_onnx,
     team_sample,
@@ -209,6 +210,13 @@ def check_contract(
                 logged.uri, [f"the model fails on the {what}: {type(error).__name__}: {first}"]
             ) from None
     candidate = _Candidate(flavor or "", model, columns, example, sample, graph)
+    classes = ", ".join(map(str, model.classes_))
+    candidate.notes.append(
+        f"the service answers with a class of {classes} and its probabilities"
+        if hasattr(model, "predict_proba")
+        else f"the service answers with a class of {classes}, without probabilities "
+        "(the model has no predict_proba)"
+    )
     if flavor == SKLEARN and (logged.flavors[SKLEARN] or {}).get("serialization_format") == "skops":
         candidate.notes.append(
             "logged with skops, registered with cloudpickle: the service image has no skops"
@@ -263,13 +271,12 @@ def _register(
         outcome, detail, seconds = exported.outcome, exported.detail, exported.seconds
         metadata["onnx"] = exported.metadata
         flavor: Any = SklearnWithOnnx(exported.model, drift_json, extra_files=stored)
-        logged_as = {
-            "flavor_name": FLAVOR_NAME,
+        flavor_name = FLAVOR_NAME
+        saved_with = {
             "sk_model": model,
             "serialization_format": mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
             "pip_requirements": pip_requirements(),
         }
-        runtime = ONNX if outcome == "passed" else SKLEARN
     else:
         outcome = "native"
         detail = (
@@ -279,12 +286,10 @@ def _register(
         seconds = 0.0
         metadata["onnx"] = model.metadata(candidate.example, detail)
         flavor = TeamOnnx(drift_json, extra_files=stored)
-        logged_as = {
-            "flavor_name": TEAM_ONNX_FLAVOR_NAME,
-            "onnx_model": candidate.onnx_graph,
-            "pip_requirements": _onnx_requirements(),
-        }
-        runtime = ONNX
+        flavor_name = TEAM_ONNX_FLAVOR_NAME
+        saved_with = {"onnx_model": candidate.onnx_graph, "pip_requirements": _onnx_requirements()}
+    saved_with |= {"signature": logged.signature, "input_example": candidate.example}
+    runtime = _served_by(logged.uri, name, flavor, metadata, saved_with)
 
     source = _source_run(client, logged)
     tags = {
@@ -329,10 +334,9 @@ def _register(
             name=MODEL_ARTIFACT,
             artifact_path=None,
             flavor=flavor,
+            flavor_name=flavor_name,
             metadata=metadata,
-            signature=logged.signature,
-            input_example=candidate.example,
-            **logged_as,
+            **saved_with,
         )
     # Registered with its tags in one request (one per tag otherwise: each costs a password
     # check on a basic-auth server). MLflow prints "Successfully registered model" to stderr
@@ -356,6 +360,22 @@ def _register(
         gate_note,
         tuple(candidate.notes),
     )
+
+
+def _served_by(
+    uri: str, name: str, flavor: Any, metadata: dict[str, Any], saved_with: dict[str, Any]
+) -> str:
+    """Write the version's folder here and load it with the service's own loader in a clean
+    process (service_check.py): the runtime it serves the version with, or ContractError."""
+    from mlflow.models import Model
+
+    with tempfile.TemporaryDirectory(prefix="version-") as scratch:
+        folder = Path(scratch, MODEL_ARTIFACT)
+        flavor.save_model(str(folder), Model(metadata=metadata), **saved_with)
+        try:
+            return service_check.load_as_the_service(folder, name)
+        except service_check.ServiceCannotLoad as error:
+            raise ContractError(uri, [f"the inference service cannot load it: {error}"]) from None
 
 
 def _drift_reference(model: Any, sample: team_sample.Sample, settings: Settings) -> dict[str, Any]:

@@ -196,3 +196,36 @@ def test_bad_names_are_refused_before_the_registry_is_asked(cli, tenants_file, t
                   "--target", TARGET)  # fmt: skip
     assert missing.code == 2
     assert "cannot download it" in missing.err
+
+
+def test_a_model_needing_the_teams_own_module_is_refused(
+    cli, tenants_file, tmp_path, registry, monkeypatch
+):
+    """The team's module imports where the team registers, not in the service: the version's
+    folder is loaded by the service's own loader in a clean process first."""
+    import importlib
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    tenant = tenants_file[1]
+    (tmp_path / "team_features.py").write_text(
+        "def clipped(frame):\n    return frame.clip(lower=0)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    team_features = importlib.import_module("team_features")
+    frame = customers()
+    numbers = frame[["tenure", "charges"]]
+    pipeline = make_pipeline(FunctionTransformer(team_features.clipped), LogisticRegression())
+    pipeline.fit(numbers, frame[TARGET])
+    logged = log_sklearn(registry.url, pipeline, numbers, serialization_format="cloudpickle")
+    sample = write_sample(frame[["tenure", "charges", TARGET]], tmp_path / "sample.csv")
+    result = register(cli, tenant, logged, sample)
+    assert_refused(
+        result,
+        tenant,
+        registry,
+        "the inference service cannot load it:",
+        "No module named 'team_features'",
+    )
