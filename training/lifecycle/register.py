@@ -198,6 +198,8 @@ def check_contract(
                 sample = team_sample.Sample(features, labels, shown, digest)
     if problems:
         raise ContractError(logged.uri, problems)
+    # No problem means every piece was read.
+    assert model is not None
     assert sample is not None
     assert example is not None
     example = example[[c.name for c in columns]]
