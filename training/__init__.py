@@ -17,3 +17,14 @@ from pathlib import Path
 # show, does not, so add it here, after everything the caller chose.
 if find_spec("inference") is None:
     sys.path.append(str(Path(__file__).resolve().parent.parent / "service"))
+
+
+def __getattr__(name: str) -> object:
+    """`training.register_model(...)`, the documented step for a team's own model
+    (training/lifecycle/register.py), imported on first use: `python -m training --help` and
+    the rollout judge's image import this package without MLflow or scikit-learn."""
+    if name == "register_model":
+        from training.lifecycle.register import register_model
+
+        return register_model
+    raise AttributeError(f"module 'training' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command line: `python -m training {train,promote,rollback,pin,unpin,status,seed,up,rollout}`.
+"""Command line: `python -m training <command>` (build_parser lists them).
 
 Exit codes: 0 ok, 1 refused or failed (quality gate, nothing to roll back, MLflow unreachable),
 2 bad input (unknown tenant/model/version/alias/overlay, port in use, bad option)."""
@@ -56,6 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--estimator", help="override the tenant's estimator (e.g. dummy)")
     train.add_argument("--by", help="who trains (default: git user.name, then $USER)")
     train.set_defaults(handler=_train)
+
+    register = commands.add_parser(
+        "register",
+        help="register a model a team logged with its own code (docs/models.md)",
+        description="Register a model logged with the team's own training code as a new "
+        "version of <tenant>-<name>: contract check, ONNX export and its gate, drift "
+        "reference and quality gate from the sample, provenance tags.",
+    )
+    register.add_argument("--tenant", required=True, help="a tenant of training/tenants.yaml")
+    register.add_argument("--name", required=True, help="the model's name after the tenant's")
+    register.add_argument(
+        "--model", required=True, help="the logged model: runs:/<run>/model, models:/m-<id>, ..."
+    )
+    register.add_argument(
+        "--sample", required=True, type=Path, help="CSV: the signature's columns and the target"
+    )
+    register.add_argument("--target", required=True, help="the sample's label column")
+    register.add_argument(
+        "--alias", help="the alias the quality gate compares with (default: staging)"
+    )
+    register.add_argument("--git-commit", help="the team's commit, when its run recorded none")
+    register.add_argument("--by", help="who registers (default: git user.name, then $USER)")
+    register.set_defaults(handler=_register)
 
     promote = commands.add_parser("promote", help="move an alias to a version, through the gate")
     promote.add_argument("--model", required=True)
@@ -198,6 +221,48 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     )
     output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
     output.console.print(f"- drift reference: {result.drift_reference}")
+    return 0
+
+
+def _register(args: argparse.Namespace, settings: Settings) -> int:
+    from training import output
+    from training.lifecycle.register import register_model
+
+    progress = output.Progress()
+    with progress.step(f"registering {args.model} for {args.tenant}"):
+        result = register_model(
+            args.tenant,
+            args.name,
+            args.model,
+            args.sample,
+            args.target,
+            alias=args.alias,
+            by=args.by,
+            git_commit=args.git_commit,
+            settings=settings,
+        )
+    output.table(
+        "registered",
+        ["model", "version", "estimator", "served by", "accuracy", "f1_macro", "log_loss", "run"],
+        [
+            [
+                result.model_name,
+                result.version,
+                result.estimator,
+                result.runtime,
+                output.metric(result.metrics["accuracy"]),
+                output.metric(result.metrics["f1_macro"]),
+                output.metric(result.metrics.get("log_loss")),
+                result.run_id,
+            ]
+        ],
+    )
+    output.console.print(f"- scored on {result.sample_rows} labelled rows of the sample")
+    output.console.print(f"- onnx {result.onnx_gate}: {result.onnx_detail}")
+    output.console.print(f"- drift reference: {result.drift_reference}")
+    output.console.print(f"- quality gate: {result.gate}")
+    for note in result.notes:
+        output.console.print(f"- {note}")
     return 0
 
 
@@ -344,8 +409,8 @@ def _print_change(change) -> None:
             rows.append(
                 [
                     f"{metric} (held-out)",
-                    output.metric(change.scores["current"][metric]),
-                    output.metric(change.scores["candidate"][metric]),
+                    output.metric(change.scores["current"].get(metric)),
+                    output.metric(change.scores["candidate"].get(metric)),
                 ]
             )
     output.table(

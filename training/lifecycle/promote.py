@@ -105,17 +105,18 @@ def run_gate(
         )
     if diff:
         change.notes.append(f"signature change allowed: {diff.describe()}")
-    data = evaluate.held_out(client, candidate)
-    n_classes = len(data.class_names)
-    candidate_rows = evaluate.columns_of(data.x_test, candidate_signature)
+    # The candidate's rows: its training run's held-out split, or the evaluation sample a
+    # version registered from a team's own code carries.
+    data = evaluate.evaluation_rows(client, candidate)
+    candidate_rows = evaluate.columns_of(data.x, candidate_signature)
     change.scores["candidate"] = evaluate.scores(
-        evaluate.load(model, version), candidate_rows, data.y_test, n_classes
+        evaluate.load(model, version), candidate_rows, data.y
     )
     failures: list[str] = []
     try:
-        current_rows = evaluate.columns_of(data.x_test, current_signature)
+        current_rows = evaluate.columns_of(data.x, current_signature)
         change.scores["current"] = evaluate.scores(
-            evaluate.load(model, current), current_rows, data.y_test, n_classes
+            evaluate.load(model, current), current_rows, data.y
         )
     except (ValueError, KeyError) as error:
         if not diff:
@@ -143,7 +144,7 @@ def run_gate(
     if change.scores:
         change.notes.append(
             f"gate passed: {', '.join(gate.GATED_METRICS)} within {tolerance} of version "
-            f"{current} on {len(data.x_test)} held-out rows"
+            f"{current} on {len(data.x)} {data.what}"
         )
     return False
 

@@ -70,7 +70,7 @@ def fingerprint(entry: TenantModel, settings: Settings) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _pip_requirements() -> list[str]:
+def pip_requirements() -> list[str]:
     # Given explicitly: MLflow's inference of requirements costs ~10 s per model here.
     import cloudpickle
     import numpy
@@ -98,7 +98,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
     data = datasets.split(entry.dataset, settings.split_seed, settings.test_size)
     pipeline = estimators.build(entry.estimator, settings.split_seed)
     pipeline.fit(data.x_train, data.y_train)
-    metrics = evaluate.scores(pipeline, data.x_test, data.y_test, len(data.class_names))
+    metrics = evaluate.scores(pipeline, data.x_test, data.y_test)
     signature = infer_signature(data.x_train, pipeline.predict(data.x_train))
     input_example = data.x_train.head(3)
     exported = onnx_export.export(
@@ -162,7 +162,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
                 signature=signature,
                 input_example=input_example,
-                pip_requirements=_pip_requirements(),
+                pip_requirements=pip_requirements(),
             )
     version = str(info.registered_model_version)
     client = MlflowClient()
