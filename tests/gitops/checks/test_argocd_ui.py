@@ -152,7 +152,12 @@ def test_a_link_field_argo_cd_does_not_read(repo: Path) -> None:
 
 
 def test_a_function_outside_the_model_is_not_evaluable_offline(repo: Path) -> None:
-    replace(repo, ARGOCD_CM, '| trimPrefix "models:/" ', '| trimPrefix "models:/" | title ')
+    replace(
+        repo,
+        ARGOCD_CM,
+        "searchInput={{ .resource.metadata.namespace | urlquery }}",
+        "searchInput={{ .resource.metadata.namespace | title | urlquery }}",
+    )
     assert 'function "title" is not modelled offline: not evaluable offline' in links(repo)
 
 
