@@ -12,6 +12,7 @@ import pytest
 
 from gitops.paths import CLUSTERS, REPO_ROOT, tenants_dir
 from gitops.tree.render import render
+from tests.gitops.tree_copies import copy_real_tree, with_model
 
 from .alert_rules import (
     RUNBOOKS,
@@ -25,8 +26,14 @@ from .dashboard_queries import dashboard_files, expressions, load
 INFERENCE_BASE = REPO_ROOT / "base" / "inference"
 MONITORING_BASE = REPO_ROOT / "base" / "monitoring"
 _MATCHER = re.compile(
-    r'\b(job|deployment|container|poddisruptionbudget|horizontalpodautoscaler)="([^"]+)"'
+    r'\b(job|deployment|container|poddisruptionbudget|horizontalpodautoscaler)(=~?)"([^"]+)"'
 )
+# The objects queries select by name, and the label kube-state-metrics gives that name.
+_NAMED_KINDS = {
+    "Deployment": "deployment",
+    "PodDisruptionBudget": "poddisruptionbudget",
+    "HorizontalPodAutoscaler": "horizontalpodautoscaler",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +41,34 @@ def inference_objects() -> list[dict[str, Any]]:
     return render(INFERENCE_BASE)
 
 
+@pytest.fixture(scope="module")
+def dedicated_objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """tenant-a on Kind with a model in a Deployment of its own, as `make model ...
+    DEDICATED=1` writes it: its objects are named inference-service-<model>."""
+    repo = with_model(
+        copy_real_tree(tmp_path_factory.mktemp("repo")), "tenant-a", "churn", dedicated=True
+    )
+    return render(repo / "overlays/kind/tenants/tenant-a")
+
+
 def _of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 
 
-def _selected_values() -> dict[str, set[str]]:
-    """label -> values that the rules and dashboard queries match exactly."""
+def _all_expressions() -> list[str]:
     exprs = [rule["expr"] for rule in all_rules()]
     for path in dashboard_files():
         exprs += [expr for _, expr in expressions(load(path))]
+    return exprs
+
+
+def _selected_values() -> dict[str, set[str]]:
+    """label -> values that the rules and dashboard queries match exactly."""
     found: dict[str, set[str]] = {}
-    for expr in exprs:
-        for label, value in _MATCHER.findall(expr):
-            found.setdefault(label, set()).add(value)
+    for expr in _all_expressions():
+        for label, op, value in _MATCHER.findall(expr):
+            if op == "=":
+                found.setdefault(label, set()).add(value)
     return found
 
 
@@ -55,27 +77,65 @@ def _tenant_overlays() -> Iterator[Path]:
         yield from sorted(p.parent for p in tenants_dir(cluster).glob("*/kustomization.yaml"))
 
 
+def _matches(op: str, value: str, name: str) -> bool:
+    # PromQL anchors regular expressions at both ends.
+    return name == value if op == "=" else re.fullmatch(value, name) is not None
+
+
+def missed_objects(exprs: list[str], objects: list[dict[str, Any]]) -> list[str]:
+    """Each selector by object name that leaves out one of `objects` of its kind, or that
+    selects none of them: an alert blind to a model's own Deployment, or to every one."""
+    missed = []
+    for kind, label in _NAMED_KINDS.items():
+        names = {o["metadata"]["name"] for o in _of_kind(objects, kind)}
+        for expr in exprs:
+            for found_label, op, value in _MATCHER.findall(expr):
+                if found_label != label:
+                    continue
+                left_out = sorted(n for n in names if not _matches(op, value, n))
+                if left_out or not names:
+                    missed.append(f"{label}{op}{value!r} misses {left_out or 'every object'}")
+    return missed
+
+
 def test_queries_select_the_objects_of_the_inference_base(
     inference_objects: list[dict[str, Any]],
 ) -> None:
     deployments = _of_kind(inference_objects, "Deployment")
-    existing = {
-        "deployment": {d["metadata"]["name"] for d in deployments},
-        "container": {
-            c["name"] for d in deployments for c in d["spec"]["template"]["spec"]["containers"]
-        },
-        "poddisruptionbudget": {
-            o["metadata"]["name"] for o in _of_kind(inference_objects, "PodDisruptionBudget")
-        },
-        "horizontalpodautoscaler": {
-            o["metadata"]["name"] for o in _of_kind(inference_objects, "HorizontalPodAutoscaler")
-        },
+    containers = {
+        c["name"] for d in deployments for c in d["spec"]["template"]["spec"]["containers"]
     }
     selected = _selected_values()
 
-    for label, names in existing.items():
-        assert selected.get(label), f"no query selects a {label}"
-        assert selected[label] <= names, label
+    assert selected.get("container"), "no query selects a container"
+    assert selected["container"] <= containers
+    assert missed_objects(_all_expressions(), inference_objects) == []
+    for label in _NAMED_KINDS.values():
+        assert any(
+            label == found for e in _all_expressions() for found, _, _ in _MATCHER.findall(e)
+        ), f"no query selects a {label}"
+
+
+def test_queries_select_a_model_s_own_deployment_too(
+    dedicated_objects: list[dict[str, Any]],
+) -> None:
+    names = {o["metadata"]["name"] for o in _of_kind(dedicated_objects, "Deployment")}
+    assert names == {"inference-service", "inference-service-churn"}
+    assert missed_objects(_all_expressions(), dedicated_objects) == []
+    # Its pods keep the container name the CPU throttling alert selects.
+    for deployment in _of_kind(dedicated_objects, "Deployment"):
+        (pod_container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert pod_container["name"] in _selected_values()["container"]
+
+
+def test_an_exact_name_selector_is_reported_blind_to_a_model_s_deployment(
+    dedicated_objects: list[dict[str, Any]],
+) -> None:
+    planted = ['kube_deployment_spec_replicas{deployment="inference-service"} > 0']
+
+    assert missed_objects(planted, dedicated_objects) == [
+        "deployment='inference-service' misses ['inference-service-churn']"
+    ]
 
 
 def test_service_monitor_gives_the_job_and_tenant_labels_the_queries_use(
