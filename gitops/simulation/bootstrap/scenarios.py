@@ -46,7 +46,10 @@ E2E_ENV = {"REPO_URL": OPERATOR_REPO_URL, "REVISION": "e2e0" + "0" * 36}
 EKS_SETTINGS = Path("clusters/eks/settings/settings.env")
 SEED = ("-m", "training", "seed")
 INVENTORY = ("-m", "gitops", "inventory")
-TIMEOUT = 30.0
+# A guard against a script that hangs, not a speed requirement: the stand-ins answer at once
+# and a run takes seconds, but the runs go in parallel and each spawns Python processes that
+# render the tree, so on a busy 2-core machine they took over 30 s (seen at load 10).
+TIMEOUT = 180.0
 # The scripts treat every tenant alike (one loop each: Secrets, users, seeding, the e2e
 # checks), so the runs see at most this many tenants per cluster: the check costs the same
 # with 2 tenants or 200. Which ones: the first in name order, every run the same.
