@@ -24,11 +24,15 @@ def _servers_rows(servers: list[FleetServer], size: int) -> list[list[object]]:
         next((s for s in servers if s.models == size), None),
     )
     for server in sorted(servers, key=lambda s: s.models):
+        loaded = "-"
+        if server.first_loaded_seconds is not None and server.last_loaded_seconds is not None:
+            loaded = f"{server.first_loaded_seconds:.2f} / {server.last_loaded_seconds:.2f}"
         rows.append(
             [
                 server.label,
                 server.models,
                 f"{server.start_to_ready_seconds:.2f}",
+                loaded,
                 f"{server.rss_bytes / MIB:.0f}" if server.rss_bytes else "-",
                 f"{per_model / MIB:.2f}" if per_model is not None and server.models > 1 else "-",
             ]
@@ -45,6 +49,7 @@ def servers_table(facts: MultiModelRun) -> str:
             "server",
             "models",
             "start -> ready s",
+            "first / last version loaded, s after start",
             "RSS, process tree MiB",
             "RSS per additional model MiB",
         ],
@@ -90,7 +95,8 @@ def throughput_table(run: BenchRun, facts: MultiModelRun) -> str:
                 one.result.errors + every.result.errors,
             ]
         )
-    rows.append(["median", "-", "-", f"{found.ratio:.2f}", "-", "-", found.errors])
+    cpu = f"ratio {found.cpu_ratio:.2f}"
+    rows.append(["median", "-", "-", f"{found.ratio:.2f}", "-", cpu, found.errors])
     return table(
         [
             "pair",

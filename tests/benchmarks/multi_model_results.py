@@ -26,6 +26,11 @@ class FleetServer:
     models: int
     start_to_ready_seconds: float
     rss_bytes: int = 0
+    # From process start until the first and the last of its models was loaded (each
+    # version's `loaded_at`, GET /models/<name>/info): imports and the first load, then the
+    # rest; this service only.
+    first_loaded_seconds: float | None = None
+    last_loaded_seconds: float | None = None
 
 
 @dataclass(frozen=True)
