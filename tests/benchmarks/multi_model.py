@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,8 +34,10 @@ from tests.benchmarks.multi_model_results import (
     MultiModelRun,
     SwapFacts,
 )
+from tests.benchmarks.process_tree import tree_cpu_seconds
 from tests.benchmarks.targets import TARGET_CONCURRENCY, TARGET_ROWS
 from tests.support.servers import write_models_file
+from training.local_platform.registry_server import RegistryServer
 from training.rollout.mlflow_rest import MlflowRest
 
 ALIAS = "bench"
@@ -80,8 +83,8 @@ def v2_answer(url: str, model: fleet_models.FleetModel) -> dict[str, object]:
 class MultiModelPhase(BenchCore):
     """The section's steps, on the run's servers, budget and load generator."""
 
-    def multi_model(self, tracking_uri: str) -> None:
-        size = self.settings.fleet_size
+    def multi_model(self, registry: RegistryServer) -> None:
+        tracking_uri, size = registry.url, self.settings.fleet_size
         if not self._fits(SECTION_ALLOWANCE_SECONDS):
             self.run.notes.append("skipped the multi-model section: the budget ran out")
             return
@@ -97,13 +100,13 @@ class MultiModelPhase(BenchCore):
         one_file = write_models_file(folder / "one", entries[0])
         all_file = write_models_file(folder / "all", *entries)
         log_dir = self.work / "logs"
-        one_started = time.time()
-        one = self._start(
-            lambda: start_with_models_file(FLEET_ONE, tracking_uri, one_file, log_dir, {}), SECTION
+        one, one_facts = self._start_counted(
+            lambda: start_with_models_file(FLEET_ONE, tracking_uri, one_file, log_dir, {}),
+            registry,
         )
-        every_started = time.time()
-        every = self._start(
-            lambda: start_with_models_file(FLEET_ALL, tracking_uri, all_file, log_dir, {}), SECTION
+        every, every_facts = self._start_counted(
+            lambda: start_with_models_file(FLEET_ALL, tracking_uri, all_file, log_dir, {}),
+            registry,
         )
         one_loaded = self._loaded_at(one, fleet[:1], facts)
         every_loaded = self._loaded_at(every, fleet, facts)
@@ -111,21 +114,35 @@ class MultiModelPhase(BenchCore):
         self._warm(every, fleet)
         self._throughput_pairs(one, every, fleet[0])
         facts.throughput_model = fleet[0].name
-        for server, count, started_at, loaded in (
-            (one, 1, one_started, one_loaded),
-            (every, size, every_started, every_loaded),
+        for server, count, (started_at, cpu, registry_cpu), loaded in (
+            (one, 1, one_facts, one_loaded),
+            (every, size, every_facts, every_loaded),
         ):
             facts.ours.append(
                 dataclasses.replace(
                     self._fleet_server(server, count),
                     first_loaded_seconds=min(loaded) - started_at,
                     last_loaded_seconds=max(loaded) - started_at,
+                    cpu_seconds=cpu,
+                    registry_cpu_seconds=registry_cpu,
                 )
             )
         self._stop(one)
         self._stop(every)
         self._swap_under_load(tracking_uri, all_file, fleet, facts)
         self._mlserver(tracking_uri, fleet, facts)
+
+    def _start_counted(
+        self, starter: Callable[[], Running], registry: RegistryServer
+    ) -> tuple[Running, tuple[float, float, float]]:
+        """Start a server; with (epoch seconds at its start, its CPU seconds until ready, the
+        MLflow server's CPU seconds meanwhile)."""
+        registry_pid = registry.child.process.pid
+        registry_before = tree_cpu_seconds(registry_pid)
+        started_at = time.time()
+        server = self._start(starter, SECTION)
+        cpu = tree_cpu_seconds(server.child.process.pid)
+        return server, (started_at, cpu, tree_cpu_seconds(registry_pid) - registry_before)
 
     def _fleet_server(self, server: Running, models: int) -> FleetServer:
         """Start -> ready and RSS now (summed over the process tree, as for every server)."""
@@ -163,8 +180,9 @@ class MultiModelPhase(BenchCore):
         self, one: Running, every: Running, model: fleet_models.FleetModel
     ) -> None:
         path, body = f"/v2/models/{model.name}/infer", fleet_models.v2_body(model.index)
-        for _ in range(THROUGHPUT_PAIRS):
-            for server in (one, every):
+        for number in range(THROUGHPUT_PAIRS):
+            # Which goes first alternates, so a trend in the machine's load favours neither.
+            for server in (one, every) if number % 2 == 0 else (every, one):
                 self.measure(
                     server,
                     model.name,

@@ -27,12 +27,16 @@ def _servers_rows(servers: list[FleetServer], size: int) -> list[list[object]]:
         loaded = "-"
         if server.first_loaded_seconds is not None and server.last_loaded_seconds is not None:
             loaded = f"{server.first_loaded_seconds:.2f} / {server.last_loaded_seconds:.2f}"
+        cpu = "-"
+        if server.cpu_seconds is not None and server.registry_cpu_seconds is not None:
+            cpu = f"{server.cpu_seconds:.1f} / {server.registry_cpu_seconds:.1f}"
         rows.append(
             [
                 server.label,
                 server.models,
                 f"{server.start_to_ready_seconds:.2f}",
                 loaded,
+                cpu,
                 f"{server.rss_bytes / MIB:.0f}" if server.rss_bytes else "-",
                 f"{per_model / MIB:.2f}" if per_model is not None and server.models > 1 else "-",
             ]
@@ -50,6 +54,7 @@ def servers_table(facts: MultiModelRun) -> str:
             "models",
             "start -> ready s",
             "first / last version loaded, s after start",
+            "CPU-s until ready: server / MLflow server",
             "RSS, process tree MiB",
             "RSS per additional model MiB",
         ],

@@ -31,6 +31,10 @@ class FleetServer:
     # rest; this service only.
     first_loaded_seconds: float | None = None
     last_loaded_seconds: float | None = None
+    # CPU seconds from process start to ready: this service's process tree, and the run's
+    # MLflow server answering its resolves and downloads (this service only).
+    cpu_seconds: float | None = None
+    registry_cpu_seconds: float | None = None
 
 
 @dataclass(frozen=True)

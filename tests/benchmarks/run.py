@@ -96,7 +96,7 @@ class Bench(MultiModelPhase):
             self.containers(registry.url, versions)
             self.variants(registry.url, {m: r.uri for m, r in versions.items()})
             if settings.multi_model:
-                self.multi_model(registry.url)
+                self.multi_model(registry)
         finally:
             self.stop_all()
             registry.stop()

@@ -52,8 +52,10 @@ def fleet_run(
     run = BenchRun("make bench", "2026-01-01 00:00 UTC", {"CPU": "2 cores"}, "1.00 / 1.00 / 1.00")
     facts = MultiModelRun(20, registration_seconds=30.0, runtimes={"onnx": 20})
     facts.ours = [
-        FleetServer(FLEET_ONE, 1, 1.1, 97 * MIB, 0.9, 1.0),
-        FleetServer(FLEET_ALL, 20, start_with_all, rss_with_all, 1.0, start_with_all - 0.2),
+        FleetServer(FLEET_ONE, 1, 1.1, 97 * MIB, 0.9, 1.0, 0.7, 0.1),
+        FleetServer(
+            FLEET_ALL, 20, start_with_all, rss_with_all, 1.0, start_with_all - 0.2, 3.0, 1.5
+        ),
     ]
     facts.mlserver = [
         FleetServer("MLServer multi-model, 1 model", 1, 4.5, 210 * MIB),
@@ -178,6 +180,8 @@ def test_a_missed_figure_says_what_limits_it() -> None:
     start = limits["20 models in one service: start -> ready"]
     assert "first version was loaded 1.0 s" in start
     assert "the last 3.8 s after" in start
+    assert "this service used 3.0 CPU-s and the MLflow server, on the same cores, 1.5" in start
+    assert "(2.3 and 1.4 CPU-s more than with 1 model, for 2.9 s more" in start
     memory = limits["20 models in one service: RSS per additional model"]
     assert "median 0.4 MiB" in memory
 
@@ -195,9 +199,12 @@ def test_no_swap_seen_is_missed_and_no_section_gives_no_targets() -> None:
 def test_report_section_shows_both_servers_pairs_and_swap() -> None:
     run = fleet_run()
     text = section(run)
-    every = "| this service, models.yaml with every model | 20 | 2.50 | 1.00 / 2.30 | 107 | 0.53 |"
+    every = (
+        "| this service, models.yaml with every model | 20 | 2.50 | 1.00 / 2.30 | 3.0 / 1.5 | "
+        "107 | 0.53 |"
+    )
     assert every in text
-    assert "| MLServer multi-model, every model | 20 | 6.00 | - | 212 | 0.11 |" in text
+    assert "| MLServer multi-model, every model | 20 | 6.00 | - | - | 212 | 0.11 |" in text
     assert "held 212 MiB (2.0x this service's 107 MiB)" in text
     assert "| median | - | - | 0.97 | - | ratio 1.00 | 0 |" in text
     assert "| bench-fleet-00 | swapped (v1 -> v2) | 8 | 2,000 | 0 |" in text
