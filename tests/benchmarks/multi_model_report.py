@@ -162,7 +162,7 @@ def measured_memory(facts: MultiModelRun) -> str:
 def section(run: BenchRun) -> str:
     facts = run.multi_model
     if facts is None:
-        return "Not run (BENCH_SECTIONS)."
+        return "Not run: left out by BENCH_SECTIONS, or skipped (the notes above say why)."
     runtimes = ", ".join(f"{n} by {runtime}" for runtime, n in sorted(facts.runtimes.items()))
     parts = [
         f"{facts.size} distinct classifiers (StandardScaler + LogisticRegression on "

@@ -70,6 +70,8 @@ class Bench(MultiModelPhase):
 
     def execute(self, registry_env: dict[str, str]) -> BenchRun:
         settings = self.settings
+        if settings.multi_model:
+            self.reserve_multi_model()
         # First, while nothing else of this run competes for the CPU.
         self.run.imports = import_costs()
         say(f"[{self.elapsed():4.0f}s] import costs measured")
