@@ -371,22 +371,29 @@ def fleet_start_target(run: BenchRun) -> TargetResult:
 
 
 def fleet_throughput_target(run: BenchRun) -> TargetResult:
+    """Judged on the server's CPU per request, as the drift cost is: the service is CPU-bound
+    at this load, so its req/s is what CPU it gets over what a request costs, and on a shared
+    machine the first moves by more between 2 s points than the effect sought. req/s is shown
+    first; the verdict needs no errors either."""
     facts = run.multi_model
     size = facts.size if facts else 0
     name = (
         f"{size} models in one service: throughput on one model ({TARGET_ROWS} row, "
         f"{TARGET_CONCURRENCY} connections, v2)"
     )
-    goal = f"unchanged within {MAX_FLEET_THROUGHPUT_CHANGE:.0%}: with {size} loaded / with it alone"
+    goal = (
+        f"unchanged within {MAX_FLEET_THROUGHPUT_CHANGE:.0%}: with {size} loaded / with it "
+        "alone, in server CPU per request (req/s beside it)"
+    )
     found = fleet_throughput(run)
-    if found is None:
+    if found is None or not found.cpu_ratio:
         return TargetResult(name, goal, "not measured", None)
     measured = (
-        f"{found.ratio:.2f} (median of {found.pairs} pairs; {found.all_rps:,.0f} vs "
-        f"{found.one_rps:,.0f} req/s on average; server CPU per request {found.cpu_ratio:.2f}); "
-        f"{found.errors} errors"
+        f"req/s ratio {found.ratio:.2f} ({found.all_rps:,.0f} vs {found.one_rps:,.0f} req/s on "
+        f"average), server CPU per request ratio {found.cpu_ratio:.2f} (medians of "
+        f"{found.pairs} pairs); {found.errors} errors"
     )
-    met = abs(found.ratio - 1) <= MAX_FLEET_THROUGHPUT_CHANGE and found.errors == 0
+    met = abs(found.cpu_ratio - 1) <= MAX_FLEET_THROUGHPUT_CHANGE and found.errors == 0
     return TargetResult(name, goal, measured, met)
 
 

@@ -44,7 +44,7 @@ def fleet_run(
     *,
     rss_with_all: int = 107 * MIB,
     start_with_all: float = 2.5,
-    ratios: tuple[float, ...] = (0.97, 1.02, 0.95),
+    ratios: tuple[float, ...] = (1.03, 0.98, 1.05),
     swap_errors: int = 0,
     answered: str = "2",
 ) -> BenchRun:
@@ -64,9 +64,11 @@ def fleet_run(
     facts.mlserver_setup = "mlserver-sklearn on model.pkl; parallel_workers=0"
     facts.measured_model_bytes = {FIRST: MIB // 4, "bench-fleet-01": MIB // 2}
     facts.throughput_model = FIRST
-    for ratio in ratios:
+    for number, ratio in enumerate(ratios):
+        # req/s swings between pairs as on a busy machine; CPU per request moves by `ratio`.
+        swing = 1.3 if number % 2 else 0.7
         run.points.append(Point(FLEET_ONE, FIRST, 1, 16, load(2000), 0.8))
-        run.points.append(Point(FLEET_ALL, FIRST, 1, 16, load(2000 * ratio), 0.8 * ratio))
+        run.points.append(Point(FLEET_ALL, FIRST, 1, 16, load(2000 * swing), 0.8 * swing * ratio))
     facts.swap = SwapFacts(
         FIRST, "bench-fleet-01", "1", "2", 0.8, answered, load(1000, swap_errors), load(1000), 8
     )
@@ -162,8 +164,8 @@ def test_the_sections_targets_are_met_by_a_good_run() -> None:
     [
         ({"rss_with_all": 97 * MIB + 19 * 6 * MIB}, "RSS per additional model"),
         ({"start_with_all": 3.4}, "start -> ready"),
-        ({"ratios": (0.85, 0.88, 0.95)}, "throughput on one model (1 row, 16 connections, v2)"),
         ({"ratios": (1.15, 1.2, 1.05)}, "throughput on one model (1 row, 16 connections, v2)"),
+        ({"ratios": (0.85, 0.88, 0.95)}, "throughput on one model (1 row, 16 connections, v2)"),
         ({"swap_errors": 1}, "one model swapped under load"),
         ({"answered": "1"}, "one model swapped under load"),
     ],
@@ -206,7 +208,7 @@ def test_report_section_shows_both_servers_pairs_and_swap() -> None:
     assert every in text
     assert "| MLServer multi-model, every model | 20 | 6.00 | - | - | 212 | 0.11 |" in text
     assert "held 212 MiB (2.0x this service's 107 MiB)" in text
-    assert "| median | - | - | 0.97 | - | ratio 1.00 | 0 |" in text
+    assert "| median | - | - | 0.70 | - | ratio 1.03 | 0 |" in text
     assert "| bench-fleet-00 | swapped (v1 -> v2) | 8 | 2,000 | 0 |" in text
     assert "20 by onnx" in text
     whole = render(run, (), evaluate(run, ()))
