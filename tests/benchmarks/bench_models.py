@@ -48,9 +48,16 @@ class Registered:
         return f"models:/{self.name}/{self.version}"
 
 
-def _log_with_onnx(tracking_uri: str, name: str, estimator: Any, features: Any) -> Registered:
+def log_with_onnx(
+    tracking_uri: str,
+    name: str,
+    estimator: Any,
+    features: Any,
+    reference: dict[str, Any] | None = None,
+) -> Registered:
     """What training/lifecycle/train.py does: Model.log with the flavor that adds model.onnx and the
-    drift reference (so this service counts drift, as it does for every trained version)."""
+    drift reference (so this service counts drift, as it does for every trained version).
+    `reference`: the version's drift reference; an iris model's when not given."""
     import mlflow
     import mlflow.sklearn
     import sklearn
@@ -62,7 +69,8 @@ def _log_with_onnx(tracking_uri: str, name: str, estimator: Any, features: Any) 
     signature = infer_signature(features, estimator.predict(features))
     example = features.head(3)
     exported = onnx_export.export(estimator, signature, features, example, ONNX_TOLERANCE)
-    reference = iris_reference(estimator, features)
+    if reference is None:
+        reference = iris_reference(estimator, features)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("benchmarks")
     with mlflow.start_run():
@@ -94,7 +102,7 @@ def register(tracking_uri: str, model: str) -> Registered:
     estimator, features = BUILDERS[model]()
     name = f"bench-iris-{model.replace('_', '-')}"
     try:
-        return _log_with_onnx(tracking_uri, name, estimator, features)
+        return log_with_onnx(tracking_uri, name, estimator, features)
     except ImportError as missing:  # training's ONNX export, or skl2onnx, not installed
         reference = iris_reference(estimator, features)
         version = log_and_register(

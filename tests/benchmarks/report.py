@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tests.benchmarks import headline as top
+from tests.benchmarks import multi_model_report
 from tests.benchmarks.results import (
     HTTP_FLOOR,
     MLFLOW_SERVE,
@@ -425,6 +426,8 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "drift counting and the response. The last column is the most any service on this "
         "stack could show against `mlflow models serve` in this run.\n\n"
         + floor_table(run, models),
+        "## Many models in one service, beside MLServer",
+        multi_model_report.section(run),
         "## Where start-up time and memory go",
         imports_table(run),
         "## How it is measured",

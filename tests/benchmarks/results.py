@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tests.benchmarks.load_result import LoadResult
+from tests.benchmarks.multi_model_results import MultiModelRun
 from tests.benchmarks.service_stats import ServiceStats
 
 MLFLOW_SERVE = "mlflow models serve"
@@ -106,6 +107,8 @@ class BenchRun:
     # model -> the load average (1/5/15 min) when its shadow pairs began: they are compared
     # within seconds of each other, but the level says how noisy the machine was.
     shadow_load: dict[str, str] = field(default_factory=dict)
+    # The multi-model section (multi_model.py); None when it did not run.
+    multi_model: MultiModelRun | None = None
 
     def point(self, server: str, model: str, rows: int, concurrency: int) -> Point | None:
         for point in self.points:

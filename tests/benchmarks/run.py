@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 
 from tests.benchmarks import bench_models, container, drift_counting, machine
-from tests.benchmarks.bench_core import INVOCATIONS, BenchCore, say
+from tests.benchmarks.bench_core import INVOCATIONS, say
 from tests.benchmarks.contenders import Running, start_mlflow_serve, start_ours
 from tests.benchmarks.http_floor import start_floor
 from tests.benchmarks.mlserver_peer import CONFIGS, MLServerConfig, download, start_mlserver
+from tests.benchmarks.multi_model import MultiModelPhase
 from tests.benchmarks.overload import overload_probe
 from tests.benchmarks.results import (
     HTTP_FLOOR,
@@ -62,13 +63,15 @@ CANDIDATE_LOAD_TIMEOUT_SECONDS = 30.0
 SHADOW_SETUP_ALLOWANCE_SECONDS = 10.0
 
 
-class Bench(BenchCore):
+class Bench(MultiModelPhase):
     """The phases of a run, in order: every server of each model side by side, this
-    service's sweep, the cost of drift counting and of shadow mode, its container, then its
-    variants."""
+    service's sweep, the cost of drift counting and of shadow mode, its container, its
+    variants, then many models in one service (multi_model.py)."""
 
     def execute(self, registry_env: dict[str, str]) -> BenchRun:
         settings = self.settings
+        if settings.multi_model:
+            self.reserve_multi_model()
         # First, while nothing else of this run competes for the CPU.
         self.run.imports = import_costs()
         say(f"[{self.elapsed():4.0f}s] import costs measured")
@@ -94,6 +97,8 @@ class Bench(BenchCore):
             # when the time budget runs out.
             self.containers(registry.url, versions)
             self.variants(registry.url, {m: r.uri for m, r in versions.items()})
+            if settings.multi_model:
+                self.multi_model(registry)
         finally:
             self.stop_all()
             registry.stop()

@@ -31,21 +31,28 @@ def _shadow_key(name: str, labels: dict[str, str]) -> str | None:
 
 
 def parse_counters(text: str) -> dict[str, float]:
-    """Sum and count of the histograms above, the rejected counter and the shadow counters
-    (summed over versions and reasons), from exposition text."""
+    """Sum and count of the histograms above, the rejected counter and the shadow counters,
+    from exposition text. Each is summed over its series: one per `model` label (and version,
+    reason), so a service serving several models gives the total of all of them, and one
+    serving one model that model's. Differences of two scrapes around a point on one model are
+    that model's, as the others answer nothing meanwhile."""
     values: dict[str, float] = {}
+
+    def add(key: str, value: float) -> None:
+        values[key] = values.get(key, 0.0) + value
+
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             for name, short in _WANTED.items():
                 if sample.name == f"{name}_sum":
-                    values[f"{short}_sum"] = sample.value
+                    add(f"{short}_sum", sample.value)
                 elif sample.name == f"{name}_count":
-                    values[f"{short}_count"] = sample.value
+                    add(f"{short}_count", sample.value)
                 elif sample.name == name:
-                    values[short] = values.get(short, 0.0) + sample.value
+                    add(short, sample.value)
             short = _shadow_key(sample.name, sample.labels)
             if short is not None:
-                values[short] = values.get(short, 0.0) + sample.value
+                add(short, sample.value)
     return values
 
 

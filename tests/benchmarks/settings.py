@@ -11,6 +11,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("logistic_regression", "random_forest")
 LOAD_TOOLS = ("auto", "wrk", "python")
+# The parts of a run BENCH_SECTIONS selects: every server on the two iris models (with the
+# sweep, drift, shadow, container and variants), and many models in one service.
+SECTION_MODELS = "models"
+SECTION_MULTI_MODEL = "multi_model"
+SECTIONS = (SECTION_MODELS, SECTION_MULTI_MODEL)
+# Models in the multi-model section's models.yaml (issue 22 asks for 20).
+FLEET_SIZE = 20
 # `make bench` builds it from tests/benchmarks/mlserver-requirements.txt (MLServer needs
 # Python < 3.13 and an older FastAPI than this service, so it has a venv of its own).
 MLSERVER_EXECUTABLE = REPO_ROOT / ".tools" / "mlserver" / "bin" / "mlserver"
@@ -36,6 +43,8 @@ class BenchSettings:
     container: bool  # measure the service's image when Docker is available
     shadow: bool  # measure what shadow mode costs (BENCH_SHADOW=off leaves it out)
     floor: bool  # measure the HTTP floor (BENCH_FLOOR=off leaves it out)
+    multi_model: bool = True  # run the multi-model section (BENCH_SECTIONS)
+    fleet_size: int = FLEET_SIZE  # models in its models.yaml (BENCH_FLEET_SIZE)
 
     @property
     def use_wrk(self) -> bool:
@@ -105,6 +114,8 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
     container = env.get("BENCH_CONTAINER", "auto").strip() or "auto"
     if container not in ("auto", OFF):
         raise BenchSettingsError(f"BENCH_CONTAINER must be auto or off, got {container!r}")
+    sections = _choices(env, "BENCH_SECTIONS", SECTIONS, SECTIONS)
+    fleet_size = int(_number(env, "BENCH_FLEET_SIZE", FLEET_SIZE, minimum=2))
     return BenchSettings(
         # 43 points of 4 s, a 1 s warm-up per server and body, 14 server starts and two
         # containers take about 5 minutes on 2 cores; the paired 2 s points of drift counting
@@ -114,15 +125,19 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
         comparison_concurrency=_integers(env, "BENCH_CONCURRENCY", (1, 16)),
         sweep_concurrency=_integers(env, "BENCH_SWEEP", (1, 4, 16, 32, 64)),
         payload_rows=_integers(env, "BENCH_ROWS", (1, 100)),
-        models=_choices(env, "BENCH_MODELS", MODELS, MODELS),
+        # Without the models section no iris model runs: its phases loop over none.
+        models=_choices(env, "BENCH_MODELS", MODELS, MODELS) if SECTION_MODELS in sections else (),
         load_tool=tool,
         # Points that would end past this are skipped (and listed): `make bench` stays near
         # 8 min even when the machine is slow to start servers. 80 s of it are for the shadow
-        # phase (about 35 s per model), 15 s for the HTTP floor.
-        budget_seconds=_number(env, "BENCH_BUDGET", 480.0, minimum=10.0),
+        # phase (about 35 s per model), 15 s for the HTTP floor; 150 s are kept for the
+        # multi-model section (multi_model.py, SECTION_ALLOWANCE_SECONDS), which runs last.
+        budget_seconds=_number(env, "BENCH_BUDGET", 630.0, minimum=10.0),
         output=output,
         mlserver=None if mlserver == OFF else Path(mlserver),
         container=container == "auto",
         shadow=_switch(env, "BENCH_SHADOW"),
         floor=_switch(env, "BENCH_FLOOR"),
+        multi_model=SECTION_MULTI_MODEL in sections,
+        fleet_size=fleet_size,
     )
