@@ -45,6 +45,7 @@ from inference.models.memory import (
 )
 from inference.models.model import ModelCheckError, ServedModel
 from inference.models.model_folder import (
+    PICKLE_FREE,
     chosen_runtime,
     drift_reference_file,
     load_estimator,
@@ -80,7 +81,7 @@ def load_version(
     policy = policy or LoadPolicy()
     what = f"{name} v{version}"
     if policy.pickle_free:
-        runtime = "onnx"  # chosen_runtime refuses a version without a passed ONNX model
+        runtime = PICKLE_FREE  # chosen_runtime refuses a version without a passed ONNX model
     # No registry: a folder already in the cache, checked as it is (training's service_check).
     tags = registry.version_tags(name, version) if registry is not None else {}
     digests = recorded_digests(tags, policy, what)
@@ -131,7 +132,10 @@ def _download(
         # MLmodel decides which runtime and which files: it is checked before it is read.
         verify_files(staging, digests, what, "downloaded")
         meta = read_mlmodel(staging)
-        chosen = chosen_runtime(meta, runtime)
+        try:
+            chosen = chosen_runtime(meta, runtime)
+        except ModelCheckError as exc:  # before the model file is downloaded
+            raise ModelCheckError(f"{what}: {exc}") from None
         importer = threading.Thread(
             target=importlib.import_module, args=(_RUNTIME_MODULES[chosen],), daemon=True
         )

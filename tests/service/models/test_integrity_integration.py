@@ -200,3 +200,42 @@ def test_a_version_without_digests_is_refused_where_the_tenant_requires_them(
         assert "requireFileDigests" in error
     finally:
         service.stop()
+
+
+def test_a_pickle_free_tenant_refuses_a_pickled_version_its_alias_points_at(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    estimator, features = iris_logistic()
+    onnx = log_and_register(
+        registry.url, "tenant-p-iris", estimator, features, alias="staging", onnx=True
+    )
+    pickled = log_and_register(registry.url, "tenant-p-iris", estimator, features)
+    models = write_models_file(
+        tmp_path / "models", {"name": "tenant-p-iris", "alias": "staging"}, pickleFree=True
+    )
+    service = start_service(
+        {
+            "MODELS_FILE": str(models),
+            "TENANT": "tenant-p",
+            "MLFLOW_TRACKING_URI": registry.url,
+            "RELOAD_INTERVAL_SECONDS": "1",
+        },
+        tmp_path,
+    )
+    try:
+        assert service.get("/model/info").json()["runtime"] == "onnx"
+        set_alias(registry.url, "tenant-p-iris", "staging", pickled)
+        wait_for(
+            lambda: "pickle-free" in (service.get("/model/info").json()["last_error"] or ""),
+            60,
+            "the pickled version refused",
+        )
+        info = service.get("/model/info").json()
+        assert info["version"] == onnx
+        assert f"tenant-p-iris v{pickled}" in info["last_error"]
+        assert "never unpickle; this version has none" in info["last_error"]
+        (cache,) = tmp_path.glob("cache-*")
+        # Refused from its MLmodel: the pickle was not even downloaded.
+        assert not list((cache / "tenant-p-iris").rglob("model.pkl"))
+    finally:
+        service.stop()
