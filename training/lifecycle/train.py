@@ -18,6 +18,7 @@ from training.lifecycle import (
     datasets,
     estimators,
     evaluate,
+    file_digests,
     onnx_export,
     provenance,
     reference_stats,
@@ -66,6 +67,8 @@ def fingerprint(entry: TenantModel, settings: Settings) -> str:
         "onnx_tolerance": settings.onnx_tolerance,
         "drift_reference_source": Path(reference_stats.__file__).read_text(),
         "drift": dataclasses.asdict(settings.drift),
+        # Versions from before file digests were recorded are trained again, not reused.
+        "file_digests_source": Path(file_digests.__file__).read_text(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
