@@ -17,6 +17,7 @@ from inference.contracts import model_files
 from tests.support.models import (
     IRIS_COLUMNS,
     iris_forest,
+    iris_hanging,
     iris_logistic,
     log_and_register,
     s3_key_of_version_file,
@@ -237,5 +238,47 @@ def test_a_pickle_free_tenant_refuses_a_pickled_version_its_alias_points_at(
         (cache,) = tmp_path.glob("cache-*")
         # Refused from its MLmodel: the pickle was not even downloaded.
         assert not list((cache / "tenant-p-iris").rglob("model.pkl"))
+    finally:
+        service.stop()
+
+
+def test_a_version_whose_self_check_hangs_is_refused_and_the_pod_keeps_serving(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    estimator, features = iris_logistic()
+    good = log_and_register(registry.url, "svc-hang", estimator, features, alias="staging")
+    hanging, hanging_features = iris_hanging()
+    stuck = log_and_register(registry.url, "svc-hang", hanging, hanging_features)
+    service = start_service(
+        {
+            "MODEL_URI": "models:/svc-hang@staging",
+            "MLFLOW_TRACKING_URI": registry.url,
+            "RELOAD_INTERVAL_SECONDS": "1",
+            "MODEL_CHECK_TIMEOUT_SECONDS": "2",
+            "HANG_SECONDS": "20",  # what the hanging version's pipeline sleeps on each call
+        },
+        tmp_path,
+    )
+    try:
+        set_alias(registry.url, "svc-hang", "staging", stuck)
+        wait_for(
+            lambda: (
+                "MODEL_CHECK_TIMEOUT_SECONDS=2"
+                in (service.get("/model/info").json()["last_error"] or "")
+            ),
+            60,
+            "the hanging version refused",
+        )
+        info = service.get("/model/info").json()
+        assert info["version"] == good
+        assert (
+            f"cannot load svc-hang v{stuck}: loading it and its self-check did not finish"
+            in (info["last_error"])
+        )
+        started = time.monotonic()
+        answer = service.post("/predict", RECORD).json()
+        assert answer["model"]["version"] == good
+        assert time.monotonic() - started < 1  # the hung load holds nothing requests need
+        assert service.get("/health").status_code == 200
     finally:
         service.stop()
