@@ -14,6 +14,7 @@ short-lived child with MLflow's client, whose imports and memory end with it.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import logging
 import os
@@ -152,6 +153,13 @@ class Registry:
 
     def start_download(self, name: str, version: str, destination: Path) -> PendingDownload:
         """Start downloading the version's artifacts; the caller may work meanwhile."""
+        if importlib.util.find_spec("mlflow") is None:
+            # The slim image (service/requirements-slim.txt) has no MLflow client.
+            raise RegistryError(
+                f"cannot download {name} v{version}: its artifacts are not behind the MLflow "
+                "server's artifact proxy, and this image has no MLflow client to read them "
+                "elsewhere (run the server with --serve-artifacts, or use the full image)"
+            )
         return self._run_fetch([f"models:/{name}/{version}", str(destination)])
 
     def proxied_location(self, name: str, version: str) -> str | None:
