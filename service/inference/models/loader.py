@@ -126,7 +126,7 @@ def _download(
         registry.start_download(name, version, staging).wait()
         return
     what = f"{name} v{version}"
-    budget = _Budget(policy, what)
+    budget = _Budget(policy)
     try:
         budget.take(registry.download_file(location, "MLmodel", staging, budget.left))
         # MLmodel decides which runtime and which files: it is checked before it is read.
@@ -162,8 +162,8 @@ def _download(
 class _Budget:
     """The bytes a version's downloads may still take (MODEL_MAX_BYTES)."""
 
-    def __init__(self, policy: LoadPolicy, what: str) -> None:
-        self.policy, self.what, self.used = policy, what, 0
+    def __init__(self, policy: LoadPolicy) -> None:
+        self.policy, self.used = policy, 0
 
     @property
     def left(self) -> int:

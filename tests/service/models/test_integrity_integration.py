@@ -282,3 +282,29 @@ def test_a_version_whose_self_check_hangs_is_refused_and_the_pod_keeps_serving(
         assert service.get("/health").status_code == 200
     finally:
         service.stop()
+
+
+def test_through_the_proxy_a_download_stops_at_the_size_limit(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    from inference.models.load_policy import LimitError, LoadPolicy
+    from inference.models.loader import load_version
+    from inference.models.registry import Registry
+
+    estimator, features = iris_logistic()
+    version = log_and_register(registry.url, "svc-big", estimator, features)
+    files = recorded(registry.url, "svc-big", version)
+    assert "model.pkl" in files
+    with pytest.raises(LimitError, match=rf"svc-big v{version} is .* above MODEL_MAX_MIB"):
+        load_version(
+            Registry(registry.url),
+            "svc-big",
+            version,
+            None,
+            None,
+            tmp_path,
+            policy=LoadPolicy(max_bytes=256),  # less than MLmodel alone
+        )
+    assert not list(tmp_path.rglob("MLmodel"))  # nothing kept, nothing loaded
+    served = load_version(Registry(registry.url), "svc-big", version, None, None, tmp_path)
+    assert served.version == version
