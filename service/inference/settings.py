@@ -26,7 +26,24 @@ from inference.contracts.tenant_models import (
     load_file,
     one_model,
 )
-from inference.models.load_policy import MIB, LoadPolicy
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadPolicy:
+    """The rules every version of a served model is loaded under (docs/serving.md, "What a
+    version must be"); applied by inference/models/load_policy.py."""
+
+    # Refuse a version that records no file digests (TenantModels requireFileDigests).
+    require_digests: bool = False
+    # Serve only versions whose ONNX gate passed; never unpickle (TenantModels pickleFree).
+    pickle_free: bool = False
+    # The most one version's downloaded files may add up to, and how many it may have.
+    max_bytes: int = 512 * MIB
+    max_files: int = 64
+    # The longest loading a version and its self-check may take before it is refused.
+    check_timeout_seconds: float = 60.0
 
 
 class SettingsError(ValueError):

@@ -6,13 +6,13 @@ message says why; the reloader keeps serving the current version (serving/swap.p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from inference.contracts import model_files
 from inference.models.model import ModelCheckError
+from inference.settings import MIB, LoadPolicy
 
-MIB = 1024 * 1024
+__all__ = ["MIB", "LoadPolicy"]  # the policy's rules are read in settings, applied here
 
 # inference_model_integrity_failures reasons: a file differs from (or is missing in) the
 # recorded manifest; the version records no digests but the tenant requires them; the
@@ -21,21 +21,6 @@ MISMATCH = "mismatch"
 UNRECORDED = "unrecorded"
 MALFORMED = "malformed"
 INTEGRITY_REASONS = (MISMATCH, UNRECORDED, MALFORMED)
-
-
-@dataclass(frozen=True)
-class LoadPolicy:
-    """The rules every version of a served model is loaded under (Settings: docs/serving.md)."""
-
-    # Refuse a version that records no file digests (TenantModels requireFileDigests).
-    require_digests: bool = False
-    # Serve only versions whose ONNX gate passed; never unpickle (TenantModels pickleFree).
-    pickle_free: bool = False
-    # The most one version's downloaded files may add up to, and how many it may have.
-    max_bytes: int = 512 * MIB
-    max_files: int = 64
-    # The longest loading a version and its self-check may take before it is refused.
-    check_timeout_seconds: float = 60.0
 
 
 class IntegrityError(ModelCheckError):
