@@ -189,7 +189,7 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _start(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> int:
-    from training.lifecycle import promote
+    from training.lifecycle import pickle_free, promote
 
     overlay, snapshot = find_policy(settings, args.model, args.alias, args.overlay)
     client = registry.connect(settings)
@@ -208,6 +208,8 @@ def _start(rest: MlflowRest, settings: Settings, args: argparse.Namespace) -> in
             f"a rollout of {args.model} version {running.candidate.version} on {args.alias} is "
             f"{running.state.status}; promote or abort it first"
         )
+    # Its pods would refuse the candidate: say so before anything moves.
+    pickle_free.refuse_pickled(settings, args.model, str(args.version), args.alias)
     change = promote.AliasChange(args.model, args.alias, stable, str(args.version))
     progress = output.Progress()
     with progress.step(f"gate for {args.model} version {args.version} -> {args.alias}-candidate"):

@@ -9,7 +9,8 @@ environment the service passes down (MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_H
     python -m inference.fetch --tracking-uri URI MODEL_URI [DEST]
 
 MODEL_URI is models:/<name>@<alias> or models:/<name>/<version>. Without DEST it only resolves.
-On success it prints one JSON object: {"version": ..., "run_id": ..., "path": ...}. On failure
+On success it prints one JSON object: {"version": ..., "run_id": ..., "path": ..., "tags": {...}}
+(the version's tags: the file digests recorded at registration are among them). On failure
 it prints one line to stderr and exits with 2 (bad arguments), 3 (the registry refused or does
 not know the model: unreachable, 401/403, unknown name/alias/version) or 4 (download failed).
 """
@@ -64,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot resolve {ref.uri}: {one_line(exc)}", file=sys.stderr)
         return EXIT_REGISTRY
     version = str(found.version)
-    result: dict[str, str | None] = {"version": version, "run_id": found.run_id, "path": None}
+    result: dict[str, object] = {
+        "version": version,
+        "run_id": found.run_id,
+        "path": None,
+        "tags": dict(found.tags or {}),
+    }
     if args.dest is not None:
         try:
             result["path"] = mlflow.artifacts.download_artifacts(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.contracts.model_uri import ModelUri, ModelUriError
@@ -26,6 +26,24 @@ from inference.contracts.tenant_models import (
     load_file,
     one_model,
 )
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadPolicy:
+    """The rules every version of a served model is loaded under (docs/serving.md, "What a
+    version must be"); applied by inference/models/load_policy.py."""
+
+    # Refuse a version that records no file digests (TenantModels requireFileDigests).
+    require_digests: bool = False
+    # Serve only versions whose ONNX gate passed; never unpickle (TenantModels pickleFree).
+    pickle_free: bool = False
+    # The most one version's downloaded files may add up to, and how many it may have.
+    max_bytes: int = 512 * MIB
+    max_files: int = 64
+    # The longest loading a version and its self-check may take before it is refused.
+    check_timeout_seconds: float = 60.0
 
 
 class SettingsError(ValueError):
@@ -152,6 +170,10 @@ class Settings:
     models_source: str = "MODEL_URI"
     # MODEL_DEPLOYMENT: "shared", or the dedicated model this Deployment serves alone.
     deployment: str = SHARED
+    # What a version must be before it is loaded (inference/models/load_policy.py): the
+    # tenant's switches from models.yaml (or REQUIRE_FILE_DIGESTS / PICKLE_FREE, which can
+    # only make them stricter) and the limits on one version.
+    load_policy: LoadPolicy = field(default_factory=LoadPolicy)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -165,7 +187,7 @@ class Settings:
         """The settings in `env` (default: the process environment), every value checked."""
         read = _Reader(os.environ if env is None else env)
 
-        models, source, deployment = _read_models(read)
+        models, source, deployment, declared = _read_models(read)
 
         tracking_uri = read.text("MLFLOW_TRACKING_URI")
         if not re.match(r"^(https?|file|sqlite|databricks)[:+]", tracking_uri):
@@ -184,6 +206,20 @@ class Settings:
         if runtime not in _RUNTIMES:
             raise SettingsError(
                 f"MODEL_RUNTIME must be one of {', '.join(_RUNTIMES)}, got {runtime!r}"
+            )
+
+        load_policy = LoadPolicy(
+            require_digests=declared.require_file_digests
+            or read.flag("REQUIRE_FILE_DIGESTS", False),
+            pickle_free=declared.pickle_free or read.flag("PICKLE_FREE", False),
+            max_bytes=int(read.number("MODEL_MAX_MIB", 512, minimum=1, kind=int)) * MIB,
+            max_files=int(read.number("MODEL_MAX_FILES", 64, minimum=2, kind=int)),
+            check_timeout_seconds=read.number("MODEL_CHECK_TIMEOUT_SECONDS", 60.0, minimum=0.1),
+        )
+        if load_policy.pickle_free and runtime == "sklearn":
+            raise SettingsError(
+                "MODEL_RUNTIME=sklearn unpickles every version, but this tenant is pickle-free "
+                "(pickleFree in models.yaml, or PICKLE_FREE): unset MODEL_RUNTIME"
             )
 
         log_level = read.text("LOG_LEVEL", "INFO").upper()
@@ -230,11 +266,15 @@ class Settings:
             drift_enabled=read.flag("DRIFT_ENABLED", True),
             drift_max_features=int(read.number("DRIFT_MAX_FEATURES", 32, minimum=1, kind=int)),
             drift_max_bins=int(read.number("DRIFT_MAX_BINS", 20, minimum=2, kind=int)),
+            load_policy=load_policy,
         )
 
 
-def _read_models(read: _Reader) -> tuple[tuple[ModelSettings, ...], str, str]:
-    """(the models this Deployment serves, where they are declared, MODEL_DEPLOYMENT)."""
+def _read_models(
+    read: _Reader,
+) -> tuple[tuple[ModelSettings, ...], str, str, TenantModels]:
+    """(the models this Deployment serves, where they are declared, MODEL_DEPLOYMENT, the
+    whole declaration)."""
     model_uri = read.optional("MODEL_URI")
     explicit_file = read.optional("MODELS_FILE")
     models_file = Path(explicit_file or DEFAULT_MODELS_FILE)
@@ -256,7 +296,7 @@ def _read_models(read: _Reader) -> tuple[tuple[ModelSettings, ...], str, str]:
             rollout = read_rollout_config(policy_file, served[0].alias)
         except PolicyFileError as exc:
             raise SettingsError(f"ROLLOUT_POLICY_FILE {str(policy_file)!r}: {exc}") from None
-        return (ModelSettings(served[0], rollout),), "MODEL_URI", deployment
+        return (ModelSettings(served[0], rollout),), "MODEL_URI", deployment, declared
     if not models_file.is_file():
         raise SettingsError(
             f"MODELS_FILE {str(models_file)!r} does not exist"
@@ -275,7 +315,7 @@ def _read_models(read: _Reader) -> tuple[tuple[ModelSettings, ...], str, str]:
         ModelSettings(entry, _entry_policy(entry, policy_dir))
         for entry in _served_by(declared, deployment)
     )
-    return models, f"MODELS_FILE {models_file}", deployment
+    return models, f"MODELS_FILE {models_file}", deployment, declared
 
 
 def _served_by(declared: TenantModels, deployment: str) -> tuple[ModelEntry, ...]:

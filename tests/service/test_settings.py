@@ -229,3 +229,40 @@ def test_a_shared_deployment_may_serve_nothing_when_every_model_is_dedicated(
         tmp_path, {"name": "tenant-a-big", "alias": "staging", "deployment": "dedicated"}
     )
     assert Settings.from_env(_files_env(models_file)).names == ()
+
+
+def test_what_a_version_must_be_comes_from_the_models_file_and_the_limits(
+    tmp_path: Path,
+) -> None:
+    plain = Settings.from_env(BASE).load_policy
+    assert (plain.require_digests, plain.pickle_free) == (False, False)
+    assert (plain.max_bytes, plain.max_files, plain.check_timeout_seconds) == (
+        512 * 1024 * 1024,
+        64,
+        60,
+    )
+    models = write_models_file(
+        tmp_path,
+        {"name": "tenant-a-iris", "alias": "staging"},
+        pickleFree=True,
+        requireFileDigests=True,
+    )
+    limits = {"MODEL_MAX_MIB": "8", "MODEL_MAX_FILES": "12", "MODEL_CHECK_TIMEOUT_SECONDS": "5"}
+    strict = Settings.from_env(_files_env(models, **limits)).load_policy
+    assert (strict.require_digests, strict.pickle_free) == (True, True)
+    assert (strict.max_bytes, strict.max_files, strict.check_timeout_seconds) == (8 << 20, 12, 5)
+    # The environment can make a MODEL_URI service stricter, never a tenant's file laxer.
+    tightened = Settings.from_env({**BASE, "PICKLE_FREE": "true", "REQUIRE_FILE_DIGESTS": "1"})
+    assert (tightened.load_policy.pickle_free, tightened.load_policy.require_digests) == (
+        True,
+        True,
+    )
+    kept = Settings.from_env(_files_env(models, PICKLE_FREE="false")).load_policy
+    assert kept.pickle_free is True
+
+
+def test_a_pickle_free_tenant_cannot_force_the_pickle(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="MODEL_RUNTIME=sklearn unpickles every version"):
+        Settings.from_env({**BASE, "PICKLE_FREE": "true", "MODEL_RUNTIME": "sklearn"})
+    with pytest.raises(SettingsError, match="MODEL_MAX_FILES must be >= 2"):
+        Settings.from_env({**BASE, "MODEL_MAX_FILES": "1"})

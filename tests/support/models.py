@@ -27,18 +27,26 @@ def log_and_register(
     with_signature: bool = True,
     onnx: bool = False,
     drift_reference: dict[str, Any] | None = None,
+    digests: bool = True,
 ) -> str:
     """Log `estimator` (fitted) with signature and input example; return the new version.
     `onnx`: also its ONNX copy, converted and gated by training's own export (on `features`),
     as `python -m training train` logs it. `drift_reference`: a reference document
-    (training/lifecycle/reference_stats.py) stored with the version as training stores it."""
+    (training/lifecycle/reference_stats.py) stored with the version as training stores it.
+    `digests`: record the sha256 of its files as training does (file_digests.py)."""
+    import os
+
     import mlflow
     import mlflow.sklearn
     import sklearn
     from mlflow.models import Model, infer_signature
 
     from training.lifecycle import onnx_export, reference_stats
+    from training.lifecycle.file_digests import Digested
     from training.lifecycle.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
+
+    # As training's configure_mlflow: MLmodel stays what the flavor wrote (file_digests.py).
+    os.environ["MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING"] = "false"
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
@@ -52,16 +60,17 @@ def log_and_register(
         metadata["onnx"] = exported.metadata
     if drift_reference:
         metadata["drift_reference"] = reference_stats.metadata(drift_reference)
+    flavor = Digested(
+        SklearnWithOnnx(
+            exported.model if exported else None,
+            drift_reference=reference_stats.to_json(drift_reference) if drift_reference else None,
+        )
+    )
     with mlflow.start_run():
         info = Model.log(
             name="model",
             artifact_path=None,
-            flavor=SklearnWithOnnx(
-                exported.model if exported else None,
-                drift_reference=reference_stats.to_json(drift_reference)
-                if drift_reference
-                else None,
-            ),
+            flavor=flavor,
             flavor_name=FLAVOR_NAME,
             registered_model_name=name,
             metadata=metadata or None,
@@ -73,9 +82,49 @@ def log_and_register(
             pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
         )
     version = str(info.registered_model_version)
+    if digests:
+        client = mlflow.MlflowClient(tracking_uri)
+        for key, value in flavor.tags().items():
+            client.set_model_version_tag(name, version, key, value)
     if alias:
         set_alias(tracking_uri, name, alias, version)
     return version
+
+
+def s3_key_of_version_file(
+    tracking_uri: str, name: str, version: str, file: str
+) -> tuple[str, str]:
+    """Bucket and key of one file of a registered version whose artifacts the server proxies
+    to S3 (the test registry's artifact root, s3://mlflow/artifacts)."""
+    import mlflow
+
+    location = mlflow.MlflowClient(tracking_uri).get_model_version_download_uri(name, version)
+    # Proxied locations look like mlflow-artifacts:/<experiment>/models/m-<id>/artifacts
+    path = location.split(":", 1)[1].lstrip("/")
+    return "mlflow", f"artifacts/{path}/{file}"
+
+
+def recorded_and_stored(
+    tracking_uri: str, name: str, version: str, dest: Path
+) -> tuple[dict[str, str] | None, dict[str, str]]:
+    """(the digests the version's tags record, the digests of its files as the artifact store
+    holds them now): equal for a version registered as training registers it."""
+    import mlflow
+
+    from inference.contracts import model_files
+
+    tags = mlflow.MlflowClient(tracking_uri).get_model_version(name, version).tags
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=str(dest)
+        )
+    )
+    stored = {
+        path: digest
+        for path, digest in model_files.folder_digests(folder).items()
+        if path not in model_files.CLIENT_WRITTEN
+    }
+    return model_files.from_tags(tags), stored
 
 
 def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
@@ -170,6 +219,53 @@ def save_model_folder(estimator: Any, features: Any, path: Path, fmt: str = "clo
         pip_requirements=["scikit-learn"],
     )
     return path
+
+
+def save_onnx_model_folder(estimator: Any, features: Any, path: Path) -> Path:
+    """A model folder as `python -m training train` writes it for a version whose ONNX gate
+    passed: the pickle, model.onnx, the `onnx` flavor and metadata.onnx."""
+    import sklearn
+    from mlflow.models import Model, infer_signature
+
+    from training.lifecycle import onnx_export
+    from training.lifecycle.onnx_flavor import SklearnWithOnnx
+
+    signature = infer_signature(features, estimator.predict(features))
+    exported = onnx_export.export(estimator, signature, features, features.head(3), 1e-5)
+    assert exported.outcome == "passed", exported.detail
+    SklearnWithOnnx(exported.model).save_model(
+        str(path),
+        Model(metadata={"onnx": exported.metadata}),
+        sk_model=estimator,
+        serialization_format="cloudpickle",
+        signature=signature,
+        input_example=features.head(3),
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+    )
+    return path
+
+
+def sleep_when_asked(features: Any) -> Any:
+    """A pipeline step that sleeps HANG_SECONDS (when set) before passing its input on: a
+    model whose self-check hangs, in a process that sets it."""
+    import os
+    import time
+
+    time.sleep(float(os.environ.get("HANG_SECONDS", "0")))
+    return features
+
+
+def iris_hanging() -> tuple[Any, Any]:
+    """iris_logistic behind sleep_when_asked."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    features, target = iris_frame()
+    pipeline = make_pipeline(
+        FunctionTransformer(sleep_when_asked), LogisticRegression(max_iter=500)
+    )
+    return pipeline.fit(features, target), features
 
 
 def refuse_long_sepals(features: Any) -> Any:

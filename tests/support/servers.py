@@ -68,9 +68,10 @@ class Service:
         return self.child.stop()
 
 
-def write_models_file(folder: Path, *models: Mapping[str, object]) -> Path:
+def write_models_file(folder: Path, *models: Mapping[str, object], **switches: bool) -> Path:
     """A tenant's models.yaml in `folder`, one entry per model (name, alias or version, and
-    optionally rollout, resources, deployment), for MODELS_FILE."""
+    optionally rollout, resources, deployment), for MODELS_FILE; `switches` are its
+    tenant-wide ones (requireFileDigests, pickleFree)."""
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,6 +79,7 @@ def write_models_file(folder: Path, *models: Mapping[str, object]) -> Path:
     document = {
         "apiVersion": "ml-platform.example.com/v1alpha1",
         "kind": "TenantModels",
+        **switches,
         "models": [dict(model) for model in models],
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

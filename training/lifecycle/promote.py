@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from training.errors import OperationError
-from training.lifecycle import aliases, evaluate, gate, provenance, registry
+from training.lifecycle import aliases, evaluate, gate, pickle_free, provenance, registry
 from training.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def promote(
         return change
 
     _refuse_during_rollout(client, model, alias)
+    pickle_free.refuse_pickled(settings, model, version, alias)
     if current is None:
         change.notes.append(f"{alias} was not set: nothing to compare with, gate passes")
     elif run_gate(

@@ -241,6 +241,7 @@ def _register(
     import sklearn
     from mlflow.models import Model
 
+    from training.lifecycle.file_digests import Digested
     from training.lifecycle.onnx_flavor import (
         FLAVOR_NAME,
         TEAM_ONNX_FLAVOR_NAME,
@@ -332,10 +333,11 @@ def _register(
         mlflow.log_metrics(metrics)
         mlflow.log_metric("onnx_export_seconds", seconds)
         mlflow.set_tags(tags)
+        digested = Digested(flavor)  # the sha256 of every file, before the upload
         info = Model.log(
             name=MODEL_ARTIFACT,
             artifact_path=None,
-            flavor=flavor,
+            flavor=digested,
             flavor_name=flavor_name,
             metadata=metadata,
             **saved_with,
@@ -344,7 +346,9 @@ def _register(
     # check on a basic-auth server). MLflow prints "Successfully registered model" to stderr
     # itself; the table says it.
     with contextlib.redirect_stderr(io.StringIO()):
-        version = str(mlflow.register_model(info.model_uri, name, tags=tags).version)
+        version = str(
+            mlflow.register_model(info.model_uri, name, tags={**tags, **digested.tags()}).version
+        )
     gate_note = quality_gate(client, settings, name, version, alias)
     client.set_model_version_tag(name, version, "registration_gate", gate_note[:400])
     return Registration(

@@ -25,6 +25,10 @@ def configure_mlflow(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("MLFLOW_UV_AUTO_DETECT", "false")
+    # Model.log rewrites MLmodel after the flavor saved it when this records environment
+    # variables (mlflow/mlflow v3.17.2, mlflow/models/model.py): the file digests recorded at
+    # save (file_digests.py) would no longer match what is uploaded. Never on.
+    os.environ["MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING"] = "false"
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
 
 

@@ -18,6 +18,7 @@ from training.lifecycle import (
     datasets,
     estimators,
     evaluate,
+    file_digests,
     onnx_export,
     provenance,
     reference_stats,
@@ -66,6 +67,8 @@ def fingerprint(entry: TenantModel, settings: Settings) -> str:
         "onnx_tolerance": settings.onnx_tolerance,
         "drift_reference_source": Path(reference_stats.__file__).read_text(),
         "drift": dataclasses.asdict(settings.drift),
+        # Versions from before file digests were recorded are trained again, not reused.
+        "file_digests_source": Path(file_digests.__file__).read_text(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -93,6 +96,7 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
     from mlflow import MlflowClient
     from mlflow.models import Model, infer_signature
 
+    from training.lifecycle.file_digests import Digested
     from training.lifecycle.onnx_flavor import FLAVOR_NAME, SklearnWithOnnx
 
     data = datasets.split(entry.dataset, settings.split_seed, settings.test_size)
@@ -143,15 +147,19 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
         # (mlflow-skinny), and its allow-list of trusted types is read from the model itself,
         # so it would add no protection for models from this registry.
         # MLflow prints "Successfully registered model" to stderr itself; the table says it.
+        # Digested records the sha256 of every file written, before the upload.
+        flavor = Digested(
+            SklearnWithOnnx(
+                exported.model,
+                drift_reference=reference_stats.to_json(reference),
+                drift_reference_file=reference_stats.REFERENCE_FILE,
+            )
+        )
         with contextlib.redirect_stderr(io.StringIO()):
             info = Model.log(
                 name=MODEL_ARTIFACT,
                 artifact_path=None,
-                flavor=SklearnWithOnnx(
-                    exported.model,
-                    drift_reference=reference_stats.to_json(reference),
-                    drift_reference_file=reference_stats.REFERENCE_FILE,
-                ),
+                flavor=flavor,
                 flavor_name=FLAVOR_NAME,
                 registered_model_name=entry.model_name,
                 metadata={
@@ -166,7 +174,8 @@ def train(entry: TenantModel, settings: Settings, by: str | None = None) -> Trai
             )
     version = str(info.registered_model_version)
     client = MlflowClient()
-    for key, value in tags.items():
+    # The file digests go in with the provenance tags, before any alias can point here.
+    for key, value in {**tags, **flavor.tags()}.items():
         client.set_model_version_tag(entry.model_name, version, key, value)
     grant_tenant_read(settings, entry)
     return TrainResult(

@@ -27,6 +27,9 @@ from gitops.tree.tenant_models import (
 )
 from inference.contracts.tenant_models import FILE_NAME, SHARED, ModelsError, TenantModels
 
+# The service's choice of runtime (inference/settings.py): sklearn always unpickles.
+RUNTIME_VARIABLE = "MODEL_RUNTIME"
+
 
 def tenant_findings(
     root: Path, cluster: str, tenant: str, app: App, objects: list[dict[str, Any]]
@@ -70,9 +73,31 @@ def tenant_findings(
             )
             continue
         served.setdefault(workload.serving.deployment, []).append(workload)
+    if declared.pickle_free:
+        yield from _pickle_free_findings(app, workloads, folder.relative_to(root))
     if workloads:
         yield from _deployments_match(app, declared, served, folder.relative_to(root))
         yield from isolation_findings(app, tenant, workloads, objects)
+
+
+def _pickle_free_findings(
+    app: App, workloads: list[InferenceWorkload], folder: Path
+) -> Iterator[Finding]:
+    """A pickle-free tenant's Deployments must not ask for the pickle: the service refuses to
+    start with MODEL_RUNTIME=sklearn and pickleFree (inference/settings.py). Which versions
+    pass the ONNX gate is the registry's to say, not git's: promote and the pods check that."""
+    for workload in workloads:
+        runtime = workload.env.get(RUNTIME_VARIABLE, "auto").strip().lower()
+        if runtime == "sklearn":
+            yield Finding(
+                CHECK,
+                app.where,
+                "",
+                f"Deployment {workload.name} sets {RUNTIME_VARIABLE}=sklearn, but "
+                f"{folder.as_posix()}/{FILE_NAME} says pickleFree: true; the service refuses "
+                "to start",
+                f"{RUNTIME_VARIABLE} unset (auto) or onnx for a pickle-free tenant",
+            )
 
 
 def _models_file_problem(workload: InferenceWorkload, rendered: set[str]) -> tuple[str, str] | None:

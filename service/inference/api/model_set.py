@@ -98,6 +98,7 @@ class ModelSet:
                     predictor,
                     registry_factory,
                     build_lock,
+                    model_metrics,
                 )
             reloader = Reloader(settings, spec, model_metrics, holder, registry_factory, build_lock)
             self.slots[spec.name] = ModelSlot(

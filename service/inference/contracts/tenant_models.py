@@ -7,12 +7,21 @@ shares the tenant's inference Deployment or gets one of its own:
 
     apiVersion: ml-platform.example.com/v1alpha1
     kind: TenantModels
+    requireFileDigests: true         # optional: refuse versions without recorded file digests
+    pickleFree: true                 # optional: serve only versions with a passed ONNX model
     models:
       - name: tenant-a-iris          # the registered model; also its name in every path
         alias: staging               # the alias it follows; or `version: 3` to pin one
         rollout: rollout.yaml        # optional: a RolloutPolicy file beside this one
         resources: small             # optional: small (default), medium or large
         deployment: shared           # optional: shared (default) or dedicated
+
+The two tenant-wide switches are what the tenant's pods may load (docs/serving.md, "What a
+version must be"): `requireFileDigests` refuses a version whose files' sha256 were not
+recorded at registration (contracts/model_files.py); `pickleFree` refuses every version
+without an ONNX model that passed training's gate, so the pods never unpickle. Both default
+to false; the service, `promote`, `rollout start` and `python -m gitops validate` read them
+from this one file.
 
 Parsed strictly: an unknown field, a wrong type or a duplicate name is a ModelsError naming
 the field (`models[1].alias`) and what was expected. The service reads the file from its
@@ -70,7 +79,8 @@ _NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 # A file beside models.yaml in the tenant's folder, as kustomize's configMapGenerator takes it.
 _POLICY_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.ya?ml$")
 _FIELDS = ("name", "alias", "version", "rollout", "resources", "deployment")
-_TOP_FIELDS = ("apiVersion", "kind", "models")
+_SWITCHES = ("requireFileDigests", "pickleFree")
+_TOP_FIELDS = ("apiVersion", "kind", *_SWITCHES, "models")
 
 
 class ModelsError(ValueError):
@@ -108,6 +118,10 @@ class ModelEntry:
 @dataclass(frozen=True)
 class TenantModels:
     models: tuple[ModelEntry, ...]
+    # Refuse a version whose files' digests were not recorded at registration.
+    require_file_digests: bool = False
+    # Serve only versions whose ONNX gate passed: the tenant's pods never unpickle.
+    pickle_free: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -237,6 +251,12 @@ def parse(document: Any, tenant: str | None = None) -> TenantModels:
         raise ModelsError(
             f"models: {len(items)} declared, at most {MAX_MODELS} per tenant and cluster"
         )
+    switches = {}
+    for switch in _SWITCHES:
+        value = document.get(switch, False)
+        if not isinstance(value, bool):
+            raise ModelsError(f"{switch}: expected true or false, got {value!r}")
+        switches[switch] = value
     models: list[ModelEntry] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -248,7 +268,11 @@ def parse(document: Any, tenant: str | None = None) -> TenantModels:
             )
         seen[entry.name] = index
         models.append(entry)
-    return TenantModels(tuple(models))
+    return TenantModels(
+        tuple(models),
+        require_file_digests=switches["requireFileDigests"],
+        pickle_free=switches["pickleFree"],
+    )
 
 
 def load_file(path: Path, tenant: str | None = None) -> TenantModels:

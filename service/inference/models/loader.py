@@ -6,6 +6,12 @@ Behind MLflow's artifact proxy, MLmodel comes first: it says which runtime serve
 (ONNX when it passed training's gate, else scikit-learn), and that runtime is imported while
 its files download. Elsewhere, a child process downloads with MLflow's client.
 
+Before any file is loaded, the policy (models/load_policy.py) is applied: the version's file
+digests, recorded at registration in the registry's database, are read first and every file
+downloaded or reused from the cache is checked against them; a pickle-free tenant is never
+given a version without a passed ONNX model; size, file count and the time loading and the
+self-check take are bounded. The checks run here, at load, never on a request.
+
 Downloads may run side by side; building a version in memory holds `build_lock`, the swap lock
 all of a service's models share, so one version is built at a time (what memory_needed in
 contracts/tenant_models.py budgets for) and what building it cost can be measured
@@ -22,6 +28,14 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from inference.models.load_policy import (
+    LimitError,
+    LoadPolicy,
+    check_size,
+    recorded_digests,
+    too_large,
+    verify_files,
+)
 from inference.models.memory import (
     growth,
     import_quietly,
@@ -31,6 +45,7 @@ from inference.models.memory import (
 )
 from inference.models.model import ModelCheckError, ServedModel
 from inference.models.model_folder import (
+    PICKLE_FREE,
     chosen_runtime,
     drift_reference_file,
     load_estimator,
@@ -42,7 +57,7 @@ from inference.models.model_folder import (
     sklearn_flavor,
 )
 from inference.models.onnx_model import OnnxModel, OnnxSpec, warm_up
-from inference.models.registry import Registry, RegistryError
+from inference.models.registry import FileTooLarge, Registry, RegistryError
 from inference.models.sklearn_model import SklearnModel
 from inference.models.version_drift import read_version_drift
 
@@ -51,7 +66,7 @@ _RUNTIME_MODULES = {"onnx": "onnxruntime", "sklearn": "sklearn.base"}
 
 
 def load_version(
-    registry: Registry,
+    registry: Registry | None,
     name: str,
     version: str,
     alias: str | None,
@@ -59,52 +74,135 @@ def load_version(
     cache_dir: Path,
     runtime: str = "auto",
     build_lock: AbstractContextManager[object] | None = None,
+    policy: LoadPolicy | None = None,
 ) -> ServedModel:
     """Download (or reuse from cache) and load one version; raise if it must not be served.
     The version's `memory_bytes` is what building it added to the process."""
+    policy = policy or LoadPolicy()
+    what = f"{name} v{version}"
+    if policy.pickle_free:
+        runtime = PICKLE_FREE  # chosen_runtime refuses a version without a passed ONNX model
+    # No registry: a folder already in the cache, checked as it is (training's service_check).
+    tags = registry.version_tags(name, version) if registry is not None else {}
+    digests = recorded_digests(tags, policy, what)
     final = cache_dir / name / version
     lock = build_lock if build_lock is not None else nullcontext()
     if not (final / "MLmodel").exists():
+        assert registry is not None, f"{final} holds no model and there is no registry"
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
         try:
-            _download(registry, name, version, staging, runtime)
+            _download(registry, name, version, staging, runtime, digests, policy)
+            check_size(staging, policy, what)
+            verify_files(staging, digests, what, "downloaded")
             with lock:
-                model = _build(staging, name, version, alias, run_id, runtime)
+                model = _build_within(staging, name, version, alias, run_id, runtime, policy)
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
             return model
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     try:
+        check_size(final, policy, what)
+        verify_files(final, digests, what, "cached")
         with lock:
-            return _build(final, name, version, alias, run_id, runtime)
+            return _build_within(final, name, version, alias, run_id, runtime, policy)
     except Exception:
         shutil.rmtree(final, ignore_errors=True)
         raise
 
 
-def _download(registry: Registry, name: str, version: str, staging: Path, runtime: str) -> None:
+def _download(
+    registry: Registry,
+    name: str,
+    version: str,
+    staging: Path,
+    runtime: str,
+    digests: dict[str, str] | None,
+    policy: LoadPolicy,
+) -> None:
     location = registry.proxied_location(name, version)
     if location is None:
         registry.start_download(name, version, staging).wait()
         return
-    registry.download_file(location, "MLmodel", staging)
-    meta = read_mlmodel(staging)
-    chosen = chosen_runtime(meta, runtime)
-    importer = threading.Thread(
-        target=importlib.import_module, args=(_RUNTIME_MODULES[chosen],), daemon=True
-    )
-    importer.start()
-    for relative in needed_files(meta, chosen):
-        registry.download_file(location, relative, staging)
-    reference = drift_reference_file(meta)
-    if reference:
-        # Drift monitoring must not keep a version from serving: a missing reference is
-        # reported by /model/info instead (read_version_drift).
-        with contextlib.suppress(RegistryError):
-            registry.download_file(location, reference, staging)
-    importer.join()
+    what = f"{name} v{version}"
+    budget = _Budget(policy)
+    try:
+        budget.take(registry.download_file(location, "MLmodel", staging, budget.left))
+        # MLmodel decides which runtime and which files: it is checked before it is read.
+        verify_files(staging, digests, what, "downloaded")
+        meta = read_mlmodel(staging)
+        try:
+            chosen = chosen_runtime(meta, runtime)
+        except ModelCheckError as exc:  # before the model file is downloaded
+            raise ModelCheckError(f"{what}: {exc}") from None
+        importer = threading.Thread(
+            target=importlib.import_module, args=(_RUNTIME_MODULES[chosen],), daemon=True
+        )
+        importer.start()
+        try:
+            for relative in needed_files(meta, chosen):
+                budget.take(registry.download_file(location, relative, staging, budget.left))
+            reference = drift_reference_file(meta)
+            if reference:
+                # Drift monitoring must not keep a version from serving: a missing reference
+                # is reported by /model/info instead (read_version_drift).
+                try:
+                    budget.take(registry.download_file(location, reference, staging, budget.left))
+                except FileTooLarge:
+                    raise
+                except RegistryError:
+                    pass
+        finally:
+            importer.join()
+    except FileTooLarge as exc:
+        raise LimitError(too_large(what, budget.used + exc.written, policy)) from None
+
+
+class _Budget:
+    """The bytes a version's downloads may still take (MODEL_MAX_BYTES)."""
+
+    def __init__(self, policy: LoadPolicy) -> None:
+        self.policy, self.used = policy, 0
+
+    @property
+    def left(self) -> int:
+        return self.policy.max_bytes - self.used
+
+    def take(self, size: int) -> None:
+        self.used += size
+
+
+def _build_within(
+    path: Path,
+    name: str,
+    version: str,
+    alias: str | None,
+    run_id: str | None,
+    runtime: str,
+    policy: LoadPolicy,
+) -> ServedModel:
+    """_build in a worker thread, refused when it takes longer than the policy allows. A
+    thread cannot be stopped: a hung load is abandoned, and the service keeps serving."""
+    outcome: dict[str, object] = {}
+
+    def build() -> None:
+        try:
+            outcome["model"] = _build(path, name, version, alias, run_id, runtime)
+        except BaseException as exc:  # handed to the caller's thread as it is
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=build, name=f"load {name} v{version}", daemon=True)
+    worker.start()
+    worker.join(policy.check_timeout_seconds)
+    if worker.is_alive():
+        raise LimitError(
+            f"cannot load {name} v{version}: loading it and its self-check did not finish "
+            f"within MODEL_CHECK_TIMEOUT_SECONDS={policy.check_timeout_seconds:g}; refused"
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["model"]  # type: ignore[return-value]
 
 
 def _build(
@@ -133,7 +231,10 @@ def _build(
         raise ModelCheckError(
             f"cannot load {name} v{version}: {type(exc).__name__}: {exc}"
         ) from exc
-    model.prepare()
+    try:
+        model.prepare()
+    except ModelCheckError as exc:
+        raise ModelCheckError(f"{name} v{version}: {exc}") from exc
     model.drift = read_version_drift(path, drift_reference_file(meta))
     model.memory_bytes = growth(before, resident_bytes())
     return model

@@ -36,12 +36,22 @@ def onnx_metadata(meta: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return str(flavor["data"]), described
 
 
+# What the loader asks for on a pickle-free tenant: onnx, or a refusal that says why.
+PICKLE_FREE = "pickle-free"
+
+
 def chosen_runtime(meta: dict[str, Any], wanted: str) -> str:
     """`onnx` when the version has a gated ONNX model and `wanted` allows it, else `sklearn`."""
     onnx = onnx_metadata(meta) is not None
+    if wanted == PICKLE_FREE and not onnx:
+        raise ModelCheckError(
+            "this tenant is pickle-free (pickleFree in its models.yaml): its pods serve only "
+            "versions with an ONNX model that passed training's gate, and never unpickle; "
+            "this version has none"
+        )
     if wanted == "onnx" and not onnx:
         raise ModelCheckError("MODEL_RUNTIME=onnx, but this version has no ONNX model that passed")
-    return "onnx" if onnx and wanted != "sklearn" else "sklearn"
+    return "onnx" if onnx and wanted != "sklearn" else "sklearn"  # PICKLE_FREE: onnx
 
 
 def drift_reference_file(meta: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ short-lived child with MLflow's client, whose imports and memory end with it.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import logging
 import os
@@ -37,6 +38,14 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 class RegistryError(RuntimeError):
     """The registry could not answer (unreachable, unknown model or alias, no permission)."""
+
+
+class FileTooLarge(RegistryError):
+    """A download stopped because the file went past the bytes it was allowed."""
+
+    def __init__(self, relative: str, written: int) -> None:
+        super().__init__(f"{relative} is larger than allowed ({written} bytes read so far)")
+        self.written = written
 
 
 class PendingDownload:
@@ -126,8 +135,31 @@ class Registry:
         except (KeyError, TypeError):
             raise RegistryError(f"cannot resolve {name}@{alias}: unexpected answer") from None
 
+    def version_tags(self, name: str, version: str) -> dict[str, str]:
+        """The version's tags, read from the registry's database (never its artifact store):
+        the file digests recorded at registration are among them."""
+        if not self._speaks_rest:
+            found = self._run_fetch([f"models:/{name}/{version}"]).wait_json()
+            return {str(k): str(v) for k, v in (found.get("tags") or {}).items()}
+        query = urllib.parse.urlencode({"name": name, "version": version})
+        try:
+            found = self._get_json(f"{self._api}/mlflow/model-versions/get?{query}")
+            listed = found["model_version"].get("tags") or []
+            return {str(t["key"]): str(t.get("value", "")) for t in listed}
+        except RegistryError as exc:
+            raise RegistryError(f"cannot read the tags of {name} v{version}: {exc}") from None
+        except (KeyError, TypeError, AttributeError):
+            raise RegistryError(f"cannot read the tags of {name} v{version}") from None
+
     def start_download(self, name: str, version: str, destination: Path) -> PendingDownload:
         """Start downloading the version's artifacts; the caller may work meanwhile."""
+        if importlib.util.find_spec("mlflow") is None:
+            # The slim image (service/requirements-slim.txt) has no MLflow client.
+            raise RegistryError(
+                f"cannot download {name} v{version}: its artifacts are not behind the MLflow "
+                "server's artifact proxy, and this image has no MLflow client to read them "
+                "elsewhere (run the server with --serve-artifacts, or use the full image)"
+            )
         return self._run_fetch([f"models:/{name}/{version}", str(destination)])
 
     def proxied_location(self, name: str, version: str) -> str | None:
@@ -158,8 +190,11 @@ class Registry:
             location = location[2:].partition("/")[2]
         return location.strip("/")
 
-    def download_file(self, location: str, relative: str, destination: Path) -> None:
-        """One file of a proxied location into destination/relative."""
+    def download_file(
+        self, location: str, relative: str, destination: Path, max_bytes: int | None = None
+    ) -> int:
+        """One file of a proxied location into destination/relative; its size. A file larger
+        than `max_bytes` is cut off there and raises FileTooLarge."""
         quoted = urllib.parse.quote(f"{location}/{relative}")
         url = f"{self._api}/mlflow-artifacts/artifacts/{quoted}"
         target = destination / relative
@@ -170,8 +205,13 @@ class Registry:
                 urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response,  # noqa: S310
                 target.open("wb") as out,
             ):
+                written = 0
                 while chunk := response.read(1 << 20):
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        raise FileTooLarge(relative, written)
                     out.write(chunk)
+                return written
         except urllib.error.HTTPError as exc:
             raise RegistryError(f"cannot download {relative}: {_http_error(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:

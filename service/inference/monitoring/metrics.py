@@ -21,6 +21,8 @@ from prometheus_client import (
     Histogram,
 )
 
+from inference.models.load_policy import INTEGRITY_REASONS
+
 # Request latency spans sub-millisecond cache hits to slow model calls under load.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ROW_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -93,6 +95,15 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.integrity_failures = Counter(
+            "inference_model_integrity_failures",
+            "Versions refused before loading because their files are not what was recorded at "
+            "registration, by model and reason (mismatch: a file's sha256 differs or the file "
+            "is not listed; unrecorded: no digests where the tenant requires them; malformed: "
+            "the recorded digests cannot be read).",
+            ["model", "reason"],
+            registry=r,
+        )
         self.batch_rows = Histogram(
             "inference_batch_rows",
             "Rows per batched model call.",
@@ -144,6 +155,9 @@ class ModelMetrics:
         self.memory = metrics.memory.labels(name)
         # Start these at zero so rate() and absent() behave from the first scrape.
         self.reloads = {result: metrics.reloads.labels(name, result) for result in RELOAD_RESULTS}
+        self.integrity_failures = {
+            reason: metrics.integrity_failures.labels(name, reason) for reason in INTEGRITY_REASONS
+        }
         self._classes: dict[Any, Any] = {}
 
     def predicted(self, label: Any, count: int) -> None:

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference.contracts.mounted_policy import RolloutConfig
+from inference.models.load_policy import IntegrityError
 from inference.models.loader import load_version, prune_cache
 from inference.models.model import ModelCheckError, Prediction, ServedModel
 from inference.models.registry import Registry
+from inference.monitoring.metrics import ModelMetrics
 from inference.monitoring.rollout_metrics import CANDIDATE, STABLE, ModelRolloutMetrics
 from inference.rollout.routing import CANARY, SHADOW, Route, Router
 from inference.rollout.shadow import ShadowRunner
@@ -94,8 +96,11 @@ class Rollout:
         predictor: Predictor,
         registry_factory: Callable[[str], Registry],
         build_lock: threading.Lock | None = None,
+        model_metrics: ModelMetrics | None = None,
     ) -> None:
         self._settings = settings
+        # The model's own series: a candidate refused for its files counts there too.
+        self._model_metrics = model_metrics
         self._spec = spec
         self.config = config
         self._holder = holder
@@ -195,16 +200,22 @@ class Rollout:
         cache = self._settings.model_cache_dir / CACHE_FOLDER
         name = self._spec.name
         assert self._registry is not None
-        candidate = load_version(
-            self._registry,
-            name,
-            version,
-            self.config.candidate_alias,
-            run_id,
-            cache,
-            self._settings.model_runtime,
-            self._build_lock,
-        )
+        try:
+            candidate = load_version(
+                self._registry,
+                name,
+                version,
+                self.config.candidate_alias,
+                run_id,
+                cache,
+                self._settings.model_runtime,
+                self._build_lock,
+                self._settings.load_policy,
+            )
+        except IntegrityError as exc:
+            if self._model_metrics is not None:
+                self._model_metrics.integrity_failures[exc.reason].inc()
+            raise
         prune_cache(cache, name, keep={version})
         refusal = memory_refusal(candidate, self._spec)
         if refusal is not None:

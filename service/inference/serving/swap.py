@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from inference.models.load_policy import IntegrityError
 from inference.models.loader import load_version, prune_cache
 from inference.models.model import ModelCheckError, ServedModel
 from inference.models.registry import Registry
@@ -149,6 +150,8 @@ class Reloader:
             self._holder.last_error = str(exc)
             result = "refused" if isinstance(exc, MemoryRefused) else "failure"
             self._metrics.reloads[result].inc()
+            if isinstance(exc, IntegrityError):
+                self._metrics.integrity_failures[exc.reason].inc()
             serving = self._holder.current
             log.warning(
                 "%s: model refresh failed (attempt %d), %s: %s",
@@ -184,6 +187,7 @@ class Reloader:
             cache_dir,
             self._settings.model_runtime,
             self._build_lock,
+            self._settings.load_policy,
         )
         refusal = memory_refusal(model, self._spec)
         if refusal is not None:

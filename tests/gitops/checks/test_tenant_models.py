@@ -198,6 +198,23 @@ def test_model_uri_beside_the_models_file(repo: Path) -> None:
     )
 
 
+def test_a_pickle_free_tenant_that_asks_for_the_pickle(repo: Path) -> None:
+    declared = (repo / EKS_A / "models.yaml").read_text()
+    (repo / EKS_A / "models.yaml").write_text(
+        declared.replace("kind: TenantModels\n", "kind: TenantModels\npickleFree: true\n")
+    )
+    assert found(repo) == ""  # pickle-free, on the runtime that picks ONNX: fine
+    append(repo / EKS_A / "settings.env", "MODEL_RUNTIME=sklearn\n")
+    assert found(repo).startswith(
+        "eks: Application argocd/tenant-a: Deployment inference-service sets "
+        "MODEL_RUNTIME=sklearn, but overlays/eks/tenants/tenant-a/models.yaml says "
+        "pickleFree: true; the service refuses to start"
+    )
+    # The same runtime on a tenant that is not pickle-free is its own choice.
+    append(repo / KIND_A / "settings.env", "MODEL_RUNTIME=sklearn\n")
+    assert "overlays/kind" not in found(repo)
+
+
 def test_a_dedicated_entry_no_deployment_serves(repo: Path) -> None:
     append(
         repo / KIND_A / "models.yaml",

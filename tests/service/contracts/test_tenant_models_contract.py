@@ -174,3 +174,15 @@ def test_memory_needed_counts_rollouts_twice_and_one_swap() -> None:
     ).models
     assert memory_needed(()) == SERVICE_BASE_BYTES
     assert memory_needed(models) == SERVICE_BASE_BYTES + (2 * 16 + 64 + 64) * MIB
+
+
+def test_the_tenant_wide_switches_default_off_and_must_be_booleans() -> None:
+    entry = {"name": "tenant-a-iris", "alias": "staging"}
+    plain = parse(declaration(entry), "tenant-a")
+    assert (plain.require_file_digests, plain.pickle_free) == (False, False)
+    strict = parse(
+        {**declaration(entry), "requireFileDigests": True, "pickleFree": True}, "tenant-a"
+    )
+    assert (strict.require_file_digests, strict.pickle_free) == (True, True)
+    with pytest.raises(ModelsError, match="pickleFree: expected true or false, got 'yes'"):
+        parse({**declaration(entry), "pickleFree": "yes"}, "tenant-a")

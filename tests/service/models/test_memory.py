@@ -42,6 +42,9 @@ class FolderRegistry:
     def proxied_location(self, _name: str, _version: str) -> None:
         return None
 
+    def version_tags(self, _name: str, _version: str) -> dict[str, str]:
+        return {}  # no file digests recorded
+
     def start_download(self, _name: str, _version: str, destination: Path) -> Any:
         self.locked.append(self.lock_held)
         shutil.copytree(self.folder, destination, dirs_exist_ok=True)

@@ -259,7 +259,9 @@ def test_broken_versions_never_replace_the_served_one(
     )
     try:
         # 1. A corrupt artifact: the pickle in S3 overwritten with junk.
-        corrupt = log_and_register(registry.url, "svc-guard", estimator, features)
+        # Without recorded digests: the load itself must fail (test_integrity_integration.py
+        # covers a version whose digests catch the change first).
+        corrupt = log_and_register(registry.url, "svc-guard", estimator, features, digests=False)
         bucket, key = s3_key_of_model_file(registry.url, "svc-guard", corrupt)
         s3 = s3_client(s3_env)
         s3.head_object(Bucket=bucket, Key=key)  # the file we corrupt really is the model

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from inference.models.load_policy import IntegrityError
 from inference.models.model import ModelCheckError, Prediction, ServedModel
 from inference.models.schema import InputSchema
 from inference.monitoring.metrics import Metrics
@@ -121,6 +122,25 @@ def test_a_version_that_fails_to_load_never_replaces_the_served_one(rig: Rig) ->
     assert rig.refresh() is False
     assert rig.holder.current.version == "1"
     assert "self-check failed" in rig.holder.last_error
+    assert _reloads(rig.metrics, "failure") == 1
+
+
+def test_a_version_whose_files_differ_is_counted_and_never_served(rig: Rig) -> None:
+    rig.refresh()
+    refused = IntegrityError(
+        "iris v2: downloaded file model.pkl: recorded sha256 a, found b", "mismatch"
+    )
+    rig.registry.points_at, rig.versions["2"] = "2", refused
+    assert rig.refresh() is False
+    assert rig.holder.current.version == "1"
+    assert "downloaded file model.pkl" in rig.holder.last_error
+
+    def failures(reason: str) -> float:
+        return rig.metrics.registry.get_sample_value(
+            "inference_model_integrity_failures_total", {"model": "iris", "reason": reason}
+        )
+
+    assert (failures("mismatch"), failures("unrecorded"), failures("malformed")) == (1, 0, 0)
     assert _reloads(rig.metrics, "failure") == 1
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.models import recorded_and_stored
 from tests.support.servers import start_service
 from tests.support.team_models import (
     TARGET,
@@ -59,6 +60,9 @@ def test_promote_scores_on_the_stored_sample_and_rollback_undoes(
     assert version.tags["registered_from"] == "team code"
     assert version.tags["onnx_gate"] == "unsupported"
     assert version.tags["dataset"] == "test.csv"
+    recorded, stored = recorded_and_stored(registry.url, model, "1", tmp_path / "stored")
+    assert recorded == stored
+    assert {"MLmodel", "model.pkl", "evaluation_sample.csv"} <= set(stored)
     run = client.get_run(version.run_id)
     assert run.data.params["n_labelled"] == "200"
     assert {"accuracy", "f1_macro", "log_loss"} <= run.data.metrics.keys()

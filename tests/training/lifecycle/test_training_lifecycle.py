@@ -17,7 +17,9 @@ def _client(registry):
     return MlflowClient(registry.url)
 
 
-def test_train_registers_a_version_with_provenance_in_s3(cli, tenants_file, registry, s3_env):
+def test_train_registers_a_version_with_provenance_in_s3(
+    cli, tenants_file, registry, s3_env, tmp_path
+):
     tenant = tenants_file[1]
     model = f"{tenant}-iris"
     result = cli("train", "--tenant", tenant)
@@ -32,6 +34,12 @@ def test_train_registers_a_version_with_provenance_in_s3(cli, tenants_file, regi
     assert version.tags["git_commit"] == expected_commit
     assert version.tags["dataset"] == "iris"
     assert version.tags["estimator"] == "logistic_regression"
+    # The sha256 of every file, recorded in the registry's database, is what the store holds.
+    from tests.support.models import recorded_and_stored
+
+    recorded, stored = recorded_and_stored(registry.url, model, "1", tmp_path / "stored")
+    assert recorded == stored
+    assert {"MLmodel", "model.pkl", "model.onnx", "input_example.json"} <= set(stored)
     params = client.get_run(version.run_id).data.params
     assert (params["dataset"], params["split_seed"], params["test_size"]) == ("iris", "42", "0.25")
     metrics = client.get_run(version.run_id).data.metrics
