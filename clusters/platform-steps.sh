@@ -64,14 +64,23 @@ registry_password() {
   printf '%s' "$password"
 }
 
+# The MLflow admin's password (Secret mlflow/mlflow-auth), read once per run: every user and
+# grant below is made as the admin.
+MLFLOW_ADMIN_PASSWORD=""
+read_admin_password() {
+  if [[ -z "$MLFLOW_ADMIN_PASSWORD" ]]; then
+    MLFLOW_ADMIN_PASSWORD="$(registry_password mlflow mlflow-auth admin-password)" || exit 1
+  fi
+}
+
 # ensure_registry_user USER NAMESPACE SECRET: the MLflow user USER, with the password of the
 # Secret NAMESPACE/SECRET (created, or its password reset to the Secret's), as the admin.
 ensure_registry_user() {
-  local admin password
-  admin="$(registry_password mlflow mlflow-auth admin-password)" || exit 1
+  local password
+  read_admin_password
   password="$(registry_password "$2" "$3")" || exit 1
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="$admin" \
-    REGISTRY_USER_PASSWORD="$password" \
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$MLFLOW_ADMIN_PASSWORD" REGISTRY_USER_PASSWORD="$password" \
     env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access ensure-user --username "$1")
 }
 
@@ -104,9 +113,9 @@ provision_tenants() {
 # grant_declared_models TENANT: `provision-tenant` with the tenant's models.yaml of this
 # cluster, as the admin (training/registry_access.py has the table of who gets what).
 grant_declared_models() {
-  local admin
-  admin="$(registry_password mlflow mlflow-auth admin-password)" || exit 1
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="$admin" \
+  read_admin_password
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$MLFLOW_ADMIN_PASSWORD" \
     PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training.registry_access \
     provision-tenant --models "overlays/$CLUSTER/tenants/$1/models.yaml")
 }

@@ -566,7 +566,7 @@ def _tenant_access(
 ) -> list[Finding]:
     """Each tenant's writer user created and its declared models provisioned (a run that
     failed earlier says why in _outcome)."""
-    if _ended_early(scenario, recording):
+    if _ended_early(scenario, recording) or recording.timed_out:
         return []
     done = [c for c in recording.of("python") if c.rc == 0 and c.argv[:2] == REGISTRY_ACCESS]
     users = {_option(c.argv, "--username") for c in done if c.argv[2:3] == ("ensure-user",)}
