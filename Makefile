@@ -83,7 +83,7 @@ lint: setup ## ruff, hadolint, shellcheck, yamllint on their own
 tenant: setup ## scaffold a tenant on every cluster: make tenant NAME=tenant-c
 	$(PY) -m gitops scaffold-tenant "$(NAME)"
 
-model: setup ## declare a model of a tenant on every cluster: make model TENANT=tenant-a MODEL=churn [ALIAS=..] [DEDICATED=1] [RESOURCES=..]
+model: setup ## declare a model of a tenant on every cluster: make model TENANT=tenant-a MODEL=fraud [ALIAS=..] [DEDICATED=1] [RESOURCES=..]
 	$(PY) -m gitops add-model "$(TENANT)" "$(MODEL)" $(if $(ALIAS),--alias "$(ALIAS)") \
 	  $(if $(filter 1 yes true,$(DEDICATED)),--dedicated) $(if $(RESOURCES),--resources "$(RESOURCES)")
 

@@ -54,61 +54,103 @@ stop_port_forward() {
   return 0
 }
 
-# MLflow runs with basic auth and grants nothing by default: create the trainer user, one
-# user per tenant and the rollout judge's, each with the password its Secret in the cluster
-# holds (Kind: created by the bootstrap; EKS: by External Secrets from AWS Secrets Manager).
-# Training then grants each tenant READ on what it trains, and the judge MANAGE;
-# grant_model_reads gives each tenant READ on every model it declares.
+# registry_password NAMESPACE SECRET [KEY]: the password (key `password`, or KEY) a registry
+# user's Secret holds; stops the bootstrap naming the Secret when it is missing or empty (a
+# user with an empty password would be refused by MLflow much later, far from the cause).
+registry_password() {
+  local password
+  password="$(secret_value "$1" "$2" "${3:-password}")" && [[ -n "$password" ]] ||
+    die "Secret $1/$2 (key ${3:-password}) is missing or empty: Kind: clusters/kind/bootstrap.sh creates it; EKS: its ExternalSecret (docs/eks.md lists the Secrets Manager entries)"
+  printf '%s' "$password"
+}
+
+# The MLflow admin's password (Secret mlflow/mlflow-auth), read once per run: every user and
+# grant below is made as the admin.
+MLFLOW_ADMIN_PASSWORD=""
+read_admin_password() {
+  if [[ -z "$MLFLOW_ADMIN_PASSWORD" ]]; then
+    MLFLOW_ADMIN_PASSWORD="$(registry_password mlflow mlflow-auth admin-password)" || exit 1
+  fi
+}
+
+# ensure_registry_user USER NAMESPACE SECRET: the MLflow user USER, with the password of the
+# Secret NAMESPACE/SECRET (created, or its password reset to the Secret's), as the admin.
+ensure_registry_user() {
+  local password
+  read_admin_password
+  password="$(registry_password "$2" "$3")" || exit 1
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$MLFLOW_ADMIN_PASSWORD" REGISTRY_USER_PASSWORD="$password" \
+    env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access ensure-user --username "$1")
+}
+
+# MLflow runs with basic auth and grants nothing by default: the platform's users, trainer
+# (training and promotion) and rollout-judge, each with the password its Secret in the
+# cluster holds (Kind: created by the bootstrap; EKS: by External Secrets from AWS Secrets
+# Manager). The tenants' users come with provision_tenants.
 provision_registry_users() {
-  local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) tenant
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-    REGISTRY_USER_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
-    "${access[@]}" ensure-user --username trainer)
-  for tenant in $(inventory --tenants); do
-    (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-      MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-      REGISTRY_USER_PASSWORD="$(secret_value "$tenant" mlflow-credentials password)" \
-      "${access[@]}" ensure-user --username "$tenant")
+  ensure_registry_user trainer mlflow mlflow-trainer-credentials
+  ensure_registry_user rollout-judge rollout-judge mlflow-credentials
+}
+
+# provision_tenants TENANT...: for each tenant its two registry users, `<tenant>` (the
+# service, Secret <tenant>/mlflow-credentials) and `<tenant>-trainer` (its team's writer,
+# Secret <tenant>/mlflow-trainer-credentials), then `registry_access provision-tenant` with
+# the models.yaml of this cluster: READ for the service and EDIT for the writer on every
+# declared model and the tenant's experiment, MANAGE for trainer and rollout-judge; it
+# creates the declared model names (so no other tenant can take one) and refuses a name
+# another tenant's user holds. Without it the service is refused (403) and its /ready never
+# answers 200. Needs the MLflow port-forward. Safe to run again: a grant that exists is kept.
+provision_tenants() {
+  local tenant
+  for tenant in "$@"; do
+    ensure_registry_user "$tenant" "$tenant" mlflow-credentials
+    ensure_registry_user "$tenant-trainer" "$tenant" mlflow-trainer-credentials
+    grant_declared_models "$tenant"
   done
+}
+
+# grant_declared_models TENANT: `provision-tenant` with the tenant's models.yaml of this
+# cluster, as the admin (training/registry_access.py has the table of who gets what).
+grant_declared_models() {
+  read_admin_password
   (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-    REGISTRY_USER_PASSWORD="$(secret_value rollout-judge mlflow-credentials password)" \
-    "${access[@]}" ensure-user --username rollout-judge)
+    MLFLOW_TRACKING_PASSWORD="$MLFLOW_ADMIN_PASSWORD" \
+    PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training.registry_access \
+    provision-tenant --models "overlays/$CLUSTER/tenants/$1/models.yaml")
 }
 
 # The first version of every model a tenant declares (models.yaml) that training's catalog
 # trains (training/tenants.yaml), promoted to the alias the declaration follows, where that
-# alias is not set yet (training grants the tenant READ on it). Never touches an alias that is
-# set: later versions go through `python -m training promote` and its gate. A declared model
-# outside the catalog is reported and skipped: its team registers its versions itself.
+# alias is not set yet. Never touches an alias that is set: later versions go through
+# `python -m training promote` and its gate. A declared model outside the catalog is reported
+# and skipped here: seed_team_models registers it when a bundled example trains it.
 seed_models() {
-  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=trainer \
-    MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-trainer-credentials password)" \
+  local password
+  password="$(registry_password mlflow mlflow-trainer-credentials)" || exit 1
+  (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=trainer MLFLOW_TRACKING_PASSWORD="$password" \
     PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" "$PY" -m training seed --cluster "$CLUSTER")
 }
 
-# grant_model_reads TENANT...: READ for each named tenant's registry user on every model its
-# models.yaml declares on this cluster (inventory --models:
-# `<tenant> <model> <@alias or /version> <Service>`). Training grants it on what `seed` and
-# `train` register; a model a team registered with its own code gets it here. Without it the
-# tenant's service is refused (403) and its /ready never answers 200. Needs the MLflow
-# port-forward. Safe to run again: a grant that exists is kept.
-grant_model_reads() {
-  local access=(env PYTHONPATH="$REPO_ROOT" "$PY" -m training.registry_access) models tenant model
-  local only=" $* "
-  models="$(inventory --models)" || die "python -m gitops inventory --models failed"
-  while read -r tenant model _; do
-    [[ -n "$tenant" && "$only" == *" $tenant "* ]] || continue
-    (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME=admin \
-      MLFLOW_TRACKING_PASSWORD="$(secret_value mlflow mlflow-auth admin-password)" \
-      "${access[@]}" grant-read --username "$tenant" --model "$model")
-  done <<<"$models"
+# seed_team_models TENANT...: the first version of each model a tenant declares that a team
+# example of the repository trains (training/examples/examples.yaml), the way its team
+# registers it: the example's own script, ending in the platform's `register` step, logged in
+# as the tenant's writer user `<tenant>-trainer`; then the declared alias where it is not set
+# yet. A version of the same code and data is reused (`seed-examples`, docs/models.md).
+seed_team_models() {
+  local tenant password
+  for tenant in "$@"; do
+    password="$(registry_password "$tenant" mlflow-trainer-credentials)" || exit 1
+    (cd "$REPO_ROOT" && MLFLOW_TRACKING_USERNAME="$tenant-trainer" \
+      MLFLOW_TRACKING_PASSWORD="$password" PYTHONPATH="$REPO_ROOT/service:$REPO_ROOT" \
+      "$PY" -m training seed-examples --cluster "$CLUSTER" --tenant "$tenant")
+  done
 }
 
 # platform_then_first_models TIMEOUT: wait until the platform Applications are Synced and
-# Healthy, then create the MLflow users, seed each tenant's first models and grant each tenant
-# READ on every model it declares. Sets TENANT_APPS
+# Healthy, then create the MLflow users, give each tenant access to the models it declares,
+# and register each declared model's first version (the catalog's, then the team examples').
+# Sets TENANT_APPS
 # (the tenant Applications, for the caller's last wait). The lists are captured first: set -e
 # does not see a command substitution fail inside `mapfile <<<`.
 platform_then_first_models() {
@@ -121,12 +163,13 @@ platform_then_first_models() {
   mapfile -t TENANT_APPS <<<"$tenant_list"
   wait_for_applications platform "$1" "${platform_apps[@]}"
 
-  log "MLflow users, the first version of every declared model whose alias is not set yet, and READ grants"
+  log "MLflow users and grants, then the first version of every declared model whose alias is not set yet"
+  mapfile -t tenants <<<"$tenant_namespaces"
   start_port_forward
   provision_registry_users
+  provision_tenants "${tenants[@]}"
   seed_models
-  mapfile -t tenants <<<"$tenant_namespaces"
-  grant_model_reads "${tenants[@]}"
+  seed_team_models "${tenants[@]}"
   stop_port_forward
 }
 

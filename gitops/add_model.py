@@ -61,9 +61,10 @@ def main(argv: list[str]) -> int:
         f"  1. register a first version of {result.model} and set its alias, {aliases}, "
         "before this is synced: the tenant's service is ready only once every model it "
         "declares has a version (docs/models.md)\n"
-        "  2. let the tenant's service read it, as the MLflow admin: python -m "
-        f"training.registry_access grant-read --username {result.tenant} --model "
-        f"{result.model} (the bootstrap scripts grant every declared model)\n"
+        "  2. let the tenant's service read it and its team's writer user write it, as the "
+        "MLflow admin: python -m training.registry_access provision-tenant --models "
+        f"overlays/<cluster>/tenants/{result.tenant}/models.yaml (the bootstrap scripts and "
+        "clusters/eks/sync.sh do it for every declared model)\n"
         "  3. open a pull request: its rendered diff shows the new ConfigMap tenant-models and "
         "the rollout of the Deployment that serves the model"
     )

@@ -136,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--by", help="who seeds (default: git user.name, then $USER)")
     seed.set_defaults(handler=_seed)
 
+    examples = commands.add_parser(
+        "seed-examples",
+        help="first version of every declared model a bundled team example trains "
+        "(training/examples/examples.yaml), by running the team's script",
+    )
+    examples.add_argument(
+        "--cluster", required=True, help="whose overlays name the tenants (kind, eks)"
+    )
+    examples.add_argument(
+        "--tenant", help="only this tenant's models (the bootstraps log in as its writer user)"
+    )
+    examples.add_argument("--by", help="who promotes (default: git user.name, then $USER)")
+    examples.set_defaults(handler=_seed_examples)
+
     up = commands.add_parser("up", help="local platform: MLflow, models, one service per tenant")
     up.add_argument("--once", action="store_true", help="exit after the table instead of serving")
     up.add_argument("--retrain", action="store_true", help="train even if a version matches")
@@ -340,6 +354,26 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
         )
     missing = [r for r in rows if r.action == PINNED_MISSING]
     return 1 if missing else 0
+
+
+def _seed_examples(args: argparse.Namespace, settings: Settings) -> int:
+    from training import output
+    from training.lifecycle import registry
+    from training.lifecycle.team_examples import load_examples, seed_examples
+
+    load_examples(settings.examples_file)  # bad input before MLflow is contacted
+    client = registry.connect(settings)
+    rows = seed_examples(client, settings, args.cluster, args.tenant, by=args.by)
+    whose = f"{args.tenant} on {args.cluster}" if args.tenant else args.cluster
+    if not rows:
+        output.console.print(f"no declared model of {whose} is trained by a bundled example")
+        return 0
+    output.table(
+        f"team examples for {whose}",
+        ["tenant", "model", "serves", "version", "action"],
+        [[r.tenant, r.model, r.served, r.version or "-", r.action] for r in rows],
+    )
+    return 0
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:

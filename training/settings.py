@@ -80,6 +80,8 @@ class Settings:
     tracking_username: str | None = None
     tracking_password: str | None = None
     drift: DriftSettings = DriftSettings()
+    # Team models whose training code the repository bundles (`seed-examples`, `make up`).
+    examples_file: Path = REPO_ROOT / "training" / "examples" / "examples.yaml"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -114,6 +116,11 @@ class Settings:
             tracking_username=os.environ.get("MLFLOW_TRACKING_USERNAME") or None,
             tracking_password=os.environ.get("MLFLOW_TRACKING_PASSWORD") or None,
             drift=_drift_settings(),
+            examples_file=Path(
+                os.environ.get(
+                    "TRAINING_EXAMPLES_FILE", REPO_ROOT / "training" / "examples" / "examples.yaml"
+                )
+            ),
         )
 
 

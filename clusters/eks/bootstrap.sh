@@ -5,9 +5,10 @@
 #      (CERTIFICATE_ARN) issued, and every Secrets Manager entry the tree's ExternalSecrets read
 #   2. Argo CD (pinned) and the root Application; wait until the platform Applications are
 #      Synced and Healthy (add-ons, storage, MLflow, monitoring, tenant kits, rollout judge)
-#   3. MLflow users (trainer, one per tenant, the rollout judge), each with the password its
-#      Secret holds (External Secrets writes them from Secrets Manager), then each tenant's
-#      first model version where its alias is not set yet
+#   3. MLflow users (trainer, the rollout judge, each tenant's service and writer users), each
+#      with the password its Secret holds (External Secrets writes them from Secrets Manager),
+#      each tenant's grants on its declared models, then each declared model's first version
+#      where its alias is not set yet
 #   4. sync the tenant Applications once (they never sync by themselves on EKS; later syncs
 #      are a person's, after review: clusters/eks/sync.sh), pruning, and wait for them
 #

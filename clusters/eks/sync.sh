@@ -9,9 +9,10 @@
 # starts unticked), and every change of a tenant's settings.env, models.yaml or rollout
 # policies makes a new hash-suffixed ConfigMap, so syncs without prune pile ConfigMaps up
 # until the tenant quota's `configmaps` count refuses a new one. This script always prunes.
-# Before a tenant's sync it gives the tenant READ on every model its models.yaml declares (a
-# model declared since the bootstrap has no grant yet, and the service would be refused), as
-# the MLflow admin through a port-forward. Needs kubectl on the cluster's context and the
+# Before a tenant's sync it provisions the tenant's registry access for what its models.yaml
+# declares (provision_tenants in clusters/platform-steps.sh: a model declared since the
+# bootstrap has no grant yet, and the service would be refused), as the MLflow admin through
+# a port-forward. Needs kubectl on the cluster's context and the
 # repository's Python (.venv).
 # Environment: SYNC_TIMEOUT (900 s), MLFLOW_LOCAL_PORT (15000).
 set -euo pipefail
@@ -42,9 +43,9 @@ for name in "$@"; do
   fi
 done
 if ((${#tenants[@]} > 0)); then
-  log "READ for ${tenants[*]} on every model they declare"
+  log "registry access of ${tenants[*]} for every model they declare"
   start_port_forward
-  grant_model_reads "${tenants[@]}"
+  provision_tenants "${tenants[@]}"
   stop_port_forward
 fi
 sync_applications "$@"

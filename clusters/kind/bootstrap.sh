@@ -8,8 +8,9 @@
 #   3. Argo CD (pinned), local credentials (random, never committed), the root Application
 #   4. wait until the platform Applications are Synced and Healthy (addons, MinIO, MLflow,
 #      monitoring, tenant kits)
-#   5. MLflow users and grants, then each tenant's first model version (trained and promoted
-#      to the alias its overlay serves) where that alias is not set yet
+#   5. MLflow users and grants (each tenant's reader and writer users), then the first version
+#      of each declared model (the catalog's trained, a team example's registered by its own
+#      script) promoted to the alias its overlay serves, where that alias is not set yet
 #   6. wait until the tenant Applications are Healthy: a tenant's pods are ready only once a
 #      model is loaded, so this wait comes after 5
 #
@@ -206,10 +207,15 @@ ensure_secret mlflow mlflow-auth \
 ensure_secret mlflow mlflow-trainer-credentials \
   --from-literal=username=trainer \
   --from-literal=password="$(random_secret)"
+# Per tenant: its service's registry user (read-only) and its team's writer user, which the
+# team trains and registers as (docs/models.md, "Who may register").
 for tenant in $(inventory --tenants); do
   ensure_namespace "$tenant"
   ensure_secret "$tenant" mlflow-credentials \
     --from-literal=username="$tenant" \
+    --from-literal=password="$(random_secret)"
+  ensure_secret "$tenant" mlflow-trainer-credentials \
+    --from-literal=username="$tenant-trainer" \
     --from-literal=password="$(random_secret)"
 done
 # The rollout judge's registry user (training grants it MANAGE on every model it trains).
@@ -261,7 +267,8 @@ cat >&2 <<EOT
 
 The platform runs on kind-${CLUSTER_NAME}, synced by Argo CD from $REPO_URL @ $REVISION.
 Train and promote through the in-cluster MLflow (user trainer, password in
-kubectl -n mlflow get secret mlflow-trainer-credentials):
+kubectl -n mlflow get secret mlflow-trainer-credentials); a tenant's team as its writer
+user <tenant>-trainer (kubectl -n <tenant> get secret mlflow-trainer-credentials):
   kubectl --context kind-${CLUSTER_NAME} -n mlflow port-forward svc/mlflow 5000:5000
 Open the Argo CD UI:
   kubectl --context kind-${CLUSTER_NAME} -n argocd port-forward svc/argocd-server 8080:443

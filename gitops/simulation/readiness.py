@@ -81,7 +81,7 @@ def _inference(
     if refused:
         return (
             f"/ready 503: MLflow refuses user {user!r} READ on {', '.join(refused)} (403: no "
-            "permission; grant-read in clusters/platform-steps.sh)"
+            "permission; provision-tenant in clusters/platform-steps.sh)"
         )
     missing = [uri for uri, (m, served) in models.items() if not world.registry.resolves(m, served)]
     if missing:

@@ -37,19 +37,19 @@ def test_a_shared_model_on_every_cluster_follows_each_cluster_s_alias(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = {c: (repo / c / "models.yaml").read_text() for c in (KIND_A, EKS_A)}
-    assert add(repo, "tenant-a", "churn", "--resources", "medium") == 0
+    assert add(repo, "tenant-a", "fraud", "--resources", "medium") == 0
     out = capsys.readouterr().out
-    assert out.startswith("tenant-a-churn declared for tenant-a (kind @staging, eks @production):")
+    assert out.startswith("tenant-a-fraud declared for tenant-a (kind @staging, eks @production):")
     assert (
-        "register a first version of tenant-a-churn and set its alias, staging (kind) and " in out
+        "register a first version of tenant-a-fraud and set its alias, staging (kind) and " in out
     )
     assert "production (eks), before this is synced" in out
-    assert "grant-read --username tenant-a --model tenant-a-churn" in out
+    assert "provision-tenant --models overlays/<cluster>/tenants/tenant-a/models.yaml" in out
     for folder, alias in ((KIND_A, "staging"), (EKS_A, "production")):
         text = (repo / folder / "models.yaml").read_text()
         # Appended: the header comment and the existing entries unchanged.
         assert text == before[folder] + (
-            f"  - name: tenant-a-churn\n    alias: {alias}\n    resources: medium\n"
+            f"  - name: tenant-a-fraud\n    alias: {alias}\n    resources: medium\n"
         )
         assert not (repo / folder / "dedicated").exists()
     report = validate_repo(repo, ["render", "tenant-models", "rollout-policies", "capacity"])
@@ -57,19 +57,19 @@ def test_a_shared_model_on_every_cluster_follows_each_cluster_s_alias(
 
 
 def test_a_dedicated_model_gets_its_folder_listed_by_the_tenant(repo: Path) -> None:
-    assert add(repo, "tenant-a", "churn", "--dedicated", "--alias", "candidate") == 0
+    assert add(repo, "tenant-a", "fraud", "--dedicated", "--alias", "candidate") == 0
     for folder in (KIND_A, EKS_A):
         models = (repo / folder / "models.yaml").read_text()
         assert models.endswith(
-            "  - name: tenant-a-churn\n    alias: candidate\n    deployment: dedicated\n"
+            "  - name: tenant-a-fraud\n    alias: candidate\n    deployment: dedicated\n"
         )
         kustomization = (repo / folder / "kustomization.yaml").read_text()
-        assert "\n  - dedicated/tenant-a-churn\n" in kustomization
-        own = (repo / folder / "dedicated/tenant-a-churn/kustomization.yaml").read_text()
-        assert "nameSuffix: -churn" in own
-        assert "value: tenant-a-churn" in own
+        assert "\n  - dedicated/tenant-a-fraud\n" in kustomization
+        own = (repo / folder / "dedicated/tenant-a-fraud/kustomization.yaml").read_text()
+        assert "nameSuffix: -fraud" in own
+        assert "value: tenant-a-fraud" in own
         # The Ingress paths only where the tenant's base has an Ingress (EKS).
-        assert ("path: /models/tenant-a-churn" in own) == (folder == EKS_A)
+        assert ("path: /models/tenant-a-fraud" in own) == (folder == EKS_A)
     report = validate_repo(repo, ["render", "tenant-models", "rollout-policies"])
     assert report.ok, "\n".join(map(str, report.findings))
 
@@ -106,7 +106,7 @@ def test_an_unknown_resource_class_is_refused_by_the_parser(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_code:
-        add(repo, "tenant-a", "churn", "--resources", "huge")
+        add(repo, "tenant-a", "fraud", "--resources", "huge")
     assert exit_code.value.code == 2
     assert "invalid choice: 'huge'" in capsys.readouterr().err
 

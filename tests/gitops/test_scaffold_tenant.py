@@ -108,7 +108,7 @@ def test_a_new_tenant_starts_with_its_catalog_model_only(tmp_path: Path) -> None
     """tenant-a's other models (here a dedicated one) are its own, not part of the template."""
     from tests.gitops.tree_copies import with_model
 
-    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "churn", dedicated=True)
+    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "fraud", dedicated=True)
     assert scaffold(repo, "tenant-c", "--dataset", "wine") == 0
     for cluster, alias in (("kind", "staging"), ("eks", "production")):
         folder = paths.tenants_dir(cluster, repo) / "tenant-c"

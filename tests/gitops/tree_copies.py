@@ -36,6 +36,7 @@ REAL_TREE_FILES = (
     "service/Dockerfile",
     "service/requirements.txt",
     "training/tenants.yaml",
+    "training/examples/examples.yaml",  # the team models the bootstrap's seed-examples registers
     "training/rollout",  # the judge image's build context (the bootstrap builds it)
     "upstream-files.yaml",  # the pinned upstream files: release tags and the CRD list
     "docs/eks.md",  # the documented first-deploy steps the first-sync simulation starts from

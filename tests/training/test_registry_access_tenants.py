@@ -270,3 +270,48 @@ def test_a_name_another_tenants_user_holds_is_refused(
     # The tenant's own declaration without that name still provisions (and is idempotent).
     assert provision(provisioned, "tenant-a", MODELS["tenant-a"], monkeypatch) == 0
     assert "already granted" in capsys.readouterr().out
+
+
+def test_the_bootstrap_s_seed_examples_as_the_tenant_s_writer(
+    provisioned: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What the bootstraps run after provision-tenant: `seed-examples` logged in as
+    tenant-a-trainer runs the churn team's own script, which registers tenant-a-churn; the
+    declared alias is set, the service's user reads it, and a second run adds nothing. Another
+    tenant's writer is refused."""
+    from mlflow import MlflowClient
+
+    from training.cli import main as training
+
+    folder = tmp_path / "repo" / "overlays" / "kind" / "tenants" / "tenant-a"
+    folder.mkdir(parents=True)
+    (folder / "kustomization.yaml").write_text("resources: []\n")
+    # production: the writer test above set staging on this registry already.
+    (folder / "models.yaml").write_text(
+        "apiVersion: ml-platform.example.com/v1alpha1\nkind: TenantModels\nmodels:\n"
+        "  - name: tenant-a-churn\n    alias: production\n"
+    )
+    monkeypatch.setenv("TRAINING_OVERLAYS_ROOT", str(tmp_path / "repo"))
+
+    as_user(provisioned, "tenant-b-trainer", monkeypatch)
+    assert training(["seed-examples", "--cluster", "kind", "--tenant", "tenant-a"]) == 1
+    # Refused at its first read of tenant-a's model, before the team's script runs.
+    assert "registered-models/get failed with error code 403" in capsys.readouterr().err
+
+    as_user(provisioned, "tenant-a-trainer", monkeypatch)
+    assert training(["seed-examples", "--cluster", "kind", "--tenant", "tenant-a"]) == 0
+    assert "registered by training/examples/churn/train.py" in capsys.readouterr().out
+    client = MlflowClient(provisioned.url)
+    version = client.get_registered_model("tenant-a-churn").aliases["production"]
+    assert client.get_model_version("tenant-a-churn", version).tags["registered_by"]
+    count = len(client.search_model_versions("name = 'tenant-a-churn'"))
+    params = {"name": "tenant-a-churn", "alias": "production"}
+    path = "/api/2.0/mlflow/registered-models/alias"
+    assert call(provisioned, "tenant-a", "GET", path, params=params).status_code == 200
+
+    assert training(["seed-examples", "--cluster", "kind", "--tenant", "tenant-a"]) == 0
+    assert "already set" in capsys.readouterr().out
+    assert len(client.search_model_versions("name = 'tenant-a-churn'")) == count

@@ -1,7 +1,10 @@
-"""`python -m training up`: the platform on one machine. Starts MLflow, trains and registers each
-tenant's model (reusing a version trained from the same code and data), promotes it to the alias
-the tenant's overlay serves, starts one inference service per tenant and checks each answers,
-then Prometheus scraping them and the rollout judge reading it."""
+"""`python -m training up`: the platform on one machine. Starts MLflow; for every model each
+tenant's models.yaml declares on the chosen cluster (UP_CLUSTER) registers a version (the
+catalog's models trained, a bundled team example's registered by the team's own script, each
+reusing a version of the same code and data) and promotes it to the alias the declaration
+follows; starts one inference service per tenant serving its models.yaml as the cluster mounts
+it, checks every model answers on its own paths, then Prometheus scraping the services and the
+rollout judge reading it."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
+from gitops.tree.tenant_models import models_file
 from inference.contracts.model_uri import ModelUri
 from training import output
 from training.errors import OperationError, UsageError, one_of
 from training.lifecycle import registry
 from training.lifecycle.catalog import TenantModel, load_catalog
 from training.lifecycle.overlays import cluster_tenants
+from training.lifecycle.team_examples import TeamExample, load_examples
 from training.local_platform import (
     ports,
     processes,
@@ -29,7 +34,7 @@ from training.local_platform import (
 from training.local_platform.inference_services import LocalService
 from training.local_platform.prometheus_server import LocalPrometheus, ScrapeTarget
 from training.rollout.policy import FILE_NAME as POLICY_FILE
-from training.settings import LocalPlatformSettings, Settings
+from training.settings import REPO_ROOT, LocalPlatformSettings, Settings
 
 
 class _Stop(Exception):
@@ -37,12 +42,35 @@ class _Stop(Exception):
 
 
 @dataclass(frozen=True)
+class PlannedModel:
+    """One declared model and what registers its versions: training's catalog, or a team
+    example of the repository (exactly one of the two)."""
+
+    uri: ModelUri  # models:/<name>@<alias> or /<version>, as the declaration follows
+    catalog: TenantModel | None = None
+    example: TeamExample | None = None
+
+    @property
+    def name(self) -> str:
+        return self.uri.name
+
+
+@dataclass(frozen=True)
 class PlannedTenant:
-    entry: TenantModel
-    uri: ModelUri
+    tenant: str
+    # The tenant's overlay folder: its models.yaml is the service's MODELS_FILE and the folder
+    # its ROLLOUT_POLICY_DIR, as the ConfigMaps tenant-models and rollout-policy are mounted.
+    overlay: Path
+    models: tuple[PlannedModel, ...]
     port: int
-    # The overlay's rollout.yaml, mounted into the service as in the cluster; None: no policy.
-    policy: Path | None = None
+
+    @property
+    def models_file(self) -> Path:
+        return models_file(self.overlay)
+
+    @property
+    def has_policy(self) -> bool:
+        return (self.overlay / POLICY_FILE).is_file()
 
 
 def _local_settings(args: argparse.Namespace) -> LocalPlatformSettings:
@@ -57,14 +85,22 @@ def _local_settings(args: argparse.Namespace) -> LocalPlatformSettings:
     return replace(local, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def plan(local: LocalPlatformSettings, catalog: dict[str, TenantModel]) -> list[PlannedTenant]:
-    """The tenants the cluster's overlays declare, checked against training/tenants.yaml."""
+def plan(
+    local: LocalPlatformSettings,
+    catalog: dict[str, TenantModel],
+    examples: dict[str, TeamExample] | None = None,
+) -> list[PlannedTenant]:
+    """The tenants the cluster's overlays declare, each declared model matched with what
+    registers it: the tenant's catalog model (training/tenants.yaml) or a team example of
+    the tenant (training/examples/examples.yaml). Anything else is bad input: its service
+    would never be ready."""
     overlays = cluster_tenants(local.cluster)
     if not overlays:
         raise UsageError(
             f"no tenant overlays under overlays/{local.cluster}/tenants/ "
             "(folders with kustomization.yaml and models.yaml); set --cluster or UP_CLUSTER"
         )
+    examples = examples or {}
     planned = []
     for index, overlay in enumerate(overlays):
         if overlay.tenant not in catalog:
@@ -73,15 +109,22 @@ def plan(local: LocalPlatformSettings, catalog: dict[str, TenantModel]) -> list[
                 "in training/tenants.yaml; add it there"
             )
         entry = catalog[overlay.tenant]
-        uri = overlay.model_uri()
-        if uri.name != entry.model_name:
-            raise UsageError(
-                f"{overlay.models_file}: declares {uri.name}, but training/tenants.yaml "
-                f"gives {overlay.tenant} the model {entry.model_name}"
-            )
-        policy = overlay.path / POLICY_FILE
+        models = []
+        for declared in overlay.declaration().models:
+            example = examples.get(declared.name)
+            if declared.name == entry.model_name:
+                models.append(PlannedModel(declared.uri, catalog=entry))
+            elif example is not None and example.tenant == overlay.tenant:
+                models.append(PlannedModel(declared.uri, example=example))
+            else:
+                raise UsageError(
+                    f"{overlay.models_file}: declares {declared.name}, which make up cannot "
+                    f"register: training/tenants.yaml trains {entry.model_name} for "
+                    f"{overlay.tenant}, and no team example of training/examples/examples.yaml "
+                    "registers it"
+                )
         planned.append(
-            PlannedTenant(entry, uri, local.base_port + index, policy if policy.is_file() else None)
+            PlannedTenant(overlay.tenant, overlay.path, tuple(models), local.base_port + index)
         )
     return planned
 
@@ -105,7 +148,7 @@ def _check_ports(local: LocalPlatformSettings, planned: list[PlannedTenant]) -> 
     for tenant in planned:
         ports.require_free(
             tenant.port,
-            f"inference service of {tenant.entry.tenant}",
+            f"inference service of {tenant.tenant}",
             "choose another first port with --base-port or UP_BASE_PORT "
             f"(tenants use {planned[0].port}..{planned[-1].port})",
         )
@@ -143,7 +186,7 @@ def _handle_signals() -> dict[int, object]:
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
     local = _local_settings(args)
     catalog = load_catalog(settings.tenants_file)
-    planned = plan(local, catalog)
+    planned = plan(local, catalog, load_examples(settings.examples_file))
     _check_ports(local, planned)
     progress = output.Progress()
     server = None
@@ -171,8 +214,9 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         services = _start_services(server.url, local, planned, progress)
         rows = _sample_predictions(planned, versions, services)
         output.table(
-            f"{len(services)} tenant(s) serving (cluster overlays: {local.cluster})",
-            ["tenant", "model", "version", "serves", "URL", "sample prediction"],
+            f"{len(services)} tenant(s) serving {len(rows)} model(s) "
+            f"(cluster overlays: {local.cluster})",
+            ["tenant", "model", "version", "serves", "URL", "sample prediction", "v2"],
             rows,
         )
         prometheus = _start_prometheus(local, services, progress)
@@ -185,7 +229,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
                     local.judge_interval_seconds,
                     local.run_dir,
                 )
-            with_policy = [t.entry.tenant for t in planned if t.policy is not None]
+            with_policy = [t.tenant for t in planned if t.has_policy]
             progress.note(
                 f"rollout judge every {local.judge_interval_seconds:g}s; tenants with a rollout "
                 f"policy: {', '.join(with_policy) or 'none'} (docs/rollouts.md)"
@@ -223,47 +267,73 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 def _register_models(
     client, settings: Settings, planned: list[PlannedTenant], retrain: bool, progress
 ) -> dict[str, str]:
+    """model -> the version registered or reused for it; each declared alias moved there
+    through the gate (a no-op when it points there already)."""
     from training.lifecycle import promote
-    from training.lifecycle.train import train
 
     versions: dict[str, str] = {}
     for tenant in planned:
-        entry = tenant.entry
-        version = None if retrain else _reusable_version(client, entry, settings)
-        if version is not None:
-            progress.note(f"{entry.model_name}: version {version} matches code and data, reusing")
-        else:
-            with progress.step(
-                f"training {entry.model_name} ({entry.estimator} on {entry.dataset})"
-            ):
-                result = train(entry, settings, by="make up")
-            version = result.version
-            scores = result.metrics
-            progress.note(
-                f"{entry.model_name}: registered version {version} (accuracy "
-                f"{scores['accuracy']:.4f}, f1_macro {scores['f1_macro']:.4f}, "
-                f"onnx {result.onnx_gate})"
-            )
-        versions[entry.tenant] = version
-        if tenant.uri.alias is None:
-            progress.note(f"{entry.model_name}: overlay pins version {tenant.uri.version}")
-            continue
-        try:
-            change = promote.promote(
-                client,
-                settings,
-                entry.model_name,
-                version,
-                tenant.uri.alias,
-                reason="make up",
-                by="make up",
-            )
-            for note in change.notes:
-                progress.note(f"{entry.model_name}@{tenant.uri.alias}: {note}")
-        except OperationError as refused:
-            # The alias keeps its current version, which the service will serve.
-            progress.note(f"{entry.model_name}@{tenant.uri.alias}: not moved: {refused}")
+        for model in tenant.models:
+            if model.catalog is not None:
+                version = _catalog_version(client, settings, model.catalog, retrain, progress)
+            else:
+                assert model.example is not None
+                version = _example_version(client, settings, model.example, progress)
+            versions[model.name] = version
+            if model.uri.alias is None:
+                progress.note(f"{model.name}: overlay pins version {model.uri.version}")
+                continue
+            try:
+                change = promote.promote(
+                    client,
+                    settings,
+                    model.name,
+                    version,
+                    model.uri.alias,
+                    reason="make up",
+                    by="make up",
+                )
+                for note in change.notes:
+                    progress.note(f"{model.name}@{model.uri.alias}: {note}")
+            except OperationError as refused:
+                # The alias keeps its current version, which the service will serve.
+                progress.note(f"{model.name}@{model.uri.alias}: not moved: {refused}")
     return versions
+
+
+def _catalog_version(
+    client, settings: Settings, entry: TenantModel, retrain: bool, progress
+) -> str:
+    from training.lifecycle.train import train
+
+    version = None if retrain else _reusable_version(client, entry, settings)
+    if version is not None:
+        progress.note(f"{entry.model_name}: version {version} matches code and data, reusing")
+        return version
+    with progress.step(f"training {entry.model_name} ({entry.estimator} on {entry.dataset})"):
+        result = train(entry, settings, by="make up")
+    scores = result.metrics
+    progress.note(
+        f"{entry.model_name}: registered version {result.version} (accuracy "
+        f"{scores['accuracy']:.4f}, f1_macro {scores['f1_macro']:.4f}, onnx {result.onnx_gate})"
+    )
+    return result.version
+
+
+def _example_version(client, settings: Settings, example: TeamExample, progress) -> str:
+    """The team's script registers it, as the bootstraps do (team_examples.py); a version of
+    the same code and data is reused (--retrain does not apply: the team's code decides)."""
+    from training.lifecycle.team_examples import ensure_version, reusable_version
+
+    script = example.script.relative_to(REPO_ROOT).as_posix()
+    if reusable_version(client, example) is None:
+        with progress.step(f"registering {example.model} with the team's {script}"):
+            version, _ = ensure_version(client, settings, example)
+        progress.note(f"{example.model}: registered version {version} by {script}")
+        return version
+    version, _ = ensure_version(client, settings, example)
+    progress.note(f"{example.model}: version {version} matches code and data, reusing")
+    return version
 
 
 def _start_services(
@@ -276,13 +346,13 @@ def _start_services(
         for tenant in planned:
             services.append(
                 inference_services.start(
-                    tenant.entry.tenant,
-                    str(tenant.uri),
+                    tenant.tenant,
+                    tenant.models_file,
+                    tenant.overlay,
                     tenant.port,
                     tracking_uri,
                     local.run_dir,
                     local.reload_interval_seconds,
-                    tenant.policy,
                 )
             )
         deadline = time.monotonic() + local.ready_timeout
@@ -343,28 +413,35 @@ def _drift_note(prometheus: LocalPrometheus) -> str:
 def _sample_predictions(
     planned: list[PlannedTenant], versions: dict[str, str], services: list[LocalService]
 ) -> list[list[object]]:
+    """One row per served model: its input example from the registry sent to the model's own
+    routes, /models/<name>/predict and the v2 /v2/models/<name>/infer, which must agree."""
     from training.lifecycle import input_examples
     from training.local_platform import inference_services
 
     rows: list[list[object]] = []
     for tenant, service in zip(planned, services, strict=True):
-        name = tenant.entry.model_name
-        records = input_examples.records(name, versions[tenant.entry.tenant])
-        try:
-            answer = inference_services.predict(service, records)
-        except OSError as error:
-            raise OperationError(f"{service.tenant}: sample prediction failed: {error}") from None
-        served = answer.get("model", {})
-        rows.append(
-            [
-                tenant.entry.tenant,
-                name,
-                served.get("version", "?"),
-                str(tenant.uri),
-                service.url,
-                f"{len(records)} rows -> {answer.get('predictions')}",
-            ]
-        )
+        for model in tenant.models:
+            records = input_examples.records(model.name, versions[model.name])
+            try:
+                answer = inference_services.predict(service, model.name, records)
+                labels = inference_services.predict_v2(service, model.name, records)
+            except OSError as error:
+                raise OperationError(
+                    f"{service.tenant}: sample prediction of {model.name} failed: {error}"
+                ) from None
+            served = answer.get("model", {})
+            same = "same" if labels == answer.get("predictions") else f"differs: {labels}"
+            rows.append(
+                [
+                    tenant.tenant,
+                    model.name,
+                    served.get("version", "?"),
+                    str(model.uri),
+                    f"{service.url}/models/{model.name}",
+                    f"{len(records)} rows -> {answer.get('predictions')}",
+                    same,
+                ]
+            )
     return rows
 
 

@@ -35,7 +35,10 @@ What the recorded calls must show, on Kind:
 6. the script ends as expected (exit 0; the failing e2e run not 0), and makes no call the
    stand-ins do not model (a new call must be taught to standins/standin.py);
 and on EKS: never kind or docker; kubectl on the current context, never switching it; Argo
-CD installed and clusters/eks applied.
+CD installed and clusters/eks applied. On both, every tenant's registry access is set up:
+its team's writer user `<tenant>-trainer` created (`ensure-user`) and `provision-tenant` run
+with the tenant's models.yaml of that cluster (READ for the service, EDIT for the writer on
+every declared model).
 """
 
 from __future__ import annotations
@@ -63,8 +66,10 @@ from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.tree.findings import Finding, name_of, namespace_of, obj_ref
 from gitops.tree.selectors import containers, pod_template
+from gitops.tree.tenants import tenant_namespaces
 
 CHECK = "bootstraps"
+REGISTRY_ACCESS = ("-m", "training.registry_access")
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,12 @@ def check_runs(
     for run in runs:
         scenario, recording = run.scenario, run.recording
         found = list(_outcome(scenario, recording))
+        tenants = (
+            sample.get(scenario.cluster, [])
+            if sample is not None
+            else sorted(tenant_namespaces(root, scenario.cluster))
+        )
+        found += _tenant_access(scenario, recording, tenants)
         if scenario.cluster == "kind" and expected is not None:
             found += _kind(scenario, recording, expected)
         elif scenario.cluster == "eks":
@@ -545,6 +556,48 @@ def _secrets(
                     f"Secret {ref} is created without the key(s) {', '.join(missing)} that "
                     f"{users} read(s)",
                     f"--from-literal for every key the pods read: {', '.join(sorted(need.keys))}",
+                )
+            )
+    return findings
+
+
+def _tenant_access(
+    scenario: Scenario, recording: Recording, tenants: Iterable[str]
+) -> list[Finding]:
+    """Each tenant's writer user created and its declared models provisioned (a run that
+    failed earlier says why in _outcome)."""
+    if _ended_early(scenario, recording) or recording.timed_out:
+        return []
+    done = [c for c in recording.of("python") if c.rc == 0 and c.argv[:2] == REGISTRY_ACCESS]
+    users = {_option(c.argv, "--username") for c in done if c.argv[2:3] == ("ensure-user",)}
+    provisioned = {
+        str(c.effect["provisioned"]["tenant"]) for c in done if c.effect.get("provisioned")
+    }
+    steps = "provision_tenants in clusters/platform-steps.sh"
+    findings = []
+    for tenant in tenants:
+        models = f"overlays/{scenario.cluster}/tenants/{tenant}/models.yaml"
+        if f"{tenant}-trainer" not in users:
+            findings.append(
+                _finding(
+                    scenario.script,
+                    "",
+                    f"{scenario.label}: never creates the registry user {tenant}-trainer, the "
+                    f"writer {tenant}'s team registers its models as (Secret "
+                    f"{tenant}/mlflow-trainer-credentials)",
+                    f"registry_access ensure-user --username {tenant}-trainer with that "
+                    f"Secret's password ({steps})",
+                )
+            )
+        if tenant not in provisioned:
+            findings.append(
+                _finding(
+                    scenario.script,
+                    "",
+                    f"{scenario.label}: never provisions {tenant}'s registry access for the "
+                    f"models it declares: its service may be refused (403) the models no "
+                    f"seeding granted, and its writer user may write none",
+                    f"registry_access provision-tenant --models {models} as the admin ({steps})",
                 )
             )
     return findings

@@ -23,6 +23,7 @@ from gitops.simulation.bootstrap.scenarios import (
     default_factory,
     inventory_answers,
     operator_kind_default,
+    run_scenarios,
 )
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
@@ -341,6 +342,9 @@ def test_secret_created_after_the_root_application(tmp_path, trees, answers) -> 
         'for tenant in $(inventory --tenants); do\n  ensure_namespace "$tenant"\n'
         '  ensure_secret "$tenant" mlflow-credentials \\\n'
         '    --from-literal=username="$tenant" \\\n'
+        '    --from-literal=password="$(random_secret)"\n'
+        '  ensure_secret "$tenant" mlflow-trainer-credentials \\\n'
+        '    --from-literal=username="$tenant-trainer" \\\n'
         '    --from-literal=password="$(random_secret)"\ndone\n'
     )
     platform = 'platform_then_first_models "$PLATFORM_TIMEOUT"\n'
@@ -358,6 +362,89 @@ def test_secret_created_after_the_root_application(tmp_path, trees, answers) -> 
         "create secret generic mlflow-credentials",
         "Secret tenant-a/mlflow-credentials (needed by Deployment tenant-a/inference-service) "
         "is created only after the root Application was applied",
+    )
+
+
+STEPS = "clusters/platform-steps.sh"
+WRITER_USER = '    ensure_registry_user "$tenant-trainer" "$tenant" mlflow-trainer-credentials\n'
+WRITER_SECRET = (
+    '  ensure_secret "$tenant" mlflow-trainer-credentials \\\n'
+    '    --from-literal=username="$tenant-trainer" \\\n'
+    '    --from-literal=password="$(random_secret)"\n'
+)
+PROVISION = '    grant_declared_models "$tenant"\n'
+
+
+def test_the_real_runs_provision_every_tenant_and_register_the_team_model(
+    trees: dict[str, ClusterTree], answers: dict[str, str]
+) -> None:
+    """The writer users, provision-tenant per tenant, and tenant-a-churn registered on Kind by
+    its example as tenant-a-trainer, after the catalog's seeding."""
+    runs = run_scenarios(
+        ROOT,
+        dict(answers),
+        scenarios=[KIND_RUN, EKS_RUN],
+        simulation=default_factory(ROOT, trees["kind"]),
+    )
+    for run in runs:
+        calls = run.recording.calls
+        assert run.recording.returncode == 0, run.recording.stderr_tail()
+        users = [c.argv[-1] for c in calls if c.argv[2:3] == ("ensure-user",)]
+        provisioned = [
+            c.effect["provisioned"]["tenant"] for c in calls if c.effect.get("provisioned")
+        ]
+        assert {"tenant-a-trainer", "tenant-b-trainer"} <= set(users)
+        assert provisioned == ["tenant-a", "tenant-b"]
+        seed = next(c for c in calls if c.effect.get("seeded"))
+        examples = [c for c in calls if c.argv[2:3] == ("seed-examples",)]
+        assert [c.env["MLFLOW_TRACKING_USERNAME"] for c in examples] == [
+            "tenant-a-trainer",
+            "tenant-b-trainer",
+        ]
+        assert all(c.seq > seed.seq for c in examples)
+    kind_examples = next(c for c in runs[0].recording.calls if c.effect.get("seeded_examples"))
+    assert kind_examples.effect["seeded_examples"] == {
+        "tenant-a-churn": "tenant-a-churn@staging = version 1"
+    }
+
+
+def test_bootstrap_without_the_tenant_writer_user(tmp_path, trees, answers) -> None:
+    """The writer user is no longer created: provision-tenant is refused (a grant for a user
+    MLflow does not know), and the check names the user."""
+    found = planted(tmp_path, trees, answers, STEPS, [(WRITER_USER, "")], [KIND_RUN, EKS_RUN])
+    for label in ("kind bootstrap", "eks bootstrap"):
+        finding_with(
+            found,
+            f"{label}: exited 2 under the stand-ins",
+            "registry user 'tenant-a-trainer' does not exist",
+        )
+
+
+def test_kind_bootstrap_without_the_writer_secret(tmp_path, trees, answers) -> None:
+    """The Kind bootstrap no longer creates <tenant>/mlflow-trainer-credentials: the step that
+    reads it stops, naming the Secret."""
+    found = planted(tmp_path, trees, answers, KIND_BOOTSTRAP, [(WRITER_SECRET, "")], [KIND_RUN])
+    finding_with(
+        found,
+        "kind bootstrap: exited 1 under the stand-ins",
+        "Secret tenant-a/mlflow-trainer-credentials (key password) is missing or empty",
+    )
+
+
+def test_bootstrap_without_provisioning_the_tenants(tmp_path, trees, answers) -> None:
+    """provision-tenant no longer runs: on Kind the churn team's writer may not register its
+    model (403); on EKS, where every declared model is the catalog's, the run still ends well
+    and the check names what is missing."""
+    found = planted(tmp_path, trees, answers, STEPS, [(PROVISION, "")], [KIND_RUN, EKS_RUN])
+    finding_with(
+        found,
+        "kind bootstrap: exited 1 under the stand-ins",
+        "user 'tenant-a-trainer' may not write tenant-a-churn",
+    )
+    finding_with(
+        found,
+        "eks bootstrap: never provisions tenant-a's registry access",
+        "provision-tenant --models overlays/eks/tenants/tenant-a/models.yaml",
     )
 
 

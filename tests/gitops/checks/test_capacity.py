@@ -327,28 +327,31 @@ def test_limit_range_defaults_must_fit_the_quota(tmp_path: Path) -> None:
 
 def test_a_deployment_whose_models_outgrow_its_memory_limit(tmp_path: Path) -> None:
     """tenant-a-iris as a large model with a rollout policy: the service (256Mi), its stable and
-    candidate versions (2 x 256Mi) and one swap (256Mi) need 1Gi; the limit is 768Mi."""
+    candidate versions (2 x 256Mi), tenant-a-churn (small, 16Mi) and one swap (256Mi) need
+    1040Mi; the limit is 768Mi."""
     repo = copy_real_tree(tmp_path / "repo")
     models = repo / "overlays/kind/tenants/tenant-a/models.yaml"
-    models.write_text(models.read_text().replace("resources: small", "resources: large"))
+    text = models.read_text()
+    assert text.index("resources: small") < text.index("tenant-a-churn")  # iris's entry
+    models.write_text(text.replace("resources: small", "resources: large", 1))
     found = problems(validate_repo(repo, [CHECK]), CHECK)
     assert found == (
         f"kind: Application argocd/tenant-a: {INFERENCE.replace(' ', ' tenant-a/')}: container "
-        "inference-service memory limit 768Mi < 1Gi that its models need (the service 256Mi + "
-        "tenant-a-iris large 256Mi x 2 (stable and candidate: a rollout policy) + one swap of "
-        "the largest, 256Mi): the pod is killed as they load (expected: "
-        "resources.limits.memory >= 1Gi, or fewer or smaller models on this Deployment "
-        "(docs/models.md, what a model costs))"
+        "inference-service memory limit 768Mi < 1040Mi that its models need (the service "
+        "256Mi + tenant-a-iris large 256Mi x 2 (stable and candidate: a rollout policy) + "
+        "tenant-a-churn small 16Mi + one swap of the largest, 256Mi): the pod is killed as "
+        "they load (expected: resources.limits.memory >= 1040Mi, or fewer or smaller models on "
+        "this Deployment (docs/models.md, what a model costs))"
     )
 
 
 def test_a_dedicated_deployment_counts_against_the_tenant_s_quota(tmp_path: Path) -> None:
     """A model with its own Deployment: its HPA ceiling and surge add to the shared one's."""
-    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "churn", dedicated=True)
+    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "fraud", dedicated=True)
     found = problems(validate_repo(repo, [CHECK]), CHECK)
     assert (
         "kind: Application argocd/tenant-a-kit: ResourceQuota tenant-a/tenant-quota: "
         "limits.memory 10Gi < 16896Mi = 11 pods x 768Mi (Deployment inference-service: HPA "
         "inference-service maxReplicas 10 + maxSurge 1) + 11 pods x 768Mi (Deployment "
-        "inference-service-churn: HPA inference-service-churn maxReplicas 10 + maxSurge 1)"
+        "inference-service-fraud: HPA inference-service-fraud maxReplicas 10 + maxSurge 1)"
     ) in found

@@ -5,6 +5,7 @@ reported where it is made."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.gitops.tree_copies import copy_real_tree, edit_yaml, problems, with_m
 CHECK = "tenant-models"
 KIND_A = Path("overlays/kind/tenants/tenant-a")
 EKS_A = Path("overlays/eks/tenants/tenant-a")
-CHURN = "inference-service-churn"
+CHURN = "inference-service-fraud"
 # The checks that hold the guardrails a dedicated Deployment shares with the shared one.
 GUARDRAILS = [
     CHECK,
@@ -42,8 +43,8 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def dedicated(repo: Path) -> Path:
-    """The copy with tenant-a-churn served by a Deployment of its own on both clusters."""
-    return with_model(repo, "tenant-a", "churn", dedicated=True)
+    """The copy with tenant-a-fraud served by a Deployment of its own on both clusters."""
+    return with_model(repo, "tenant-a", "fraud", dedicated=True)
 
 
 def found(repo: Path, check: str = CHECK) -> str:
@@ -94,7 +95,7 @@ def test_a_dedicated_model_s_pods_stand_apart_in_the_render(dedicated: Path, clu
     # Same image, settings, models, policies, resources and probes; its own MODEL_DEPLOYMENT.
     shared, own = (deployments[n]["spec"]["template"]["spec"] for n in ("inference-service", CHURN))
     [shared_main], [own_main] = shared["containers"], own["containers"]
-    assert {"name": "MODEL_DEPLOYMENT", "value": "tenant-a-churn"} in own_main["env"]
+    assert {"name": "MODEL_DEPLOYMENT", "value": "tenant-a-fraud"} in own_main["env"]
     for key in ("image", "envFrom", "resources", "readinessProbe", "securityContext"):
         assert own_main[key] == shared_main[key], key
     assert own["volumes"] == shared["volumes"]
@@ -111,8 +112,8 @@ def test_on_eks_the_dedicated_model_s_paths_reach_its_service_first(dedicated: P
     assert rule["host"] == ingresses["inference-service"]["spec"]["rules"][0]["host"]
     assert rule["host"].startswith("tenant-a.")
     assert {(p["path"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]} == {
-        ("/models/tenant-a-churn", CHURN),
-        ("/v2/models/tenant-a-churn", CHURN),
+        ("/models/tenant-a-fraud", CHURN),
+        ("/v2/models/tenant-a-fraud", CHURN),
     }
 
 
@@ -218,12 +219,12 @@ def test_a_pickle_free_tenant_that_asks_for_the_pickle(repo: Path) -> None:
 def test_a_dedicated_entry_no_deployment_serves(repo: Path) -> None:
     append(
         repo / KIND_A / "models.yaml",
-        "  - name: tenant-a-churn\n    alias: staging\n    deployment: dedicated\n",
+        "  - name: tenant-a-fraud\n    alias: staging\n    deployment: dedicated\n",
     )
     assert found(repo) == (
-        "kind: Application argocd/tenant-a: tenant-a-churn is declared deployment: dedicated, "
-        "but no Deployment serves it (MODEL_DEPLOYMENT=tenant-a-churn) (expected: "
-        f"{KIND_A}/dedicated/tenant-a-churn listed in the tenant's kustomization.yaml (make "
+        "kind: Application argocd/tenant-a: tenant-a-fraud is declared deployment: dedicated, "
+        "but no Deployment serves it (MODEL_DEPLOYMENT=tenant-a-fraud) (expected: "
+        f"{KIND_A}/dedicated/tenant-a-fraud listed in the tenant's kustomization.yaml (make "
         "model ... DEDICATED=1 writes both))"
     )
 
@@ -234,7 +235,7 @@ def test_a_dedicated_deployment_of_a_shared_entry(dedicated: Path) -> None:
     text = found(dedicated)
     assert (
         f"kind: Application argocd/tenant-a: Deployment {CHURN} serves nothing the service "
-        "accepts: MODEL_DEPLOYMENT: got 'tenant-a-churn', expected 'shared' or the name of a "
+        "accepts: MODEL_DEPLOYMENT: got 'tenant-a-fraud', expected 'shared' or the name of a "
         "model declared with deployment: dedicated (none)"
     ) in text
 
@@ -242,8 +243,8 @@ def test_a_dedicated_deployment_of_a_shared_entry(dedicated: Path) -> None:
 def test_a_shared_deployment_left_with_nothing_to_serve(dedicated: Path) -> None:
     path = dedicated / KIND_A / "models.yaml"
     path.write_text(
-        path.read_text().replace(
-            "    resources: small\n", "    resources: small\n    deployment: dedicated\n"
+        re.sub(
+            r"(?m)^(    resources: small.*)$", r"\1\n    deployment: dedicated", path.read_text()
         )
     )
     assert (
@@ -258,7 +259,7 @@ def test_a_shared_deployment_left_with_nothing_to_serve(dedicated: Path) -> None
 def test_a_dedicated_model_with_the_shared_pod_labels(dedicated: Path) -> None:
     """Without its own app.kubernetes.io/name, everything of the shared Deployment reaches
     the dedicated pods, and the other way round."""
-    folder = dedicated / KIND_A / "dedicated/tenant-a-churn"
+    folder = dedicated / KIND_A / "dedicated/tenant-a-fraud"
 
     def shared_labels(docs: list[dict[str, Any]]) -> None:
         del docs[0]["labels"]
@@ -281,7 +282,7 @@ def test_a_dedicated_model_no_servicemonitor_reaches(dedicated: Path) -> None:
     def no_selector_patch(docs: list[dict[str, Any]]) -> None:
         docs[0]["patches"] = [p for p in docs[0]["patches"] if "ServiceMonitor" not in str(p)]
 
-    edit_yaml(dedicated / EKS_A / "dedicated/tenant-a-churn/kustomization.yaml", no_selector_patch)
+    edit_yaml(dedicated / EKS_A / "dedicated/tenant-a-fraud/kustomization.yaml", no_selector_patch)
     text = found(dedicated)
     assert (
         f"eks: Application argocd/tenant-a: the pods of Deployment {CHURN} are scraped by no "
@@ -314,11 +315,11 @@ def test_network_policies_that_select_the_shared_pods_only(dedicated: Path) -> N
 
 def test_names_past_kubernetes_limits(dedicated: Path) -> None:
     long = "x" * 50
-    folder = dedicated / KIND_A / "dedicated/tenant-a-churn"
+    folder = dedicated / KIND_A / "dedicated/tenant-a-fraud"
     path = folder / "kustomization.yaml"
     path.write_text(
         path.read_text()
-        .replace("nameSuffix: -churn", f"nameSuffix: -{long}")
+        .replace("nameSuffix: -fraud", f"nameSuffix: -{long}")
         .replace(f"value: {CHURN}", f"value: inference-service-{long}")
         .replace(
             f"app.kubernetes.io/name: {CHURN}", f"app.kubernetes.io/name: inference-service-{long}"
@@ -339,12 +340,12 @@ def test_an_eks_dedicated_model_behind_the_shared_catch_all(dedicated: Path) -> 
         for patch in docs[0]["patches"]:
             patch["patch"] = patch["patch"].replace('value: "-1"', 'value: "0"')
 
-    edit_yaml(dedicated / EKS_A / "dedicated/tenant-a-churn/kustomization.yaml", same_order)
+    edit_yaml(dedicated / EKS_A / "dedicated/tenant-a-fraud/kustomization.yaml", same_order)
     text = found(dedicated)
     assert (
         "eks: Application argocd/tenant-a: Ingress inference-service's path / is evaluated "
-        f"before {CHURN}'s /models/tenant-a-churn (group.order, then namespace/name): requests "
-        f"for tenant-a-churn never reach Deployment {CHURN}"
+        f"before {CHURN}'s /models/tenant-a-fraud (group.order, then namespace/name): requests "
+        f"for tenant-a-fraud never reach Deployment {CHURN}"
     ) in text
 
 
@@ -352,9 +353,9 @@ def test_an_eks_dedicated_model_without_its_paths(dedicated: Path) -> None:
     def no_ingress_patch(docs: list[dict[str, Any]]) -> None:
         docs[0]["patches"] = [p for p in docs[0]["patches"] if "Ingress" not in str(p)]
 
-    edit_yaml(dedicated / EKS_A / "dedicated/tenant-a-churn/kustomization.yaml", no_ingress_patch)
+    edit_yaml(dedicated / EKS_A / "dedicated/tenant-a-fraud/kustomization.yaml", no_ingress_patch)
     assert (
-        "eks: Application argocd/tenant-a: no Ingress sends /models/tenant-a-churn to the Service "
+        "eks: Application argocd/tenant-a: no Ingress sends /models/tenant-a-fraud to the Service "
         f"of Deployment {CHURN}: requests for the dedicated model reach the shared Deployment, "
         "which does not serve it"
     ) in found(dedicated)

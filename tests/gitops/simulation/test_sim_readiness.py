@@ -119,7 +119,7 @@ def test_the_inference_service_needs_its_users_password() -> None:
         pytest.param(
             "models:/wine@champion",
             "/ready 503: MLflow refuses user 'tenant-a' READ on wine (403: no permission; "
-            "grant-read in clusters/platform-steps.sh)",
+            "provision-tenant in clusters/platform-steps.sh)",
             id="a model it was not granted",
         ),
         pytest.param(
@@ -139,7 +139,7 @@ def test_the_inference_service_needs_read_on_its_model() -> None:
     world.registry.readers = {}
     assert reason(inference(), world=world) == (
         "/ready 503: MLflow refuses user 'tenant-a' READ on iris (403: no permission; "
-        "grant-read in clusters/platform-steps.sh)"
+        "provision-tenant in clusters/platform-steps.sh)"
     )
 
 
@@ -185,7 +185,7 @@ def test_a_deployment_waits_for_the_models_it_serves_only() -> None:
     # The shared Deployment serves tenant-a-iris, whose alias is not set: not ready.
     assert served_from_file(None) == (
         "/ready 503: MLflow refuses user 'tenant-a' READ on tenant-a-iris (403: no permission; "
-        "grant-read in clusters/platform-steps.sh)"
+        "provision-tenant in clusters/platform-steps.sh)"
     )
     # The dedicated Deployment of tenant-a-wine serves only it, which resolves: ready.
     assert served_from_file("tenant-a-wine") == ""

@@ -21,11 +21,12 @@ def test_the_real_tree_s_models(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_dedicated_model_is_behind_its_own_service(tmp_path: Path) -> None:
-    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "churn", dedicated=True)
+    repo = with_model(copy_real_tree(tmp_path / "repo"), "tenant-a", "fraud", dedicated=True)
     models = repo / "overlays/kind/tenants/tenant-b/models.yaml"
     models.write_text(models.read_text().replace("alias: staging", "version: 3"))
     assert inventory.models(inventory.cluster_tree(repo, "kind")) == [
-        "tenant-a tenant-a-churn @staging inference-service-churn",
+        "tenant-a tenant-a-churn @staging inference-service",
+        "tenant-a tenant-a-fraud @staging inference-service-fraud",
         "tenant-a tenant-a-iris @staging inference-service",
         "tenant-b tenant-b-wine /3 inference-service",
     ]

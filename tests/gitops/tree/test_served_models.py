@@ -110,5 +110,6 @@ def test_the_real_shared_deployment_serves_what_the_tenant_declares() -> None:
     assert workload.env["TENANT"] == "tenant-a"
     declaration = workload.declaration(configmaps_by_name(objects), "tenant-a")
     assert [str(m.uri) for m in declaration.served_by("shared")] == [
-        "models:/tenant-a-iris@staging"
+        "models:/tenant-a-iris@staging",
+        "models:/tenant-a-churn@staging",
     ]

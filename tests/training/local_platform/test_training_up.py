@@ -1,6 +1,8 @@
-"""`python -m training up --once` end to end: MLflow, training, promotion, one inference service
-per tenant of overlays/kind, sample predictions, clean stop; then a second run on the same state.
-Needs the inference service in service/ (`python -m inference`): without it this fails."""
+"""`python -m training up --once` end to end: MLflow, training (and the team example's own script
+for tenant-a-churn), promotion, one inference service per tenant of overlays/kind serving its
+models.yaml, sample predictions per model on /models/<name>/predict and the v2 route, clean stop;
+then a second run on the same state. Needs the inference service in service/
+(`python -m inference`): without it this fails."""
 
 from __future__ import annotations
 
@@ -13,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from training.errors import UsageError
+from training.lifecycle.catalog import load_catalog
 from training.lifecycle.overlays import cluster_tenants
+from training.lifecycle.team_examples import load_examples
 from training.local_platform.ports import free_port, is_free
+from training.local_platform.up import plan
+from training.settings import LocalPlatformSettings, Settings
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -75,6 +82,28 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+def declared(cluster: str = "kind") -> dict[str, list[str]]:
+    """tenant -> the models its models.yaml declares on the cluster."""
+    return {o.tenant: list(o.declaration().names) for o in cluster_tenants(cluster)}
+
+
+def test_the_plan_serves_tenant_a_churn_through_its_example() -> None:
+    """The plan holds every declared model, tenant-a-churn registered by the team example; a
+    declared model nothing can register is refused before anything starts (the service would
+    never be ready)."""
+    settings, local = Settings.from_env(), LocalPlatformSettings.from_env()
+    catalog, examples = load_catalog(settings.tenants_file), load_examples(settings.examples_file)
+    planned = {t.tenant: t for t in plan(local, catalog, examples)}
+    assert {t: [m.name for m in p.models] for t, p in planned.items()} == declared(local.cluster)
+    churn = next(m for m in planned["tenant-a"].models if m.name == "tenant-a-churn")
+    assert churn.example is not None
+    assert churn.catalog is None
+    assert str(churn.uri) == "models:/tenant-a-churn@staging"
+    assert planned["tenant-a"].models_file.name == "models.yaml"
+    with pytest.raises(UsageError, match="declares tenant-a-churn, which make up cannot register"):
+        plan(local, catalog, {})
+
+
 def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) -> None:
     tenants = cluster_tenants("kind")
     assert tenants, "overlays/kind/tenants/ declares no tenant"
@@ -84,15 +113,20 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
 
     first = _up(run_dir, mlflow_port, base_port, prometheus_port, judge_port)
     assert first.returncode == 0, first.stdout + first.stderr
+    models = declared()
+    assert "tenant-a-churn" in models["tenant-a"]
     for index, overlay in enumerate(tenants):
-        model = overlay.model_uri().name
-        row = next(
-            (line for line in first.stdout.splitlines() if f"│ {overlay.tenant} " in line), ""
-        )
-        assert model in row, first.stdout
-        assert f"http://127.0.0.1:{base_port + index}" in row
-        assert "rows -> [" in row
-        assert f"{model}: registered version 1" in first.stdout
+        for model in models[overlay.tenant]:
+            row = next((line for line in first.stdout.splitlines() if f"│ {model} " in line), "")
+            assert f"│ {overlay.tenant} " in row, first.stdout
+            assert f"http://127.0.0.1:{base_port + index}/models/{model}" in row
+            assert "rows -> [" in row
+            # /v2/models/<name>/infer answered the same labels as /models/<name>/predict.
+            assert row.rstrip().rstrip("│").rstrip().endswith("same"), row
+            assert f"{model}: registered version 1" in first.stdout
+    churn = next(line for line in first.stdout.splitlines() if "│ tenant-a-churn " in line)
+    assert "'no'" in churn or "'yes'" in churn, churn
+    assert "registered version 1 by training/examples/churn/train.py" in first.stdout
     # `up` waits until Prometheus has scraped every service (up == 1), not only until it started.
     assert (
         f"Prometheus at http://127.0.0.1:{prometheus_port} scraped all {len(tenants)} service(s)"
@@ -113,13 +147,13 @@ def test_up_once_serves_every_tenant_then_reuses_the_registry(tmp_path: Path) ->
 
     second = _up(run_dir, mlflow_port, base_port)
     assert second.returncode == 0, second.stdout + second.stderr
-    for overlay in tenants:
-        model = overlay.model_uri().name
+    every_model = [m for names in models.values() for m in names]
+    for model in every_model:
         assert f"{model}: version 1 matches code and data, reusing" in second.stdout
-        assert "already points at version 1" in second.stdout
+        assert f"{model}@staging: staging already points at version 1" in second.stdout
     with sqlite3.connect(run_dir / "mlflow" / "mlflow.db") as db:
         versions = db.execute("select name, count(*) from model_versions group by name").fetchall()
-    assert sorted(versions) == sorted((t.model_uri().name, 1) for t in tenants)
+    assert sorted(versions) == sorted((m, 1) for m in every_model)
 
 
 def test_up_names_a_busy_port_and_how_to_change_it(tmp_path: Path) -> None:

@@ -56,11 +56,17 @@ What they answer:
 - python: code that does not use mlflow, and `-m gitops` other than inventory, run for real
   (standin.bash); `-m gitops inventory ...` is answered from answers the caller derived from
   the same tree, else by running it for real; `-m training.registry_access ensure-user|
-  grant-read`, `-m training seed|train|promote` and the mlflow `search_model_versions`
-  snippet are answered from the registry in the state (users, versions, aliases, READ
-  grants), only through a live port-forward to svc/mlflow (MLFLOW_TRACKING_URI) and with the
-  credentials the Secrets hold. `seed` trains the declared models of training's catalog
-  (training/tenants.yaml) and skips the others, as the real command does.
+  grant-read|provision-tenant`, `-m training seed|seed-examples|train|promote` and the mlflow
+  `search_model_versions` and `get_model_version_by_alias` snippets are answered from the
+  registry in the state (users, versions, aliases, READ and EDIT grants), only through a live
+  port-forward to svc/mlflow (MLFLOW_TRACKING_URI) and with the credentials the Secrets hold.
+  `provision-tenant` needs the tenant's two users, trainer and the judge to exist and grants
+  READ to `<tenant>` and EDIT to `<tenant>-trainer` on every model of the models file. `seed`
+  trains the declared models of training's catalog (training/tenants.yaml) and skips the
+  others, as the real command does; `seed-examples`, logged in as `<tenant>-trainer` with EDIT
+  on the model, registers the declared models of training/examples/examples.yaml whose alias
+  is unset (once: a later run reuses the version, as the real one does while the example's
+  code and data are unchanged) and sets the alias.
 - sleep: returns after at most 0.05 s; the requested time goes to a fake clock, and past
   SLEEP_BUDGET (60 s) sleep fails: a wait that cannot end ends the run at once.
 - eksctl `create cluster -f` and `aws eks update-kubeconfig` (both switch the context);
@@ -168,7 +174,8 @@ def initial_state(
         "archives": [],  # files `docker image save -o` wrote
         "archives_left": [],  # those still on disk when the run ended
         # model -> aliases and versions; "readers": model -> users granted READ on it
-        "registry": {"users": {}, "models": {}, "readers": {}, "seeded": False},
+        # "writers": model -> users granted EDIT on it (provision-tenant)
+        "registry": {"users": {}, "models": {}, "readers": {}, "writers": {}, "seeded": False},
     }
 
 
@@ -311,6 +318,10 @@ class Run:
             archives = self.state.get("archives") or []
             self.state["archives_left"] = [a for a in archives if os.path.exists(a)]
             self.save()
+            # Each simulated cluster as the run left it, the registry included: a call that
+            # reads a Secret the script created does not settle it (get_secret).
+            for context in list(self.simulations):
+                self.settled(context)
         for forward in forwards:
             forward.stop()
 
@@ -362,6 +373,19 @@ class Run:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
         tenants = (document or {}).get("tenants") or {}
         return {str(t): f"{t}-{(e or {}).get('dataset')}" for t, e in tenants.items()}
+
+    def examples(self) -> dict[str, str]:
+        """model -> its tenant, of the team examples the repository bundles
+        (training/examples/examples.yaml, training/lifecycle/team_examples.py)."""
+        path = Path(self.root) / "training" / "examples" / "examples.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        entries = (document or {}).get("examples") or {}
+        return {str(m): str((e or {}).get("tenant")) for m, e in entries.items()}
+
+    def grant_edit(self, user: str, model: str) -> None:
+        writers = self.state["registry"].setdefault("writers", {})
+        if user not in writers.setdefault(model, []):
+            writers[model].append(user)
 
     def grant_read(self, user: str, model: str) -> None:
         readers = self.state["registry"].setdefault("readers", {})
@@ -591,8 +615,10 @@ def kubectl(run: Run, call: Call) -> int:
             call.out.append(f'{words[2]} "{words[2].split("/")[-1]}" successfully rolled out\n')
         return 0
     if words[:2] == ["get", "secret"] and len(words) == 3:
+        # The simulation is run to rest only for a Secret the script did not create (one a
+        # controller writes, such as an ExternalSecret's target): settling costs ~0.1 s a call.
         return get_secret(
-            call, cluster, namespace or "default", words[2], flags, run.settled(context)
+            call, cluster, namespace or "default", words[2], flags, lambda: run.settled(context)
         )
     if words[:3] == ["create", "secret", "generic"] and len(words) == 4:
         target = namespace or "default"
@@ -646,11 +672,12 @@ def get_secret(
     namespace: str,
     name: str,
     flags: dict[str, Any],
-    sim: Simulation | None = None,
+    settled: Callable[[], Simulation | None] = lambda: None,
 ) -> int:
-    """A Secret the script created, or (with a simulation) one a controller wrote, such as
-    an ExternalSecret's target."""
+    """A Secret the script created, or (with a simulation, `settled()`) one a controller
+    wrote, such as an ExternalSecret's target."""
     data = cluster["secrets"].get(f"{namespace}/{name}")
+    sim = settled() if data is None else None
     if data is None and sim is not None:
         data = secret_data(sim.cluster, namespace, name)
     if data is None:
@@ -1285,6 +1312,20 @@ def python(run: Run, call: Call) -> int:
             call.effect["latest_version"] = {"model": argv[2], "version": str(entry["versions"])}
             call.out.append(f"{entry['versions']}\n")
             return 0
+        if "get_model_version_by_alias" in code and len(argv) == 4:
+            mlflow_reachable(run, call)
+            model, alias = argv[2], argv[3]
+            version = ((run.state["registry"]["models"].get(model) or {}).get("aliases") or {}).get(
+                alias
+            )
+            if version is None:
+                raise Failed(
+                    f"mlflow.exceptions.RestException: RESOURCE_DOES_NOT_EXIST: Registered model "
+                    f"alias {alias} not found on {model}"
+                )
+            call.effect["alias_version"] = {"model": model, "alias": alias, "version": version}
+            call.out.append(f"{version}\n")
+            return 0
         raise Unmodelled("-c code that uses mlflow: " + " ".join(code.split())[:160])
     raise Unmodelled(" ".join(argv)[:200] or "no arguments")
 
@@ -1293,6 +1334,8 @@ def registry_access(run: Run, call: Call, args: list[str]) -> int:
     user = option(args, "--username")
     if args[:1] == ["grant-read"] and user and option(args, "--model"):
         return grant_read(run, call, user, option(args, "--model"))
+    if args[:1] == ["provision-tenant"] and option(args, "--models"):
+        return provision_tenant(run, call, args)
     if args[:1] != ["ensure-user"] or not user:
         raise Unmodelled(f"-m training.registry_access {' '.join(args)}")
     mlflow_reachable(run, call)
@@ -1316,6 +1359,84 @@ def grant_read(run: Run, call: Call, user: str, model: str) -> int:
     run.grant_read(user, model)
     call.effect["granted_read"] = {"user": user, "model": model}
     call.out.append(f"READ on registered_model {model} for {user}: granted\n")
+    return 0
+
+
+def provision_tenant(run: Run, call: Call, args: list[str]) -> int:
+    """`provision-tenant --models overlays/<c>/tenants/<t>/models.yaml` as the admin: READ for
+    the tenant's service user and EDIT for its writer on every model the file declares
+    (training/registry_access.py, provision_tenant). The real command creates the model names
+    and refuses a grant to a user that does not exist (MLflow answers 404)."""
+    mlflow_reachable(run, call)
+    logged_in(run, call, "admin")
+    path = Path(call.path(option(args, "--models")))
+    tenant = option(args, "--tenant") or path.parent.name
+    try:
+        declaration = read_declaration(path.parent)
+    except (ModelsError, OSError) as exc:
+        raise Failed(f"error: {path}: {exc}", 2) from exc
+    judge = option(args, "--judge-user", "rollout-judge")
+    needed = [tenant, f"{tenant}-trainer", "trainer", *([judge] if judge else [])]
+    users = run.state["registry"]["users"]
+    missing = [u for u in needed if u not in users]
+    if missing:
+        raise Failed(
+            f"error: registry user {missing[0]!r} does not exist, so it cannot be granted on "
+            f"{tenant}'s models: create it first (ensure-user) (HTTP 404)",
+            2,
+        )
+    models = run.state["registry"]["models"]
+    for model in declaration.names:
+        models.setdefault(model, {"versions": 0, "aliases": {}})
+        run.grant_read(tenant, model)
+        run.grant_edit(f"{tenant}-trainer", model)
+    call.effect["provisioned"] = {"tenant": tenant, "models": list(declaration.names)}
+    call.out.append(
+        "".join(f"READ on registered_model {m} for {tenant}: granted\n" for m in declaration.names)
+    )
+    return 0
+
+
+def seed_examples(run: Run, call: Call, args: list[str]) -> int:
+    """`seed-examples --cluster C [--tenant T]`, logged in as `<T>-trainer`: each declared
+    model of training/examples/examples.yaml whose alias is unset gets a version (the first
+    run registers one, later ones reuse it) and its alias; EDIT on the model is needed."""
+    cluster, only = option(args, "--cluster"), option(args, "--tenant")
+    if not cluster:
+        raise Failed("usage: python -m training seed-examples: --cluster is required", 2)
+    mlflow_reachable(run, call)
+    user = call.env.get("MLFLOW_TRACKING_USERNAME", "")
+    if only:
+        logged_in(run, call, f"{only}-trainer")
+    else:
+        logged_in(run, call, user or "trainer")
+    examples = run.examples()
+    models = run.state["registry"]["models"]
+    writers = run.state["registry"].setdefault("writers", {})
+    seeded = {}
+    for tenant, declared in run.tenant_models(cluster).items():
+        if only and tenant != only:
+            continue
+        for model, served in declared:
+            if examples.get(model) != tenant or served.isdigit():
+                continue
+            entry = models.setdefault(model, {"versions": 0, "aliases": {}})
+            if served in entry["aliases"]:
+                continue
+            if user not in writers.get(model, []) and user != "trainer":
+                raise Failed(
+                    f"mlflow: 403 PERMISSION_DENIED: user {user!r} may not write {model}: "
+                    f"provision-tenant grants {tenant}-trainer EDIT on the models {tenant} "
+                    "declares",
+                )
+            version = entry.get("example_version")
+            if version is None:
+                entry["versions"] += 1
+                version = entry["example_version"] = str(entry["versions"])
+            entry["aliases"][served] = version
+            seeded[model] = f"{model}@{served} = version {version}"
+    call.effect["seeded_examples"] = seeded
+    call.out.append("".join(f"{m}: {s}, registered by its example\n" for m, s in seeded.items()))
     return 0
 
 
@@ -1348,6 +1469,8 @@ def training(run: Run, call: Call, args: list[str]) -> int:
         call.out.append("".join(f"{m}: {s}, trained and promoted\n" for m, s in seeded.items()))
         call.out.append("".join(f"{m}: skipped, {why}\n" for m, why in skipped.items()))
         return 0
+    if args[:1] == ["seed-examples"]:
+        return seed_examples(run, call, args)
     if args[:1] == ["train"]:
         tenant = option(args, "--tenant")
         mlflow_reachable(run, call)
