@@ -119,7 +119,7 @@ def load_bench_settings(env: Mapping[str, str] | None = None) -> BenchSettings:
         # Points that would end past this are skipped (and listed): `make bench` stays near
         # 8 min even when the machine is slow to start servers. 80 s of it are for the shadow
         # phase (about 35 s per model), 15 s for the HTTP floor.
-        budget_seconds=_number(env, "BENCH_BUDGET", 480.0, minimum=10.0),
+        budget_seconds=_number(env, "BENCH_BUDGET", 600.0, minimum=10.0),
         output=output,
         mlserver=None if mlserver == OFF else Path(mlserver),
         container=container == "auto",
