@@ -53,6 +53,10 @@ def main() -> int:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         # uvicorn's httptools protocol, writing each response in one write() (one_write.py).
         http=OneWriteHttpToolsProtocol,
+        # Nothing here reads the client's address or the scheme (no access log, no redirects),
+        # so uvicorn's X-Forwarded-* rewriting, which parses the peer's address on every
+        # request, is left out.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()
     return 0

@@ -19,7 +19,6 @@ bits as a float, so a body with a run of 19 digits goes to the reference, which 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Any
 
@@ -34,7 +33,10 @@ from inference.models.schema import FieldError, InputError
 _KEY_CHARS = 60
 # The shortest integer orjson may not hold exactly: 19 digits reach beyond INT64's 9.2e18.
 # A float with that many digits in a row is read by the reference too, to the same value.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Found by turning every digit into "0" and searching for 19 of them (C-speed, unlike a regex
+# trying every position).
+_LONG_DIGITS = b"0" * 19
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 class _RepeatedKey(Exception):
@@ -68,7 +70,7 @@ def _refused(message: str, expected: str) -> InputError:
 def parse_json(body: bytes, max_depth: int) -> Any:
     """The body's JSON value: orjson's when it is sure to be the reference's, else the
     reference's (which also decides every refusal)."""
-    if nesting_depth_exceeds(body, max_depth) or _LONG_DIGITS.search(body):
+    if nesting_depth_exceeds(body, max_depth) or _LONG_DIGITS in body.translate(_DIGITS_AS_ZERO):
         return parse_json_reference(body, max_depth)
     try:
         value = orjson.loads(body)
