@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from statistics import median
 from typing import TYPE_CHECKING
 
 import httpx
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 # The issue's goal and stretch: this service's req/s as a share of the floor's, per path.
 MIN_SHARE_OF_FLOOR = 0.35
 STRETCH_SHARE_OF_FLOOR = 0.42
+# Rounds over every path, each a point of this service and one of the floor.
+PAIRS = 3
+POINT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -75,40 +79,70 @@ def floor_answers(url: str, name: str) -> dict[str, str]:
 
 
 def measure_pairs(core: BenchCore, ours: Running, floor: Running, model: str, name: str) -> None:
-    """Each path: this service, then the floor, at the target point."""
-    for route in ROUTES:
-        path, body = route.path(name), route.body(TARGET_ROWS)
-        for server, label in ((ours, route.ours), (floor, route.floor)):
-            core.measure(
-                server, model, TARGET_ROWS, TARGET_CONCURRENCY, label=label, path=path, body=body
-            )
+    """PAIRS rounds of every path: this service, then the floor, at the target point, in
+    POINT_SECONDS points. A shared machine's background load moves req/s more than the
+    difference between two points seconds apart, so the share is the median over pairs."""
+    for _ in range(PAIRS):
+        for route in ROUTES:
+            path, body = route.path(name), route.body(TARGET_ROWS)
+            for server, label in ((ours, route.ours), (floor, route.floor)):
+                core.measure(
+                    server,
+                    model,
+                    TARGET_ROWS,
+                    TARGET_CONCURRENCY,
+                    label=label,
+                    path=path,
+                    body=body,
+                    duration=POINT_SECONDS,
+                )
 
 
 @dataclass(frozen=True)
 class FloorShare:
+    """One path's pairs: this service's point and the floor's right after it."""
+
     route: FloorRoute
-    ours: Point
-    floor: Point
+    pairs: list[tuple[Point, Point]]
 
     @property
     def share(self) -> float:
-        floor = self.floor.requests_per_second
-        return self.ours.requests_per_second / floor if floor else 0.0
+        """Median over pairs of this service's req/s over the floor's."""
+        return median(a.requests_per_second / b.requests_per_second for a, b in self.pairs)
 
     @property
     def cpu_share(self) -> float:
-        """The floor's CPU per request over this service's: the same share, in CPU time."""
-        mine = self.ours.cpu_ms_per_request
-        return self.floor.cpu_ms_per_request / mine if mine else 0.0
+        """Median over pairs of the floor's CPU per request over this service's: the same
+        share in CPU time, which moves less with the machine's other load."""
+        return median(
+            b.cpu_ms_per_request / a.cpu_ms_per_request
+            for a, b in self.pairs
+            if a.cpu_ms_per_request
+        )
+
+    def _median(self, value: Callable[[Point], float], floor: bool) -> float:
+        return median(value(pair[1] if floor else pair[0]) for pair in self.pairs)
+
+    def rps(self, floor: bool = False) -> float:
+        return self._median(lambda p: p.requests_per_second, floor)
+
+    def cpu_ms(self, floor: bool = False) -> float:
+        return self._median(lambda p: p.cpu_ms_per_request, floor)
+
+    def p99_ms(self, floor: bool = False) -> float:
+        return self._median(lambda p: p.result.p99_ms if p.result else 0.0, floor)
+
+    @property
+    def errors(self) -> int:
+        return sum(a.result.errors for a, _ in self.pairs if a.result)
 
 
 def floor_shares(run: BenchRun, model: str) -> list[FloorShare]:
     found = []
     for route in ROUTES:
-        ours = run.point(route.ours, model, TARGET_ROWS, TARGET_CONCURRENCY)
-        floor = run.point(route.floor, model, TARGET_ROWS, TARGET_CONCURRENCY)
-        if ours is not None and floor is not None:
-            found.append(FloorShare(route, ours, floor))
+        pairs = run.pairs(route.ours, route.floor, model, TARGET_ROWS, TARGET_CONCURRENCY)
+        if pairs:
+            found.append(FloorShare(route, pairs))
     return found
 
 
@@ -126,22 +160,20 @@ def floor_targets(run: BenchRun, model: str) -> list[TargetResult]:
         if found is None:
             results.append(TargetResult(name, goal, "not measured", None))
             continue
-        mine, floor = found.ours, found.floor
-        assert mine.result is not None
-        assert floor.result is not None
         measured_text = (
-            f"{found.share:.2f}x ({mine.requests_per_second:,.0f} vs "
-            f"{floor.requests_per_second:,.0f} req/s; CPU {found.cpu_share:.2f}x: "
-            f"{mine.cpu_ms_per_request:.3f} vs {floor.cpu_ms_per_request:.3f} ms/request; "
-            f"p99 {ms(mine.result.p99_ms)} vs {ms(floor.result.p99_ms)} ms); "
+            f"{found.share:.2f}x, median of {len(found.pairs)} pairs ({found.rps():,.0f} vs "
+            f"{found.rps(floor=True):,.0f} req/s; CPU {found.cpu_share:.2f}x: "
+            f"{found.cpu_ms():.3f} vs {found.cpu_ms(floor=True):.3f} ms/request; "
+            f"p99 {ms(found.p99_ms())} vs {ms(found.p99_ms(floor=True))} ms); "
             f"runtime {run.runtime(model)}"
         )
-        met = found.share >= MIN_SHARE_OF_FLOOR and mine.result.errors == 0
+        met = found.share >= MIN_SHARE_OF_FLOOR and found.errors == 0
         limit = ""
         if not met:
-            limit = f"this service: {where_time_goes(mine)}."
-            if mine.result.errors:
-                limit += f" {mine.result.errors} failed requests."
+            slowest = min(found.pairs, key=lambda pair: pair[0].requests_per_second)[0]
+            limit = f"this service, slowest pair: {where_time_goes(slowest)}."
+            if found.errors:
+                limit += f" {found.errors} failed requests."
         results.append(TargetResult(name, goal, measured_text, met, limit))
     return results
 
@@ -150,21 +182,19 @@ def floor_routes_table(run: BenchRun, models: Sequence[str]) -> str:
     rows = []
     for model in models:
         for found in floor_shares(run, model):
-            mine, floor = found.ours, found.floor
-            assert mine.result is not None
-            assert floor.result is not None
             rows.append(
                 [
                     model,
                     f"POST {found.route.template}",
-                    f"{mine.requests_per_second:,.0f}",
-                    f"{floor.requests_per_second:,.0f}",
+                    len(found.pairs),
+                    f"{found.rps():,.0f}",
+                    f"{found.rps(floor=True):,.0f}",
                     f"{found.share:.2f}x",
-                    f"{mine.cpu_ms_per_request:.3f}",
-                    f"{floor.cpu_ms_per_request:.3f}",
+                    f"{found.cpu_ms():.3f}",
+                    f"{found.cpu_ms(floor=True):.3f}",
                     f"{found.cpu_share:.2f}x",
-                    ms(mine.result.p99_ms),
-                    ms(floor.result.p99_ms),
+                    ms(found.p99_ms()),
+                    ms(found.p99_ms(floor=True)),
                 ]
             )
     if not rows:
@@ -173,14 +203,15 @@ def floor_routes_table(run: BenchRun, models: Sequence[str]) -> str:
         [
             "model",
             "path",
-            "req/s, this service",
-            "req/s, floor",
-            "this service / floor",
-            "server CPU-ms/request, this service",
-            "server CPU-ms/request, floor",
-            "floor CPU / this service's",
-            "p99 ms, this service",
-            "p99 ms, floor",
+            "pairs",
+            "req/s, this service (median)",
+            "req/s, floor (median)",
+            "this service / floor (median of pairs)",
+            "server CPU-ms/request, this service (median)",
+            "server CPU-ms/request, floor (median)",
+            "floor CPU / this service's (median of pairs)",
+            "p99 ms, this service (median)",
+            "p99 ms, floor (median)",
         ],
         rows,
     )
