@@ -425,7 +425,9 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         + shadow_table(run, models),
         "## What the HTTP stack costs: the floor",
         "The floor is uvicorn configured as this service runs it (one process, no access log, "
-        "no server header), answering every request with this service's own response bytes "
+        "no server header) but with uvicorn's own HTTP protocol and proxy-header handling, "
+        "where the service writes each response in one write() and skips the proxy headers; "
+        "answering every request with this service's own response bytes "
         "and doing nothing else (tests/benchmarks/http_floor.py); it gets the same v2 request "
         "right after this service, at the target point. No service on this stack can be "
         "faster on this machine, so the difference in CPU per request is what the service "
