@@ -106,7 +106,7 @@ $(MLSERVER): $(UV) $(MLSERVER_REQUIREMENTS)
 	$(UV) pip install --quiet --python $(TOOLS)/mlserver/bin/python -r $(MLSERVER_REQUIREMENTS)
 	@touch $@
 
-bench: setup $(MLSERVER) ## this service vs mlflow models serve and MLServer in one run (~10 min); writes BENCHMARKS.md
+bench: setup $(MLSERVER) ## this service vs mlflow models serve and MLServer in one run (~13 min); writes BENCHMARKS.md
 	$(PY) -m tests.benchmarks
 
 e2e: $(VENV)/.synced ## end-to-end on a real Kind cluster (needs Docker 28.0+ and kind)

@@ -41,6 +41,7 @@ def main() -> int:
     import uvicorn
 
     from inference.api.app import create_app
+    from inference.api.one_write import OneWriteHttpToolsProtocol
 
     config = uvicorn.Config(
         create_app(settings),
@@ -50,6 +51,12 @@ def main() -> int:
         access_log=False,  # requests are counted in metrics; per-request logs cost throughput
         server_header=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        # uvicorn's httptools protocol, writing each response in one write() (one_write.py).
+        http=OneWriteHttpToolsProtocol,
+        # Nothing here reads the client's address or the scheme (no access log, no redirects),
+        # so uvicorn's X-Forwarded-* rewriting, which parses the peer's address on every
+        # request, is left out.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()
     return 0

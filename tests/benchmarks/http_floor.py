@@ -7,11 +7,14 @@ itself adds (parsing, validation, the model call, metrics, the response), measur
 run and under the same load. The body it returns is the service's own answer to the bench's
 request, so both write the same bytes.
 
-Run as `python -m tests.benchmarks.http_floor` with BENCH_FLOOR_PORT and BENCH_FLOOR_BODY set.
+Run as `python -m tests.benchmarks.http_floor` with BENCH_FLOOR_PORT and BENCH_FLOOR_BODY set;
+BENCH_FLOOR_BODIES (optional, a JSON object of path -> body) gives a path its own answer, so
+every prediction path gets the service's own bytes for it (floor_routes.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -23,12 +26,19 @@ from tests.support.servers import REPO_ROOT, free_port
 from training.local_platform import processes
 
 BODY_VARIABLE = "BENCH_FLOOR_BODY"
+BODIES_VARIABLE = "BENCH_FLOOR_BODIES"
 PORT_VARIABLE = "BENCH_FLOOR_PORT"
 
 
-def make_app(body: bytes) -> Any:
-    """A bare ASGI app: read the request body whole, answer 200 with `body`."""
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+def _answer(body: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    return [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))], body
+
+
+def make_app(body: bytes, bodies: dict[str, bytes] | None = None) -> Any:
+    """A bare ASGI app: read the request body whole, answer 200 with `bodies[path]`, or with
+    `body` on any other path. The answers are built once: a request costs one dict lookup."""
+    default = _answer(body)
+    by_path = {path: _answer(answer) for path, answer in (bodies or {}).items()}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":  # lifespan: nothing to start or stop
@@ -36,8 +46,9 @@ def make_app(body: bytes) -> Any:
         more = True
         while more:
             more = (await receive()).get("more_body", False)
+        headers, answer = by_path.get(scope["path"], default)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": answer})
 
     return app
 
@@ -45,9 +56,18 @@ def make_app(body: bytes) -> Any:
 def main() -> int:
     import uvicorn
 
-    # The same Config as service/inference/__main__.py, so the floor is this service's stack.
+    # The same Config as service/inference/__main__.py, so the floor is this service's stack,
+    # but for `http`: the floor stays uvicorn's own httptools protocol, while the service's
+    # writes each response in one write() (inference/api/one_write.py), a saving the floor
+    # does not get.
     config = uvicorn.Config(
-        make_app(os.environ[BODY_VARIABLE].encode()),
+        make_app(
+            os.environ[BODY_VARIABLE].encode(),
+            {
+                path: answer.encode()
+                for path, answer in json.loads(os.environ.get(BODIES_VARIABLE, "{}")).items()
+            },
+        ),
         host="127.0.0.1",
         port=int(os.environ[PORT_VARIABLE]),
         log_level="warning",
@@ -59,13 +79,17 @@ def main() -> int:
     return 0
 
 
-def start_floor(label: str, body: str, path: str, log_dir: Path) -> Running:
-    """The floor on a free port; ready = it answers `path` (any method gets the body)."""
+def start_floor(
+    label: str, body: str, path: str, log_dir: Path, bodies: dict[str, str] | None = None
+) -> Running:
+    """The floor on a free port; ready = it answers `path` (any method gets the body, or the
+    path's own from `bodies`)."""
     port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "service"), str(REPO_ROOT)]),
         BODY_VARIABLE: body,
+        BODIES_VARIABLE: json.dumps(bodies or {}),
         PORT_VARIABLE: str(port),
     }
     url = f"http://127.0.0.1:{port}"

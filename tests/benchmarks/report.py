@@ -6,6 +6,11 @@ from collections.abc import Sequence
 
 from tests.benchmarks import headline as top
 from tests.benchmarks import multi_model_report
+from tests.benchmarks.floor_routes import (
+    MIN_SHARE_OF_FLOOR,
+    STRETCH_SHARE_OF_FLOOR,
+    floor_routes_table,
+)
 from tests.benchmarks.results import (
     HTTP_FLOOR,
     MLFLOW_SERVE,
@@ -296,7 +301,10 @@ def floor_table(run: BenchRun, models: Sequence[str]) -> str:
                 model,
                 rate(ours),
                 rate(floor),
-                ratio(ours, floor),
+                # Two decimals: the floor targets are shares like 0.35x.
+                f"{ours.requests_per_second / floor.requests_per_second:.2f}x"
+                if floor.requests_per_second
+                else "inf",
                 f"{ours.cpu_ms_per_request:.3f}",
                 f"{floor.cpu_ms_per_request:.3f}",
                 f"{added:.3f}",
@@ -418,7 +426,9 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         + shadow_table(run, models),
         "## What the HTTP stack costs: the floor",
         "The floor is uvicorn configured as this service runs it (one process, no access log, "
-        "no server header), answering every request with this service's own response bytes "
+        "no server header) but with uvicorn's own HTTP protocol and proxy-header handling, "
+        "where the service writes each response in one write() and skips the proxy headers; "
+        "answering every request with this service's own response bytes "
         "and doing nothing else (tests/benchmarks/http_floor.py); it gets the same v2 request "
         "right after this service, at the target point. No service on this stack can be "
         "faster on this machine, so the difference in CPU per request is what the service "
@@ -426,6 +436,14 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "drift counting and the response. The last column is the most any service on this "
         "stack could show against `mlflow models serve` in this run.\n\n"
         + floor_table(run, models),
+        "## Every prediction path against the floor",
+        "Each prediction path gets its own 1-row body at the target concurrency, this service "
+        "first and the floor right after it, the floor answering that path with the service's "
+        "own answer to that body (tests/benchmarks/floor_routes.py). The target is the share "
+        f"of the floor's req/s, at least {MIN_SHARE_OF_FLOOR:g}x on every path for every "
+        f"model (stretch {STRETCH_SHARE_OF_FLOOR:g}x); the CPU columns give the same share "
+        "in server CPU time, which moves less with the machine's other load.\n\n"
+        + floor_routes_table(run, models),
         "## Many models in one service, beside MLServer",
         multi_model_report.section(run),
         "## Where start-up time and memory go",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.benchmarks import bench_models, container, drift_counting, machine
+from tests.benchmarks import bench_models, container, drift_counting, floor_routes, machine
 from tests.benchmarks.bench_core import INVOCATIONS, say
 from tests.benchmarks.contenders import Running, start_mlflow_serve, start_ours
 from tests.benchmarks.http_floor import start_floor
@@ -129,7 +129,7 @@ class Bench(MultiModelPhase):
         request = our_request(ours.url, registered.name)
         self.run.ours_v2_request = request.description
         peers = self.start_mlservers(tracking_uri, model, registered)
-        floor = self.start_floor(ours, request, model)
+        floor = self.start_floor(ours, request, model, registered.name)
         largest = max(self.bodies)
         self.same_answers(
             theirs,
@@ -155,6 +155,8 @@ class Bench(MultiModelPhase):
                             path=request.path,
                             body=request.body(TARGET_ROWS),
                         )
+        if floor is not None:
+            floor_routes.measure_pairs(self, ours, floor, model, registered.name)
         others = [peer for peer, _ in peers] + ([floor] if floor is not None else [])
         for server in (theirs, ours, *others):
             self._record_memory(server, model)
@@ -163,9 +165,10 @@ class Bench(MultiModelPhase):
             self._stop(server)
         return ours
 
-    def start_floor(self, ours: Running, request: Request, model: str) -> Running | None:
+    def start_floor(self, ours: Running, request: Request, model: str, name: str) -> Running | None:
         """The HTTP floor (http_floor.py), answering with this service's own response to the
-        v2 request, so both write the same bytes."""
+        v2 request, so both write the same bytes, and each prediction path with the service's
+        own answer to that path's body (floor_routes.py)."""
         if not self.settings.floor:
             return None
         body = request.body(TARGET_ROWS)
@@ -176,8 +179,10 @@ class Bench(MultiModelPhase):
             timeout=30,
         )
         answer.raise_for_status()
+        answers = floor_routes.floor_answers(ours.url, name)
         return self._start(
-            lambda: start_floor(HTTP_FLOOR, answer.text, request.path, self.work / "logs"), model
+            lambda: start_floor(HTTP_FLOOR, answer.text, request.path, self.work / "logs", answers),
+            model,
         )
 
     def measure_v2(

@@ -253,6 +253,11 @@ def evaluate(run: BenchRun, models: tuple[str, ...]) -> list[TargetResult]:
     found += [memory_target(run, model) for model in models]
     found += [drift_cost_target(run, model) for model in models]
     found += multi_model_targets(run)
+    # floor_routes builds its targets from this module's TargetResult: imported here, not at
+    # the top, so neither module imports the other while it is being loaded.
+    from tests.benchmarks.floor_routes import floor_targets
+
+    found += [target for model in models for target in floor_targets(run, model)]
     return found
 
 

@@ -344,7 +344,7 @@ def test_floor_table_splits_the_time_per_request_and_bounds_the_ratio() -> None:
 
     (row,) = [line for line in text.splitlines() if line.startswith(f"| {lr} ")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells == [lr, "6,000", "15,000", "0.4x", "0.240", "0.060", "0.180", "60.0x", "150.0x"]
+    assert cells == [lr, "6,000", "15,000", "0.40x", "0.240", "0.060", "0.180", "60.0x", "150.0x"]
     # The forest has no floor point: no row rather than a row of dashes.
     assert f"| {MODELS[1]} " not in text
 

@@ -279,6 +279,10 @@ _REVIEW = st.text(
     shape=st.sampled_from(["predict-records", "inputs-columns", "v2-columns"]),
 )
 def test_any_text_is_scored_as_sent(text_service: Target, reviews: list[str], shape: str) -> None:
+    # The text as the body carries it: an escaped high surrogate followed by an escaped low one
+    # ("\ud800\udc00") is one character in JSON (RFC 8259 section 7), so a generated pair is
+    # sent as U+10000 and only unpaired surrogates stay lone. The bytes sent are the same.
+    reviews = [json.loads(json.dumps(review)) for review in reviews]
     rows = [[review] for review in reviews]
     if shape == "v2-columns":
         route = f"/v2/models/{text_service.model}/infer"

@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter as Tally
 from collections.abc import AsyncIterator, Awaitable, Callable, Container
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
@@ -25,16 +24,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inference.api import v2
+from inference.api import prediction, v2
+from inference.api.asgi_io import ClientGone, send_json
 from inference.api.json_body import parse_json
 from inference.api.model_set import ModelSet, ModelSlot
 from inference.api.openapi_doc import request_bodies
-from inference.api.payloads import rows_for_invocations, rows_for_predict
+from inference.api.prediction import Predictions, Protocol, Reply, error_body
 from inference.models.model import ServedModel
 from inference.models.registry import Registry
-from inference.models.schema import FieldError, InputError, InputSchema
+from inference.models.schema import FieldError, InputError
 from inference.monitoring.metrics import Metrics
-from inference.serving.batching import Overloaded
 from inference.settings import Settings
 
 log = logging.getLogger("inference.app")
@@ -103,9 +102,6 @@ def route_labels(path: str, served: Container[str], sole: str | None) -> tuple[s
     return route, ""
 
 
-RETRY_AFTER_SECONDS = "1"
-
-
 def json_response(
     payload: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
@@ -124,6 +120,14 @@ def error_response(
     if detail:
         payload["detail"] = detail
     return json_response(payload, status, headers)
+
+
+def reply_response(reply: Reply) -> Response:
+    """A prediction handler's reply as a Starlette response (for FastAPI's routes)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reply.headers or ()}
+    return Response(
+        reply.body, status_code=reply.status, media_type="application/json", headers=headers
+    )
 
 
 class RequestCounter:
@@ -190,21 +194,27 @@ class MetricsMiddleware:
 class DirectRoute(NamedTuple):
     """A prediction path answered before FastAPI's stack, with the labels it is counted under."""
 
-    endpoint: Callable[[Request], Awaitable[Response]]
+    reply: Callable[[Scope, Receive], Awaitable[Reply]]
     route: str
     model: str
+
+
+# A client that left before its body arrived got no answer; counted under nginx's code for it.
+CLIENT_GONE = 499
+INTERNAL_ERROR = Reply(500, error_body("internal_error", "the server failed; see its log"))
 
 
 class InferenceApp(FastAPI):
     """FastAPI, with the prediction routes answered before its middleware stack.
 
-    Starlette's error middleware, FastAPI's telemetry and body-limit middleware and the router
-    cost about a fifth of the CPU of a 1-row prediction; the prediction endpoints parse and
-    bound their bodies themselves, so they are called directly, found by their exact path in
-    one dict: every served model's /models/<name>/predict, /models/<name>/invocations and
-    /v2/models/<name>/infer are keys of it, so routing by model costs one lookup, as one
-    model did. They are still declared as routes (for /docs and the OpenAPI schema, and for
-    a name no model has), and an unexpected error still becomes the same JSON 500 as elsewhere.
+    Starlette's error middleware, FastAPI's telemetry and body-limit middleware, the router and
+    Starlette's Request and Response objects cost more than the model call of a 1-row
+    prediction, so the prediction endpoints are plain ASGI (prediction.py, asgi_io.py), found
+    by their exact path in one dict: every served model's /models/<name>/predict,
+    /models/<name>/invocations and /v2/models/<name>/infer are keys of it, so routing by model
+    costs one lookup, as one model did. They are still declared as routes (for /docs and the
+    OpenAPI schema, and for a name no model has), and an unexpected error still becomes the
+    same JSON 500 as elsewhere.
     """
 
     direct: dict[str, DirectRoute]
@@ -222,52 +232,38 @@ class InferenceApp(FastAPI):
         self, found: DirectRoute, scope: Scope, receive: Receive, send: Send
     ) -> None:
         started = time.perf_counter()
-        sent = StatusRecorder(send)
+        status = 500
         try:
-            response = await found.endpoint(Request(scope, receive))
-            await response(scope, receive, sent)
-        except Exception:
-            log.exception("unhandled error")
-            if sent.status == 0:  # nothing sent yet: answer as the exception handler does
-                failed = error_response(500, "internal_error", "the server failed; see its log")
-                await failed(scope, receive, sent)
-            sent.status = 500
+            try:
+                reply = await found.reply(scope, receive)
+            except ClientGone:
+                status = CLIENT_GONE
+                return
+            except Exception:
+                log.exception("unhandled error")
+                reply = INTERNAL_ERROR
+            await send_json(send, reply.status, reply.body, reply.headers)
+            status = reply.status
         finally:
             self.counter.count(
-                found.route, found.model, "POST", sent.status or 500, time.perf_counter() - started
+                found.route, found.model, "POST", status, time.perf_counter() - started
             )
 
 
-async def read_json_body(
-    request: Request, max_bytes: int, timeout_seconds: float, max_depth: int
-) -> Any:
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise InputError(
-            [FieldError("content-type", f"got {media_type or 'none'!r}", "application/json")],
-            status_code=415,
-        )
-    declared = request.headers.get("content-length")
-    too_big = FieldError("body", "request body too large", f"at most {max_bytes} bytes")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise InputError([too_big], status_code=413)
-    chunks, size = [], 0
-    # uvicorn (h11) has no body read timeout: a client trickling bytes would hold its
-    # connection and request slot forever.
-    try:
-        async with asyncio.timeout(timeout_seconds):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise InputError([too_big], status_code=413)
-                chunks.append(chunk)
-    except TimeoutError:
-        raise InputError(
-            [FieldError("body", "not received in time", f"within {timeout_seconds:g} seconds")],
-            status_code=408,
-        ) from None
-    return parse_json(b"".join(chunks), max_depth)
+class ReplyResponse(Response):
+    """A prediction answered through FastAPI's routing (a path the dispatcher does not take):
+    the handler reads the body itself when the response is sent, as on the direct path."""
+
+    def __init__(self, compute: Callable[[Scope, Receive], Awaitable[Reply]]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            reply = await self.compute(scope, receive)
+        except ClientGone:
+            return
+        await send_json(send, reply.status, reply.body, reply.headers)
 
 
 # The repository index request is a few bytes ({"ready": true}); more is not one.
@@ -313,6 +309,7 @@ def create_app(
     models = ModelSet(settings, metrics, registry_factory)
     drift = models.drift
     sole = models.sole
+    predictions = Predictions(settings, drift)
     served_list = ", ".join(models.names)
 
     @asynccontextmanager
@@ -376,160 +373,58 @@ def create_app(
         )
 
     def not_ready(slot: ModelSlot) -> Response:
-        error = slot.holder.last_error
-        return error_response(
-            503,
-            "model_not_loaded",
-            f"no version of {slot.name} loaded yet ({slot.spec.uri})"
-            + (f"; last error: {error}" if error else ""),
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        )
+        return reply_response(prediction.not_ready(slot))
 
-    def cannot_score(reason: str) -> Response:
-        return error_response(
-            422,
-            "invalid_input",
-            "the model cannot score these values",
-            [{"field": "body", "message": reason[:200], "expected": "values the model can score"}],
-        )
+    def answering(
+        protocol: Protocol, slot: ModelSlot | None, path: str
+    ) -> Callable[[Scope, Receive], Awaitable[Reply]]:
+        """The handler of `path` for `slot`'s model (None: the one-model path of a service
+        serving several, answered without reading the body)."""
+        if slot is None:
+            refusal = model_required(path)
+            found = Reply(refusal.status_code, bytes(refusal.body))
 
-    async def serve(
-        slot: ModelSlot,
-        request: Request,
-        to_rows: Callable[[Any, InputSchema, int], list[list[Any]]],
-        shape: Callable[[ServedModel, Any, Any], dict[str, Any]],
-        model: ServedModel | None = None,
-        routable: bool = True,
-    ) -> Response:
-        model = model or slot.holder.current  # read once: this request ends on this version
-        if model is None:
-            return not_ready(slot)
-        output_names: list[str] | None = None
-        try:
-            payload = await read_json_body(
-                request,
-                settings.max_body_bytes,
-                settings.request_body_timeout_seconds,
-                settings.max_json_depth,
-            )
-            rows = to_rows(payload, model.schema, settings.max_rows_per_request)
-            output_names = (
-                v2.requested_outputs(payload, model.has_proba)
-                if to_rows is v2.rows_from_request
-                else None
-            )
-        except InputError as exc:
-            message = "invalid request" if exc.status_code == 422 else exc.errors[0].message
-            if output_names is None and to_rows is v2.rows_from_request:
-                message = "invalid inference request"
-            # The rest of a body too big or too slow is not worth reading: end the connection,
-            # or uvicorn keeps it open to drain whatever the client still sends.
-            close = {"Connection": "close"} if exc.status_code in (408, 413) else None
-            return error_response(
-                exc.status_code,
-                "invalid_input",
-                message,
-                [e.as_dict() for e in exc.errors],
-                headers=close,
-            )
-        slot.metrics.request_rows.observe(len(rows))
-        headers = None
-        rollout = slot.rollout
-        try:
-            if rollout is not None and rollout.active and routable:
-                # The version that answers may be the candidate: the response says which.
-                model, prediction = await rollout.predict(model, rows, request.headers)
-                headers = rollout.headers(model)
-            else:
-                prediction = await slot.predictor.predict(model, rows)
-        except Overloaded:
-            return error_response(
-                503,
-                "overloaded",
-                "too many requests queued; retry later",
-                headers={"Retry-After": RETRY_AFTER_SECONDS},
-            )
-        except ValueError as exc:
-            # The rows passed the schema, and the version passed its self-check, so a value
-            # error is about these values (e.g. finite numbers that overflow a scaler to inf).
-            return cannot_score(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-        labels = prediction.labels
-        # Counter() costs more than the model call for the common 1-row request.
-        tally = {labels[0]: 1} if len(labels) == 1 else Tally(labels)
-        for label, count in tally.items():
-            slot.metrics.predicted(label, count)
-        drift.observe(model, rows, prediction.labels)
-        try:
-            return json_response(shape(model, prediction, output_names or payload), headers=headers)
-        except ValueError:  # NaN/inf in the output: huge finite inputs can overflow inside
-            return cannot_score("the model returned non-finite values")
+            async def refuse(_: Scope, __: Receive) -> Reply:
+                return found
 
-    def predict_shape(model: ServedModel, prediction: Any, _: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": {"name": model.name, "version": model.version, "alias": model.alias},
-            "predictions": prediction.labels,
-        }
-        if prediction.probabilities is not None:
-            body["classes"] = model.classes
-            body["probabilities"] = prediction.probabilities
-        return body
+            return refuse
 
-    def invocations_shape(_: ServedModel, prediction: Any, __: Any) -> dict[str, Any]:
-        return {"predictions": prediction.labels}
+        async def reply(scope: Scope, receive: Receive) -> Reply:
+            return await predictions.reply(protocol, slot, scope, receive)
 
-    def predict_with(slot: ModelSlot) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return await serve(slot, request, rows_for_predict, predict_shape)
+        return reply
 
-        return endpoint
-
-    def invocations_with(slot: ModelSlot) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return await serve(slot, request, rows_for_invocations, invocations_shape)
-
-        return endpoint
-
-    def v2_infer_with(slot: ModelSlot) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return await v2_infer(request, slot.name)
-
-        return endpoint
+    def delegated(protocol: Protocol, name: str) -> Response:
+        slot = models.get(name)
+        if slot is None:
+            return not_served(name)
+        return ReplyResponse(answering(protocol, slot, ""))
 
     @app.post(
         "/predict", summary="Predict from records or rows (one-model service)", tags=["predict"]
     )
-    async def predict(request: Request) -> Response:
-        if sole is None:
-            return model_required("/predict")
-        return await serve(sole, request, rows_for_predict, predict_shape)
+    async def predict() -> Response:
+        return ReplyResponse(answering(prediction.PREDICT, sole, "/predict"))
 
     @app.post(
         "/invocations",
         summary="mlflow models serve compatible scoring (one-model service)",
         tags=["predict"],
     )
-    async def invocations(request: Request) -> Response:
-        if sole is None:
-            return model_required("/invocations")
-        return await serve(sole, request, rows_for_invocations, invocations_shape)
+    async def invocations() -> Response:
+        return ReplyResponse(answering(prediction.INVOCATIONS, sole, "/invocations"))
 
     @app.post("/models/{name}/predict", summary="Predict with the named model", tags=["predict"])
-    async def model_predict(request: Request, name: str) -> Response:
-        slot = models.get(name)
-        if slot is None:
-            return not_served(name)
-        return await serve(slot, request, rows_for_predict, predict_shape)
+    async def model_predict(name: str) -> Response:
+        return delegated(prediction.PREDICT, name)
 
     @app.post(
         "/models/{name}/invocations",
         summary="mlflow models serve compatible scoring with the named model",
         tags=["predict"],
     )
-    async def model_invocations(request: Request, name: str) -> Response:
-        slot = models.get(name)
-        if slot is None:
-            return not_served(name)
-        return await serve(slot, request, rows_for_invocations, invocations_shape)
+    async def model_invocations(name: str) -> Response:
+        return delegated(prediction.INVOCATIONS, name)
 
     def v2_model(name: str, version: str | None = None) -> tuple[ModelSlot, ServedModel] | Response:
         """The served model if the path names it, else the protocol's answer."""
@@ -547,45 +442,46 @@ def create_app(
             )
         return slot, model
 
-    async def v2_infer(request: Request, name: str, version: str | None = None) -> Response:
-        found = v2_model(name, version)
-        if isinstance(found, Response):
-            return found
-        slot, model = found
-
-        def shape(model: ServedModel, prediction: Any, outputs: Any) -> dict[str, Any]:
-            return v2.response(model, prediction, outputs, request.headers.get("x-request-id"))
-
-        # A request that names a version gets that version, never a candidate.
-        return await serve(
-            slot, request, v2.rows_from_request, shape, model=model, routable=version is None
-        )
-
     @app.post("/v2/models/{name}/infer", summary="Open Inference Protocol: infer", tags=["v2"])
-    async def v2_infer_latest(request: Request, name: str) -> Response:
-        return await v2_infer(request, name)
+    async def v2_infer_latest(name: str) -> Response:
+        return delegated(prediction.V2_INFER, name)
 
     @app.post(
         "/v2/models/{name}/versions/{version}/infer",
         summary="Open Inference Protocol: infer with a given version",
         tags=["v2"],
     )
-    async def v2_infer_version(request: Request, name: str, version: str) -> Response:
-        return await v2_infer(request, name, version)
+    async def v2_infer_version(name: str, version: str) -> Response:
+        found = v2_model(name, version)
+        if isinstance(found, Response):
+            return found
+        slot, model = found
 
-    # Still declared as routes above, for /docs and for anything that mounts the router.
+        async def reply(scope: Scope, receive: Receive) -> Reply:
+            # A request that names a version gets that version, never a candidate.
+            return await predictions.reply(
+                prediction.V2_INFER, slot, scope, receive, model=model, routable=False
+            )
+
+        return ReplyResponse(reply)
+
+    # Answered before FastAPI's stack (InferenceApp), each counted under its route template.
     sole_label = sole.name if sole is not None else ""
-    direct["/predict"] = DirectRoute(predict, "/predict", sole_label)
-    direct["/invocations"] = DirectRoute(invocations, "/invocations", sole_label)
+    direct["/predict"] = DirectRoute(
+        answering(prediction.PREDICT, sole, "/predict"), "/predict", sole_label
+    )
+    direct["/invocations"] = DirectRoute(
+        answering(prediction.INVOCATIONS, sole, "/invocations"), "/invocations", sole_label
+    )
     for slot in models:
         direct[f"/models/{slot.name}/predict"] = DirectRoute(
-            predict_with(slot), "/models/{name}/predict", slot.name
+            answering(prediction.PREDICT, slot, ""), "/models/{name}/predict", slot.name
         )
         direct[f"/models/{slot.name}/invocations"] = DirectRoute(
-            invocations_with(slot), "/models/{name}/invocations", slot.name
+            answering(prediction.INVOCATIONS, slot, ""), "/models/{name}/invocations", slot.name
         )
         direct[f"/v2/models/{slot.name}/infer"] = DirectRoute(
-            v2_infer_with(slot), "/v2/models/{name}/infer", slot.name
+            answering(prediction.V2_INFER, slot, ""), "/v2/models/{name}/infer", slot.name
         )
 
     @app.get("/v2", summary="Open Inference Protocol: server metadata", tags=["v2"])

@@ -2,7 +2,8 @@
 twice in one object.
 
 Plain functions on bytes and keys, independent of the parser and the web framework: any
-parser the hot path uses applies them (json_body.py binds them to the standard library's).
+parser the hot path uses applies them (json_body.py applies them to orjson's reading and to
+the standard library's).
 
 - Depth is measured before parsing, without parsing and without recursion: a parser that
   recurses once per level (the standard library's does) never sees a body deeper than the
@@ -10,13 +11,16 @@ parser the hot path uses applies them (json_body.py binds them to the standard l
 - A repeated key is ambiguous: RFC 8259 section 4 says the names within an object SHOULD be
   unique, and that software receiving an object whose names are not behaves unpredictably
   (most parsers keep the last value, some the first). A prediction is refused rather than
-  computed on a value the client may not have meant.
+  computed on a value the client may not have meant. The standard library's parser names the
+  key through its object hook; a parser without one (orjson) keeps the last value, and
+  `keys_may_repeat` tells from the body and the value whether it may have dropped one.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 # A JSON string: its quotes and everything between them, escapes included; an unterminated one
 # runs to the end of the body. Possessive quantifiers and the open end make every match
@@ -70,3 +74,39 @@ def repeated_key(keys: Iterable[str]) -> str | None:
             return key
         seen.add(key)
     return None
+
+
+def _members(value: Any, objects: int) -> int:
+    """Keys of the objects in a parsed `value`, searched until `objects` objects are found
+    (no more can be there): a body with one object around a list of rows is not walked."""
+    if type(value) is not dict and type(value) is not list:
+        return 0
+    members = 0
+    pending = [value]
+    while pending and objects:
+        item = pending.pop()
+        if type(item) is dict:
+            objects -= 1
+            members += len(item)
+            pending += [v for v in item.values() if type(v) is dict or type(v) is list]
+        else:
+            pending += [v for v in item if type(v) is dict or type(v) is list]
+    return members
+
+
+def keys_may_repeat(body: bytes, value: Any) -> bool:
+    """Whether a parser that keeps one value per key (a dict) may have dropped a key of
+    `body`, whose parsed value is `value`: False proves that no key appears twice.
+
+    Every key in a body is followed by exactly one colon outside strings, so a body holds as
+    many keys as it has such colons. When the parsed value has as many keys as the body has
+    colons, even counting those in strings, nothing was dropped; only a body with colons in its
+    strings (a text feature "12:30") pays for the exact count.
+    """
+    colons = body.count(b":")
+    if not colons:
+        return False
+    members = _members(value, body.count(b"{"))
+    if members == colons:
+        return False
+    return _outside_strings(body).count(b":") != members

@@ -14,6 +14,7 @@ on request. Every mistake is a 400 naming the input or output and what was expec
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -56,6 +57,8 @@ def _flat(data: Any, where: str) -> list[Any]:
     """A tensor's elements, row-major, from flat or nested lists."""
     if not isinstance(data, list):
         raise _bad(where, "not an array", "the tensor's elements as an array (flat or nested)")
+    if list not in map(type, data):
+        return data  # already flat (the usual request): one pass at C speed
     out: list[Any] = []
     stack = [iter(data)]
     while stack:
@@ -142,6 +145,12 @@ def rows_from_request(payload: Any, schema: InputSchema, max_rows: int) -> list[
     return schema.rows_from_lists(rows, "inputs")
 
 
+@functools.cache
+def _matrix_datatypes(column_types: tuple[str, ...]) -> frozenset[str]:
+    """The datatypes one [N, F] tensor may have: those every column takes."""
+    return frozenset(set.intersection(*(_COLUMN_TYPES[t] for t in column_types)))
+
+
 def _rows_from_matrix(tensors: list[dict[str, Any]], schema: InputSchema) -> list[list[Any]]:
     if len(tensors) != 1:
         names = [t["name"] for t in tensors]
@@ -154,7 +163,7 @@ def _rows_from_matrix(tensors: list[dict[str, Any]], schema: InputSchema) -> lis
     shape = _shape(tensor, "inputs[0]")
     if len(shape) != 2 or shape[1] != width:
         raise _bad("inputs[0].shape", f"got {shape}", f"[N, {width}]: rows of {schema.names}")
-    allowed = set.intersection(*(_COLUMN_TYPES[c.type] for c in schema.columns))
+    allowed = _matrix_datatypes(schema.column_types)
     if tensor["datatype"] not in allowed:
         raise _bad("inputs[0].datatype", f"got {tensor['datatype']!r}", f"one of {sorted(allowed)}")
     values = _flat(tensor.get("data"), "inputs[0].data")

@@ -6,6 +6,7 @@ model's input (array or DataFrame) happens once per model call, not per request.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,6 +167,10 @@ class InputSchema:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @functools.cached_property
+    def column_types(self) -> tuple[str, ...]:
+        return tuple(c.type for c in self.columns)
 
     @property
     def all_numeric(self) -> bool:

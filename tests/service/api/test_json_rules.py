@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inference.api.json_rules import nesting_depth_exceeds, repeated_key
+from inference.api.json_rules import keys_may_repeat, nesting_depth_exceeds, repeated_key
 
 LIMIT = 32
 
@@ -134,3 +134,31 @@ def test_the_first_repeated_key_is_named() -> None:
     assert repeated_key(["a", "b", "c"]) is None
     assert repeated_key(["a", "b", "b", "a"]) == "b"
     assert repeated_key([]) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "may_repeat"),
+    [
+        (b'{"a": 1, "a": 2}', True),
+        (b'{"a": "x:y", "a": 1}', True),  # the string's colon must not hide the repeat
+        (b'[{"a": 1}, {"b": {"c": 1, "c": 2}}]', True),
+        (b'{"a:b": "c:d", "e": 1}', False),  # colons in strings only
+        (b"[[1, 2], [3, 4]]", False),
+        (b'{"dataframe_split": {"columns": ["a"], "data": [[1], [2]]}}', False),
+        (b'{"\\"a:": 1}', False),  # an escaped quote before the colon in a key
+        (b"{}", False),
+    ],
+)
+def test_keys_may_repeat_is_false_only_when_no_key_was_dropped(
+    body: bytes, may_repeat: bool
+) -> None:
+    """A parser keeping the last value of a key (orjson) reads the same dict either way."""
+    pairs: list[int] = []
+
+    def hook(items: list[tuple[str, object]]) -> dict[str, object]:
+        pairs.append(len(items) - len(dict(items)))
+        return dict(items)
+
+    value = json.loads(body, object_pairs_hook=hook)
+    assert (sum(pairs) > 0) == may_repeat
+    assert keys_may_repeat(body, value) is may_repeat
