@@ -112,8 +112,10 @@ check_docker() {
     die "docker version names no engine platform (os/arch): ${answer}"
 }
 
+# build_image REF CONTEXT [NAME=value ...]: the build arguments of the image's matrix entry.
 build_image() {
-  local ref="$1" context="$2" args=()
+  local ref="$1" context="$2" arg args=()
+  for arg in "${@:3}"; do args+=(--build-arg "$arg"); done
   [[ -n "${PYTHON_IMAGE:-}" ]] && args+=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
   [[ -n "${PIP_CA:-}" ]] && args+=(--secret "id=pip-ca,src=$PIP_CA")
   DOCKER_BUILDKIT=1 docker build "${args[@]}" --tag "$ref" "$REPO_ROOT/$context"
@@ -129,22 +131,23 @@ build_image() {
 # downloaded ("content digest ... not found", kubernetes-sigs/kind#3795). One archive for all
 # images: each node imports once.
 load_images() {
-  local ref context images archive refs=()
+  local ref context build_args images archive refs=() arguments=()
   # Captured first, not read from `< <(inventory ...)`: set -e does not see a process
   # substitution fail, and a failing inventory would load nothing and carry on.
   images="$(inventory --images-built)" || die "python -m gitops inventory --images-built failed"
-  while read -r ref context; do
+  while read -r ref context build_args; do
     [[ -n "$ref" ]] || continue
+    read -ra arguments <<<"$build_args"
     if [[ "${IMAGE_SOURCE:-}" == build ]]; then
       log "image $ref: building it from $context"
-      build_image "$ref" "$context"
+      build_image "$ref" "$context" "${arguments[@]}"
     elif docker image inspect "$ref" >/dev/null 2>&1; then
       log "image $ref is here"
     elif docker pull "$ref" >/dev/null 2>&1; then
       log "image $ref pulled"
     else
       log "image $ref is not published (or not readable): building it from $context"
-      build_image "$ref" "$context"
+      build_image "$ref" "$context" "${arguments[@]}"
     fi
     refs+=("$ref")
   done <<<"$images"

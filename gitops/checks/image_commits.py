@@ -1,5 +1,6 @@
 """`image-commits`: every pin of an image CI builds names a commit this tree grew from whose
-tree builds that image.
+tree builds that image (its Dockerfile, and what the matrix entry's build-args need:
+gitops/tree/build_inputs.py).
 
 CI tags each image it builds with the commit it built it from (.github/workflows/image.yaml),
 so a pin `<image>:<commit>` can only exist in the registry if that commit's tree holds the
@@ -17,8 +18,10 @@ finding and are left to it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from gitops.checks import Context, register
+from gitops.tree.build_inputs import build_input_problem
 from gitops.tree.findings import Finding
 from gitops.tree.git_history import COMMIT, GitHistory, HistoryState
 from gitops.tree.inventory import IMAGE_WORKFLOW, built_images
@@ -35,7 +38,8 @@ CHECK = "image-commits"
 def check(ctx: Context) -> Iterator[Finding]:
     if not (ctx.root / IMAGE_WORKFLOW).is_file():
         return
-    contexts = {image.name: image.context for image in built_images(ctx.root)}
+    images = {image.name: image for image in built_images(ctx.root)}
+    contexts = {name: image.context for name, image in images.items()}
     pins = [p for p in ci_pins(find_pins(ctx.root), set(contexts)) if COMMIT.match(p.version)]
     ctx.stats[CHECK] = len(pins)
     if not pins:
@@ -45,11 +49,14 @@ def check(ctx: Context) -> Iterator[Finding]:
     if state is not HistoryState.FULL:
         yield _no_history(ctx, history, state, pins)
         return
-    problems: dict[tuple[str, str], str] = {}  # (commit, context) -> problem: git once each
+    problems: dict[tuple[str, str], str] = {}  # (commit, image) -> problem: git once each
     for pin in pins:
-        key = (pin.version, contexts[pin.component])
+        image = images[pin.component]
+        key = (pin.version, image.name)
         if key not in problems:
-            problems[key] = pin_problem(history, *key)
+            problems[key] = pin_problem(
+                history, pin.version, image.context, image.build_args, ctx.root
+            )
         problem = problems[key]
         if problem:
             yield Finding(
@@ -58,7 +65,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                 "",
                 f"{pin.component} pins commit {pin.version}, {problem}",
                 f"the commit CI built {pin.component} from: one in the history of HEAD whose "
-                f"tree holds {contexts[pin.component]}/Dockerfile",
+                f"tree holds {contexts[pin.component]}/Dockerfile"
+                + (" and what its build-args need" if image.build_args else ""),
             )
 
 
@@ -68,9 +76,15 @@ def ci_pins(pins: list[Pin], built: set[str]) -> list[Pin]:
     return [p for p in pins if p.kind == CONTAINER_IMAGE and p.component in built]
 
 
-def pin_problem(history: GitHistory, commit: str, context: str) -> str:
-    """Why `commit` cannot be the commit an image built from `context` was tagged with ('' if
-    it can)."""
+def pin_problem(
+    history: GitHistory,
+    commit: str,
+    context: str,
+    build_args: tuple[str, ...] = (),
+    tree: Path | None = None,
+) -> str:
+    """Why `commit` cannot be the commit an image built from `context` (with `build_args`)
+    was tagged with ('' if it can)."""
     if not history.is_commit(commit):
         return "which is not a commit of this repository"
     if not history.in_history(commit):
@@ -78,7 +92,8 @@ def pin_problem(history: GitHistory, commit: str, context: str) -> str:
     dockerfile = f"{context}/Dockerfile"
     if not history.has_file(commit, dockerfile):
         return f"whose tree has no {dockerfile}, so CI cannot have built the image from it"
-    return ""
+    problem = build_input_problem(history, commit, context, build_args, tree or history.repo)
+    return f"whose tree cannot build the image as CI does: {problem}" if problem else ""
 
 
 def _no_history(ctx: Context, history: GitHistory, state: HistoryState, pins: list[Pin]) -> Finding:

@@ -35,9 +35,9 @@ from gitops.checks import Context, register
 from gitops.tree.app_tree import App, ClusterTree
 from gitops.tree.findings import Finding, labels_of, namespace_of, obj_ref
 from gitops.tree.selectors import matches, matches_map, pod_template
+from gitops.tree.tenant_models import INFERENCE_IMAGES
 
 CHECK = "probes"
-IMAGE = "inference-service"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 CACHE_KEY = "probes.served"
 # Enough for inference.settings.Settings.from_env; nothing is contacted (the app never starts).
@@ -119,9 +119,10 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 def is_inference_image(image: str) -> bool:
-    """`.../inference-service:tag`, `...@sha256:...` or the bare placeholder."""
+    """`.../inference-service:tag`, `...@sha256:...` or the bare placeholder (or the same of
+    the slim image)."""
     name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return name.split(":", 1)[0] == IMAGE
+    return name.split(":", 1)[0] in INFERENCE_IMAGES
 
 
 def _serving_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
-"""`python -m gitops bump`: pin one image CI builds (inference-service, mlflow-server,
-rollout-judge) in every overlay of one cluster that runs it.
+"""`python -m gitops bump`: pin one image CI builds (inference-service, inference-service-slim,
+mlflow-server, rollout-judge) in every overlay of one cluster that runs it.
 
 The image's last path component names the kustomize `images:` entry (the placeholder the
 bases use). Edits that entry like `kustomize edit set image` would, then renders every
@@ -19,16 +19,23 @@ import yaml
 from gitops.edits.kustomization_images import ImageChange, KustomizationEditError, set_image
 from gitops.paths import CLUSTERS, REPO_ROOT, overlays_dir, tenants_dir
 from gitops.tree.image_reference import ImageReference, ImageReferenceError, parse_image_reference
+from gitops.tree.inventory import container_images
 from gitops.tree.render import RenderError, render
+from gitops.tree.tenant_models import inference_image_name
 
+TENANTS = "tenants"
 # Placeholder name in the bases -> the overlays to fall back to when no overlay pins it yet.
 # One entry per image of image.yaml's build matrix (tests/gitops/edits/test_bump.py holds
-# them equal): an image missing here fails CI's pin step.
+# them equal): an image missing here fails CI's pin step. The two service images run in the
+# tenant overlays: the slim one where a tenant lists the slim-image component (which renames
+# the base's placeholder to inference-service-slim), the other everywhere else.
 IMAGES = {
-    "inference-service": "tenants",
+    "inference-service": TENANTS,
+    "inference-service-slim": TENANTS,
     "mlflow-server": "mlflow",
     "rollout-judge": "rollout-judge",
 }
+COMPONENT = "Component"  # kustomize's kind of a component (kustomize.config.k8s.io/v1alpha1)
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 
 
@@ -57,6 +64,16 @@ def tenant_overlays(cluster: str, root: Path) -> list[Path]:
     return sorted(p.parent for p in base.glob("*/kustomization.yaml"))
 
 
+def tenants_running(cluster: str, root: Path, image: str) -> list[Path]:
+    """The tenant overlays that render a container of `image` (by its last path component,
+    the placeholder or a pinned reference)."""
+    return [
+        overlay
+        for overlay in tenant_overlays(cluster, root)
+        if any(inference_image_name(c) == image for c in container_images(render(overlay)))
+    ]
+
+
 def placeholder(ref: ImageReference) -> str:
     """The bases' name for the image: the last path component of its repository."""
     name = ref.name.rsplit("/", 1)[-1]
@@ -69,8 +86,12 @@ def placeholder(ref: ImageReference) -> str:
 
 
 def _declares_image(path: Path, image: str) -> bool:
+    """`path` pins `image`; a Component's entry renames it (the slim-image component), and is
+    never a pin."""
     data = yaml.safe_load(path.read_text()) or {}
-    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("kind") == COMPONENT:
+        return False
+    images = data.get("images")
     return any(isinstance(i, dict) and i.get("name") == image for i in images or [])
 
 
@@ -84,8 +105,8 @@ def files_to_edit(cluster: str, root: Path, image: str) -> list[Path]:
     )
     if declared:
         return declared
-    if IMAGES[image] == "tenants":
-        return [overlay / "kustomization.yaml" for overlay in tenant_overlays(cluster, root)]
+    if IMAGES[image] == TENANTS:
+        return [overlay / "kustomization.yaml" for overlay in tenants_running(cluster, root, image)]
     fallback = overlays_dir(root) / cluster / IMAGES[image] / "kustomization.yaml"
     return [fallback] if fallback.is_file() else []
 
@@ -120,8 +141,11 @@ def verify(cluster: str, root: Path, ref: ImageReference, image: str) -> list[st
     where the image runs by default (tenants, the registry) it must run at all."""
     problems = []
     required = {p.parent for p in files_to_edit(cluster, root, image)}
-    if IMAGES[image] == "tenants":
-        required |= set(tenant_overlays(cluster, root))
+    if IMAGES[image] == TENANTS:
+        # Every tenant that runs this service image, and none that runs the other one (a
+        # tenant that switched to the slim image may still hold an entry of the full one).
+        tenants = set(tenant_overlays(cluster, root))
+        required = (required - tenants) | set(tenants_running(cluster, root, image))
     if not required:
         problems.append(f"no overlay of {cluster} runs {image}")
     for kustomization in sorted((overlays_dir(root) / cluster).rglob("kustomization.yaml")):
@@ -147,7 +171,10 @@ def _describe(entry: dict[str, Any] | None) -> str:
 
 def bump(cluster: str, ref: ImageReference, root: Path) -> list[tuple[Path, ImageChange]]:
     image = placeholder(ref)
-    targets = files_to_edit(cluster, root, image)
+    try:
+        targets = files_to_edit(cluster, root, image)
+    except RenderError as error:
+        raise BumpError(str(error)) from None
     if not targets:
         raise BumpError(
             f"no overlay of {cluster} runs {image} (looked in "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from gitops.edits.bump import BumpError, bump
+from gitops.edits.bump import COMPONENT, IMAGES, BumpError, bump, files_to_edit
 from gitops.edits.pin_rule import Decision, decide
 from gitops.paths import CLUSTERS, REPO_ROOT, overlays_dir
 from gitops.tree.git_history import COMMIT, GitHistory
@@ -32,6 +32,7 @@ from gitops.tree.image_reference import (
     parse_image_reference,
 )
 from gitops.tree.inventory import built_images
+from gitops.tree.render import RenderError
 
 FORMS = ("tag", "digest")  # Kind loads images by tag; EKS pulls the scanned digest
 REFERENCE_FILE = "reference"
@@ -88,7 +89,9 @@ def overlay_pins(files: dict[str, str], image: str) -> set[ImageReference]:
         if Path(path).name != "kustomization.yaml":
             continue
         data = yaml.safe_load(text)
-        entries = (data.get("images") if isinstance(data, dict) else None) or []
+        if not isinstance(data, dict) or data.get("kind") == COMPONENT:
+            continue  # a component's entry renames an image (slim-image), it pins nothing
+        entries = data.get("images") or []
         for entry in entries:
             if isinstance(entry, dict) and entry.get("name") == image:
                 name = str(entry.get("newName") or image)
@@ -118,6 +121,10 @@ def decisions(
     proposed = history.files_at(pr_branch, f"overlays/{cluster}") if pr_branch else None
     found = []
     for image in built_images(root):
+        if image.name in IMAGES and not files_to_edit(cluster, root, image.name):
+            # Built for tenants that may choose it (the slim image): nothing to pin yet.
+            found.append(Decision(image.name, None, f"no overlay of {cluster} runs it"))
+            continue
         main_pins = overlay_pins(on_main, image.name)
         # The pull request's pin, when it has exactly one and it is not what main has.
         proposals = overlay_pins(proposed or {}, image.name) - main_pins
@@ -167,7 +174,7 @@ def main(argv: list[str]) -> int:
         for decision in found:
             if decision.write is not None:
                 bump(args.cluster, decision.write, root)
-    except (PinError, BumpError) as error:
+    except (PinError, BumpError, RenderError) as error:
         print(f"pin-built failed: {error}", file=sys.stderr)
         return 1
     for decision in found:

@@ -8,7 +8,8 @@ Pin the image built from SHA when all of these hold:
    builds images of commits main may never contain, and the `image-commits` check rejects a
    pin of a commit outside the history.
 3. SHA's tree holds the image's build context with its Dockerfile, where main's build matrix
-   says the image is built from. The `image-commits` check demands the same of every pin, so
+   says the image is built from, and what the entry's build-args need
+   (gitops/tree/build_inputs.py). The `image-commits` check demands the same of every pin, so
    a pull request pinning anything else could never pass; and a reference without it was
    built from a folder main no longer builds the image from.
 4. SHA is not older than any commit the cluster pins now, on main or in the open pin pull
@@ -34,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gitops.tree.build_inputs import build_input_problem
 from gitops.tree.git_history import GitHistory
 from gitops.tree.image_reference import ImageReference
 from gitops.tree.inventory import BuiltImage
@@ -50,16 +52,19 @@ class Decision:
     why: str
 
 
-def pinnable(history: GitHistory, commit: str, context: str) -> str:
-    """Why an image tagged `commit` and built from `context` cannot be pinned ('' if it can):
-    conditions 2 and 3."""
+def pinnable(
+    history: GitHistory, commit: str, context: str, build_args: tuple[str, ...] = ()
+) -> str:
+    """Why an image tagged `commit` and built from `context` (with `build_args`) cannot be
+    pinned ('' if it can): conditions 2 and 3."""
     if not history.is_commit(commit):
         return f"{commit} is not a commit of this repository"
     if not history.in_history(commit):
         return f"{commit} is not in the history of main"
     if not history.has_file(commit, f"{context}/Dockerfile"):
         return f"the tree of {commit} has no {context}/Dockerfile"
-    return ""
+    problem = build_input_problem(history, commit, context, build_args, history.repo)
+    return f"the tree of {commit} cannot build it as CI does: {problem}" if problem else ""
 
 
 def newer_pin(history: GitHistory, commit: str, pinned: Mapping[str, str]) -> str:
@@ -88,14 +93,14 @@ def decide(
     if built is None or not built.tag:
         why_not = "not built in this run"
     else:
-        why_not = pinnable(history, built.tag, image.context)
+        why_not = pinnable(history, built.tag, image.context, image.build_args)
         if not why_not:
             newer = newer_pin(history, built.tag, pinned)
             if not newer:
                 return Decision(image.name, built, f"built from {built.tag} in this run")
             why_not = f"this run's {built.tag} is older than {newer}"
     if proposed is not None and proposed.tag:
-        keep = pinnable(history, proposed.tag, image.context) or newer_pin(
+        keep = pinnable(history, proposed.tag, image.context, image.build_args) or newer_pin(
             history, proposed.tag, dict.fromkeys(on_main, ON_MAIN)
         )
         if not keep:

@@ -27,7 +27,7 @@ from gitops.simulation.cluster import Cluster
 from gitops.simulation.pods import configmap_data, container_env
 from gitops.simulation.world import World
 from gitops.tree.pins import split_image
-from gitops.tree.tenant_models import served_declaration, serving
+from gitops.tree.tenant_models import INFERENCE_IMAGES, served_declaration, serving
 from inference.contracts.tenant_models import ModelsError
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -51,7 +51,7 @@ def not_ready_reason(
     """Why the container's readiness probe fails ("" when it passes); `spec`: the pod spec
     the container belongs to (its volumes)."""
     name = image_name(container)
-    if name == "inference-service":
+    if name in INFERENCE_IMAGES:
         return _inference(container, spec or {}, namespace, cluster, world, ready_workload)
     if name == "mlflow-server" and world.cluster == "eks" and not world.cloud.database:
         return "mlflow cannot reach its backend store (no RDS database)"

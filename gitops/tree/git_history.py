@@ -66,6 +66,13 @@ class GitHistory:
         # so a tree that is a folder of a larger repository works too.
         return self._git("cat-file", "-e", f"{sha}:./{path}").returncode == 0
 
+    def text_at(self, sha: str, path: str) -> str | None:
+        """The text of the file at `path` in the tree of commit `sha`; None without one."""
+        if not self.is_commit(sha):
+            return None
+        shown = self._git("show", f"{sha}:./{path}")
+        return shown.stdout if shown.returncode == 0 else None
+
     def files_at(self, ref: str, folder: str) -> dict[str, str] | None:
         """path -> text of every file under `folder` (both relative to `repo`) at `ref`; None
         when `ref` names no commit."""

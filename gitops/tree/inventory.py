@@ -4,8 +4,9 @@ bootstrap scripts, so they never keep a second list of tenants, Applications or 
   --tenants        the tenant namespaces (folders of overlays/<cluster>/tenants/)
   --apps LAYER     Application names: `platform` (every Application below the root that is
                    not a tenant workload) or `tenants` (the tenant workloads)
-  --images-built   `<image reference> <build context>` for every image the cluster runs
-                   that CI builds (.github/workflows/image.yaml), with the tag it pins
+  --images-built   `<image reference> <build context> [NAME=value ...]` for every image the
+                   cluster runs that CI builds (.github/workflows/image.yaml), with the tag it
+                   pins and the build arguments CI builds it with
   --build-context IMAGE   the folder CI builds IMAGE (e.g. mlflow-server) from
   --cloud-secrets  the AWS Secrets Manager keys the cluster's ExternalSecrets read
   --models         `<tenant> <model> <@alias or /version> <Service>` for every model a tenant
@@ -46,6 +47,9 @@ class BuiltImage:
 
     name: str  # the last component of the published repository, e.g. inference-service
     context: str  # the docker build context, relative to the repository
+    # NAME=value, the matrix entry's `build-args` (one a line, as docker/build-push-action
+    # v7.3.0 reads that input: src/context.ts, getInputList with ignoreComma)
+    build_args: tuple[str, ...] = ()
 
 
 def cluster_tree(root: Path, cluster: str) -> ClusterTree:
@@ -79,7 +83,33 @@ def built_images(root: Path) -> list[BuiltImage]:
     matrix = (((workflow.get("jobs") or {}).get("build") or {}).get("strategy") or {}).get(
         "matrix"
     ) or {}
-    return [BuiltImage(str(e["image"]), str(e["context"])) for e in matrix.get("include") or []]
+    return [
+        BuiltImage(
+            str(e["image"]),
+            str(e["context"]),
+            tuple(
+                arg.strip() for arg in str(e.get("build-args") or "").splitlines() if arg.strip()
+            ),
+        )
+        for e in matrix.get("include") or []
+    ]
+
+
+def images_built_lines(tree: ClusterTree, built: list[BuiltImage]) -> list[str]:
+    """`--images-built`: `<reference> <context> [NAME=value ...]`, what the Kind bootstrap
+    builds an image from when it is not published."""
+    arguments = {b.name: b.build_args for b in built}
+    return [
+        " ".join([reference, context, *arguments[image_name(reference)]])
+        for reference, context in images_built_here(tree, built)
+    ]
+
+
+def image_name(reference: str) -> str:
+    """The last path component of a reference's repository: `inference-service` for
+    ghcr.io/org/repo/inference-service:<commit>."""
+    repository = reference.split("@", 1)[0].rsplit(":", 1)[0] if "/" in reference else reference
+    return repository.rsplit("/", 1)[-1]
 
 
 def container_images(objects: list[dict[str, Any]]) -> list[str]:
@@ -97,8 +127,7 @@ def images_built_here(tree: ClusterTree, built: list[BuiltImage]) -> list[tuple[
     contexts = {b.name: b.context for b in built}
     found: dict[str, str] = {}
     for image in container_images(tree.all_objects()):
-        repository = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image
-        name = repository.rsplit("/", 1)[-1]
+        name = image_name(image)
         if name in contexts:
             found[image] = contexts[name]
     return sorted(found.items())
@@ -189,6 +218,6 @@ def main(argv: list[str]) -> int:
         elif args.models:
             lines = models(tree)
         else:
-            lines = [f"{r} {c}" for r, c in images_built_here(tree, built_images(root))]
+            lines = images_built_lines(tree, built_images(root))
     print("\n".join(lines))
     return 0

@@ -182,14 +182,22 @@ def rendered_env(
     return env
 
 
-# The image the inference service runs: `.../inference-service:<tag>` (or the base's
-# placeholder `inference-service:set-by-overlay`), by the last component of its repository.
+# The images the inference service runs: `.../inference-service:<tag>` (or the base's
+# placeholder `inference-service:set-by-overlay`), by the last component of its repository;
+# or the slim one for pickle-free tenants (ONNX only, .github/workflows/image.yaml), which a
+# tenant chooses with the component overlays/<cluster>/components/slim-image.
 INFERENCE_IMAGE = "inference-service"
+SLIM_INFERENCE_IMAGE = "inference-service-slim"
+INFERENCE_IMAGES = frozenset({INFERENCE_IMAGE, SLIM_INFERENCE_IMAGE})
+
+
+def inference_image_name(image: str) -> str:
+    """`inference-service`, `inference-service-slim` or another image's last path component."""
+    return split_image(image)[0].rsplit("/", 1)[-1]
 
 
 def is_inference_container(container: dict[str, Any]) -> bool:
-    repository = split_image(str(container.get("image", "")))[0]
-    return repository.rsplit("/", 1)[-1] == INFERENCE_IMAGE
+    return inference_image_name(str(container.get("image", ""))) in INFERENCE_IMAGES
 
 
 @dataclass(frozen=True)

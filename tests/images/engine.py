@@ -58,9 +58,12 @@ class Engine:
     def has_image(self, tag: str) -> bool:
         return self.succeeds("image", "inspect", tag, timeout=60)
 
-    def build(self, tag: str, context: Path, base: str) -> float:
-        """Build `context` as `tag` on `base`; returns the seconds it took."""
+    def build(self, tag: str, context: Path, base: str, build_args: tuple[str, ...] = ()) -> float:
+        """Build `context` as `tag` on `base` with `build_args` (NAME=value); returns the
+        seconds it took."""
         args = ["build", "--tag", tag, "--build-arg", f"PYTHON_IMAGE={base}"]
+        for arg in build_args:
+            args += ["--build-arg", arg]
         ca = os.environ.get("PIP_CA") or next((c for c in CA_BUNDLES if Path(c).is_file()), "")
         if ca:
             args += ["--secret", f"id=pip-ca,src={ca}"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gitops.tree.inventory import built_images
 from gitops.tree.render import render
 from tests.images import engine as docker
 from tests.support.models import iris_logistic, log_and_register, set_alias
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = docker.REPO_ROOT
 DEFAULT_BASE = "python:3.13.15-slim-trixie"  # the Dockerfiles' default PYTHON_IMAGE
 SERVICE_TAG = "inference-service:test"
+SLIM_TAG = "inference-service-slim:test"
 MLFLOW_TAG = "mlflow-server:test"
 JUDGE_TAG = "rollout-judge:test"
 FIGURES: dict[str, object] = {}
@@ -59,6 +61,15 @@ def base(engine: docker.Engine) -> str:
 def service_image(engine: docker.Engine, base: str) -> str:
     FIGURES["service_build_seconds"] = round(engine.build(SERVICE_TAG, REPO_ROOT / "service", base))
     return SERVICE_TAG
+
+
+@pytest.fixture(scope="module")
+def slim_image(engine: docker.Engine, base: str) -> str:
+    """Built as CI builds it: the build matrix entry's context and build arguments."""
+    entry = next(b for b in built_images(REPO_ROOT) if b.name == "inference-service-slim")
+    seconds = engine.build(SLIM_TAG, REPO_ROOT / entry.context, base, entry.build_args)
+    FIGURES["slim_build_seconds"] = round(seconds)
+    return SLIM_TAG
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +180,87 @@ def test_service_image_runs_as_the_cluster_runs_it(
         engine.run("rm", "--force", name, check=False)
     size = int(engine.run("image", "inspect", "-f", "{{.Size}}", service_image))
     FIGURES["service_image_mib"] = round(size / 2**20)
+
+
+def deployment_env(folder: str) -> dict[str, str]:
+    """The settings the Deployment's pods get from the ConfigMap inference-settings."""
+    objects = render(REPO_ROOT / folder)
+    config = next(
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("inference-settings")
+    )
+    return dict(config["data"])
+
+
+def test_slim_image_serves_onnx_and_refuses_a_pickle(
+    engine: docker.Engine, slim_image: str, registry
+) -> None:
+    """The slim image, run as tenant-a's Deployment runs the service: it serves an ONNX
+    version and refuses a pickled one by name (PICKLE_FREE=true is the image's own)."""
+    folder = "overlays/kind/tenants/tenant-a"
+    pod = deployment(folder, "inference-service")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    name = f"image-test-{uuid.uuid4().hex[:8]}"
+    model_name = f"tenant-a-slim-{uuid.uuid4().hex[:6]}"  # the tenant's prefix (TENANT)
+    estimator, features = iris_logistic()
+    onnx = log_and_register(registry.url, model_name, estimator, features, onnx=True)
+    set_alias(registry.url, model_name, "staging", onnx)
+    pickled = log_and_register(registry.url, model_name, estimator, features)
+    port = free_port()
+    env = deployment_env(folder) | {
+        "MLFLOW_TRACKING_URI": registry.url,
+        "MODEL_URI": f"models:/{model_name}@staging",
+        "RELOAD_INTERVAL_SECONDS": "1",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    env_args = [a for k, v in env.items() for a in ("--env", f"{k}={v}")]
+    engine.run(
+        "run", "--detach", "--name", name, "--network", "host",
+        *restricted(container, pod["spec"]), *env_args, slim_image,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        FIGURES["slim_start_to_ready_seconds"] = round(wait_ready(url, name, engine), 2)
+        info = httpx.get(f"{url}/model/info", timeout=10).json()
+        assert info["runtime"] == "onnx"
+        answer = httpx.post(f"{url}/predict", json=info["input_example"][0], timeout=30).json()
+        assert answer["model"] == {"name": model_name, "version": onnx, "alias": "staging"}
+        FIGURES["slim_memory_mib"] = memory_mib(engine, name)
+
+        set_alias(registry.url, model_name, "staging", pickled)
+        deadline = time.monotonic() + 60
+        while "pickle-free" not in (info.get("last_error") or ""):
+            assert time.monotonic() < deadline, engine.run("logs", name, check=False)[-3000:]
+            time.sleep(0.25)
+            info = httpx.get(f"{url}/model/info", timeout=10).json()
+        assert info["version"] == onnx
+        assert f"{model_name} v{pickled}: this tenant is pickle-free" in info["last_error"]
+
+        engine.run("stop", "--time", str(grace), name, timeout=grace + 30)
+        assert engine.run("inspect", "-f", "{{.State.ExitCode}}", name).strip() == "0"
+    finally:
+        engine.run("rm", "--force", name, check=False)
+    size = int(engine.run("image", "inspect", "-f", "{{.Size}}", slim_image))
+    FIGURES["slim_image_mib"] = round(size / 2**20)
+
+
+def test_slim_image_holds_none_of_the_pickle_path(engine: docker.Engine, slim_image: str) -> None:
+    probe = (
+        "import importlib.util as u, json; print(json.dumps({m: bool(u.find_spec(m)) for m in "
+        "('sklearn', 'pandas', 'mlflow', 'boto3', 'pip', 'onnxruntime')}))"
+    )
+    found = json.loads(engine.run("run", "--rm", "--read-only", slim_image, "python", "-c", probe))
+    assert found == {
+        "sklearn": False,
+        "pandas": False,
+        "mlflow": False,
+        "boto3": False,
+        "pip": False,
+        "onnxruntime": True,
+    }
 
 
 def test_service_image_has_no_build_tools(engine: docker.Engine, service_image: str) -> None:

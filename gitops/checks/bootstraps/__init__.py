@@ -85,6 +85,7 @@ class KindTree:
     """What the Kind tree says the bootstrap must provide."""
 
     images: tuple[str, ...]
+    build_args: dict[str, tuple[str, ...]]  # image -> NAME=value CI builds it with
     platform_apps: tuple[str, ...]
     tenant_apps: tuple[str, ...]
     secrets: tuple[NeededSecret, ...]
@@ -171,6 +172,10 @@ def kind_expectations(
     } - {""}
     return KindTree(
         images=tuple(ref for ref, _ in inventory.images_built_here(tree, built)),
+        build_args={
+            ref: next(b.build_args for b in built if b.name == inventory.image_name(ref))
+            for ref, _ in inventory.images_built_here(tree, built)
+        },
         platform_apps=tuple(a for a in inventory.applications(tree, "platform") if in_sample(a)),
         tenant_apps=tuple(
             a for a in inventory.applications(tree, inventory.TENANT_LAYER) if in_sample(a)
@@ -381,6 +386,30 @@ def _one_cluster(
     return findings
 
 
+def _build_args(recording: Recording, tree: KindTree) -> list[Finding]:
+    """An image the bootstrap builds gets the build arguments CI builds it with: without
+    REQUIREMENTS and PICKLE_FREE the slim image's tag would name the full image."""
+    findings = []
+    for call in recording.of("docker"):
+        built = call.effect.get("built") or {}
+        for ref in built.get("tags") or []:
+            missing = [
+                arg for arg in tree.build_args.get(ref, ()) if arg not in built["build_args"]
+            ]
+            if missing:
+                findings.append(
+                    _finding(
+                        call.script or KIND_BOOTSTRAP,
+                        call,
+                        f"image {ref} is built without {', '.join(missing)}, which CI builds "
+                        "it with",
+                        "docker build --build-arg NAME=value for each build argument "
+                        "`inventory --images-built` prints after the context",
+                    )
+                )
+    return findings
+
+
 def _images(
     scenario: Scenario, recording: Recording, tree: KindTree, cluster: str, root: Call | None
 ) -> list[Finding]:
@@ -405,6 +434,7 @@ def _images(
         for call in recording.of("kind")
         if call.argv[:1] == ("load",) and call.rc
     ]
+    findings += _build_args(recording, tree)
     for ref in tree.images:
         call = loaded.get(ref)
         # A run that applied the root without loading an image fails later (the pods never

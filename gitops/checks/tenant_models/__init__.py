@@ -16,7 +16,8 @@ From each cluster's Application tree, per tenant namespace (deployments.py):
   name (the service refuses anything else), and no Deployment sets MODEL_URI beside a models
   file (the service refuses both);
 - a pickle-free tenant's (pickleFree: true) Deployments do not set MODEL_RUNTIME=sklearn,
-  which the service refuses to start with;
+  which the service refuses to start with; only a pickle-free tenant's Deployments run the
+  slim image (inference-service-slim, ONNX only);
 - dedicated entries and rendered dedicated Deployments match both ways, one each, and the
   shared Deployment serves at least one model;
 - isolation (isolation.py): the shared Deployment's selector is the one running clusters have

@@ -18,9 +18,12 @@ from gitops.tree.tenant_models import (
     CONFIGMAP,
     DEDICATED_DIR,
     DEPLOYMENT_VARIABLE,
+    INFERENCE_IMAGE,
     MODELS_FILE_VARIABLE,
+    SLIM_INFERENCE_IMAGE,
     InferenceWorkload,
     configmaps_by_name,
+    inference_image_name,
     inference_workloads,
     models_file,
     read_declaration,
@@ -75,6 +78,8 @@ def tenant_findings(
         served.setdefault(workload.serving.deployment, []).append(workload)
     if declared.pickle_free:
         yield from _pickle_free_findings(app, workloads, folder.relative_to(root))
+    else:
+        yield from _slim_image_findings(app, workloads, folder.relative_to(root))
     if workloads:
         yield from _deployments_match(app, declared, served, folder.relative_to(root))
         yield from isolation_findings(app, tenant, workloads, objects)
@@ -97,6 +102,27 @@ def _pickle_free_findings(
                 f"{folder.as_posix()}/{FILE_NAME} says pickleFree: true; the service refuses "
                 "to start",
                 f"{RUNTIME_VARIABLE} unset (auto) or onnx for a pickle-free tenant",
+            )
+
+
+def _slim_image_findings(
+    app: App, workloads: list[InferenceWorkload], folder: Path
+) -> Iterator[Finding]:
+    """The slim image has no scikit-learn: it serves only versions with a passed ONNX model and
+    refuses every other (the image sets PICKLE_FREE). A tenant that has not said pickleFree:
+    true may be promoted a version only a pickle serves, which its pods would never load."""
+    for workload in workloads:
+        image = str(workload.container.get("image", ""))
+        if inference_image_name(image) == SLIM_INFERENCE_IMAGE:
+            yield Finding(
+                CHECK,
+                app.where,
+                "",
+                f"Deployment {workload.name} runs {image}, the slim ONNX-only image, but "
+                f"{folder.as_posix()}/{FILE_NAME} does not say pickleFree: true: promote and "
+                "rollout start would not keep pickle-only versions from it, and it refuses them",
+                f"pickleFree: true in {FILE_NAME}, or the {INFERENCE_IMAGE} image (drop the "
+                f"slim-image component)",
             )
 
 

@@ -185,10 +185,8 @@ def inventory_answers(root: Path, trees: Iterable[ClusterTree]) -> dict[str, str
                 inventory.applications(tree, layer)
             )
         if (root / inventory.IMAGE_WORKFLOW).is_file():
-            images = inventory.images_built_here(tree, inventory.built_images(root))
-            answers[f"inventory --cluster {cluster} --images-built"] = _printed(
-                [f"{ref} {context}" for ref, context in images]
-            )
+            images = inventory.images_built_lines(tree, inventory.built_images(root))
+            answers[f"inventory --cluster {cluster} --images-built"] = _printed(images)
     return answers
 
 

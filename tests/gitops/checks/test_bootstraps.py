@@ -28,6 +28,7 @@ from gitops.simulation.bootstrap.scenarios import (
 from gitops.tree import inventory
 from gitops.tree.app_tree import ClusterTree
 from gitops.validate import Report, validate_repo
+from tests.gitops.tree_copies import copy_real_tree, problems
 
 ROOT = paths.REPO_ROOT
 KIND_RUN = next(s for s in SCENARIOS if s.script == KIND_BOOTSTRAP)
@@ -514,4 +515,39 @@ def test_a_failing_inventory_is_reported(tmp_path, trees, answers) -> None:
         "clusters/kind/bootstrap.sh: call #",
         "`python -m gitops inventory --cluster kind --images-built`",
         "python -m gitops inventory failed: FileNotFoundError",
+    )
+
+
+def test_the_slim_image_built_without_its_build_arguments(tmp_path: Path) -> None:
+    """A pickle-free Kind tenant on the slim image (unpublished, so the bootstrap builds it);
+    planted: build_image drops the matrix entry's build arguments."""
+    repo = copy_real_tree(tmp_path / "repo")
+    tenant = repo / "overlays/kind/tenants/tenant-a"
+    declared = (tenant / "models.yaml").read_text(encoding="utf-8")
+    (tenant / "models.yaml").write_text(
+        declared.replace("kind: TenantModels\n", "kind: TenantModels\npickleFree: true\n")
+    )
+    slim = f"ghcr.io/example-org/ml-inference-platform/inference-service-slim:{'a' * 40}"
+    text = (tenant / "kustomization.yaml").read_text(encoding="utf-8")
+    (tenant / "kustomization.yaml").write_text(
+        text.replace(
+            "images:\n",
+            "components:\n  - ../../components/slim-image\nimages:\n"
+            f"  - name: inference-service-slim\n    newName: {slim.split(':')[0]}\n"
+            f"    newTag: {'a' * 40}\n",
+            1,
+        )
+    )
+    assert problems(validate_repo(repo, [CHECK]), CHECK) == ""
+
+    script = repo / KIND_BOOTSTRAP
+    arguments = 'for arg in "${@:3}"; do args+=(--build-arg "$arg"); done\n'
+    assert arguments in script.read_text(encoding="utf-8")
+    script.write_text(script.read_text(encoding="utf-8").replace(arguments, ""))
+    found = problems(validate_repo(repo, [CHECK]), CHECK)
+    finding_with(
+        found,
+        f"image {slim} is built without REQUIREMENTS=requirements-slim.txt, PICKLE_FREE=true, "
+        "which CI builds it with",
+        "(expected: docker build --build-arg NAME=value for each build argument",
     )

@@ -105,6 +105,65 @@ def test_a_commit_the_repository_does_not_have(repo: Path) -> None:
     )
 
 
+# The full service's pin: its service/Dockerfile has no REQUIREMENTS argument yet.
+BEFORE_SLIM = "52ed9cd39b93369cf763459f73c9f29c0cf54c15"
+# The first commit with the slim image's Dockerfile arguments and requirements.
+SLIM_READY = "edcb9dc027e41b46d59ae2795d484d2ab777f5ed"
+SLIM = "ghcr.io/example-org/ml-inference-platform/inference-service-slim"
+
+
+def pin_slim(repo: Path, tenant: str, commit_id: str) -> str:
+    """The tenant's overlay chooses the slim image pinned at `commit_id`; returns its path."""
+    path = f"overlays/kind/tenants/{tenant}/kustomization.yaml"
+    text = (repo / path).read_text(encoding="utf-8")
+    (repo / path).write_text(
+        text.replace(
+            "images:\n",
+            "components:\n  - ../../components/slim-image\nimages:\n"
+            f"  - name: inference-service-slim\n    newName: {SLIM}\n    newTag: {commit_id}\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_slim_pin_of_a_commit_whose_dockerfile_lacks_its_build_arguments(repo: Path) -> None:
+    path = pin_slim(repo, "tenant-b", SLIM_READY)
+    assert faults(repo, paths.REPO_ROOT) == ""
+
+    pin_slim(copy_real_tree(repo.parent / "older"), "tenant-b", BEFORE_SLIM)
+    found = faults(repo.parent / "older", paths.REPO_ROOT)
+    line = line_of(repo / path, "newTag")  # the slim entry comes first
+    assert found.startswith(
+        f"{path}:{line}: inference-service-slim pins commit {BEFORE_SLIM}, whose tree cannot "
+        "build the image as CI does: service/Dockerfile declares no ARG REQUIREMENTS (CI builds "
+        "it with REQUIREMENTS=requirements-slim.txt) (expected: "
+    )
+
+
+def test_a_slim_pin_of_a_commit_without_the_slim_requirements(
+    repo: Path, own_history: dict[str, str]
+) -> None:
+    """The copy's Dockerfile declares the arguments; the requirements file comes later."""
+    requirements = repo / "service/requirements-slim.txt"
+    requirements.unlink(missing_ok=True)
+    without = commit(repo, "the slim Dockerfile arguments")
+    requirements.write_text("onnxruntime==1.32.0\n", encoding="utf-8")
+    with_them = commit(repo, "the slim requirements")
+    path = pin_slim(repo, "tenant-a", with_them)
+    assert faults(repo, repo) == ""
+
+    pin_slim(repo, "tenant-b", without)
+    found = faults(repo, repo)
+    assert found.startswith(
+        f"overlays/kind/tenants/tenant-b/kustomization.yaml:{line_of(repo / path, 'newTag')}: "
+        f"inference-service-slim pins commit {without}, whose tree cannot build the image as CI "
+        "does: no service/requirements-slim.txt (CI builds it with "
+        "REQUIREMENTS=requirements-slim.txt)"
+    )
+
+
 def test_a_tag_that_is_no_commit_is_left_to_the_images_check(repo: Path) -> None:
     path = repo / "overlays/kind/rollout-judge/kustomization.yaml"
     path.write_text(_PINNED_TAG.sub(r"\g<1>v1.2.3", path.read_text(encoding="utf-8")))

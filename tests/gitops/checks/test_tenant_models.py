@@ -216,6 +216,62 @@ def test_a_pickle_free_tenant_that_asks_for_the_pickle(repo: Path) -> None:
     assert "overlays/kind" not in found(repo)
 
 
+def choose_the_slim_image(repo: Path, tenant: Path) -> None:
+    """The tenant lists the slim-image component and pins the slim image, as
+    overlays/<cluster>/components/slim-image says."""
+    kustomization = repo / tenant / "kustomization.yaml"
+    pinned = "ghcr.io/example-org/ml-inference-platform/inference-service-slim"
+    kustomization.write_text(
+        kustomization.read_text().replace(
+            "images:\n",
+            "components:\n  - ../../components/slim-image\nimages:\n"
+            f"  - name: inference-service-slim\n    newName: {pinned}\n    newTag: {'a' * 40}\n",
+            1,
+        )
+    )
+
+
+def test_the_slim_image_on_a_tenant_that_is_not_pickle_free(repo: Path) -> None:
+    choose_the_slim_image(repo, KIND_A)
+    assert found(repo).startswith(
+        "kind: Application argocd/tenant-a: Deployment inference-service runs "
+        "ghcr.io/example-org/ml-inference-platform/inference-service-slim:" + "a" * 40 + ", "
+        "the slim ONNX-only image, but overlays/kind/tenants/tenant-a/models.yaml does not say "
+        "pickleFree: true"
+    )
+    declared = (repo / KIND_A / "models.yaml").read_text()
+    (repo / KIND_A / "models.yaml").write_text(
+        declared.replace("kind: TenantModels\n", "kind: TenantModels\npickleFree: true\n")
+    )
+    assert found(repo) == ""  # pickle-free: the slim image is its choice
+
+
+def test_a_pickle_free_kind_tenant_on_the_slim_image_passes_what_reads_it(repo: Path) -> None:
+    """The slim image where it may run: the bootstrap simulation loads it (building it with
+    its build arguments when unpublished), the first sync ends healthy, its probes and pins
+    hold."""
+    declared = (repo / KIND_A / "models.yaml").read_text()
+    (repo / KIND_A / "models.yaml").write_text(
+        declared.replace("kind: TenantModels\n", "kind: TenantModels\npickleFree: true\n")
+    )
+    choose_the_slim_image(repo, KIND_A)
+    checks = [CHECK, "images", "probes", "capacity", "bootstraps", "first-sync"]
+    report = validate_repo(repo, checks)
+    assert all(problems(report, check) == "" for check in checks), [
+        problems(report, check) for check in checks
+    ]
+    rendered = render(repo / KIND_A)
+    images = {
+        c["image"]
+        for o in rendered
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {
+        f"ghcr.io/example-org/ml-inference-platform/inference-service-slim:{'a' * 40}"
+    }
+
+
 def test_a_dedicated_entry_no_deployment_serves(repo: Path) -> None:
     append(
         repo / KIND_A / "models.yaml",

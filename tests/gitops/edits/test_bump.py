@@ -254,4 +254,4 @@ def test_an_image_ci_does_not_build_is_refused(mini_repo):
     )
     assert result.returncode == 2
     assert "is not an image CI builds" in result.stderr
-    assert "inference-service, mlflow-server" in result.stderr
+    assert "inference-service, inference-service-slim, mlflow-server" in result.stderr

@@ -9,7 +9,11 @@ import pytest
 
 from gitops.edits import pin_built
 from gitops.edits.pin_built import PinError, read_references
+from gitops.edits.pin_rule import pinnable
+from gitops.paths import REPO_ROOT
+from gitops.tree.git_history import GitHistory
 from gitops.tree.image_reference import ImageReference
+from gitops.tree.inventory import built_images
 
 OWN = "ghcr.io/example-org/ml-inference-platform"
 SHA = "1f" * 20
@@ -64,3 +68,20 @@ def test_a_commit_that_is_not_40_hex_exits_2(capsys: pytest.CaptureFixture[str])
     args = ["--cluster", "kind", "--commit", "main", "--form", "tag", "--references", "r"]
     assert pin_built.main(args) == 2
     assert "is not a 40-hex commit id" in capsys.readouterr().err
+
+
+def test_the_slim_image_is_not_pinned_at_a_commit_whose_dockerfile_ignores_its_arguments() -> None:
+    """The pin rule's condition 3 with the build matrix's build-args, on this repository's
+    history: 52ed9cd's service/Dockerfile has no REQUIREMENTS argument, edcb9dc's has."""
+    slim = next(b for b in built_images(REPO_ROOT) if b.name == "inference-service-slim")
+    history = GitHistory(REPO_ROOT)
+    before, ready = (
+        "52ed9cd39b93369cf763459f73c9f29c0cf54c15",
+        "edcb9dc027e41b46d59ae2795d484d2ab777f5ed",
+    )
+    assert pinnable(history, ready, slim.context, slim.build_args) == ""
+    assert pinnable(history, before, slim.context) == ""  # the full image: fine
+    assert pinnable(history, before, slim.context, slim.build_args) == (
+        f"the tree of {before} cannot build it as CI does: service/Dockerfile declares no ARG "
+        "REQUIREMENTS (CI builds it with REQUIREMENTS=requirements-slim.txt)"
+    )

@@ -39,6 +39,8 @@ from tests.gitops.git_repos import GIT_ENV, commit, git, init
 OWN = "ghcr.io/example-org/ml-inference-platform"
 CONTEXTS = {image.name: image.context for image in built_images(paths.REPO_ROOT)}
 ALL = tuple(CONTEXTS)
+# Built on every run for the tenants that choose it; no tenant of the shipped tree does.
+SLIM = "inference-service-slim"
 PIN_STEP = "Pin each newly published image"
 # What the bump job's checkout needs: the manifests bump renders, the workflow (its matrix
 # and the step under test), the gitops package the step runs, and the images' build contexts
@@ -106,10 +108,14 @@ def write(root: Path, rel: str, text: str) -> None:
 
 
 def pins_in(files: dict[str, str]) -> dict[tuple[str, str], str]:
-    """(kustomization, image) -> the reference its `images:` entry sets (read with PyYAML)."""
+    """(kustomization, image) -> the reference its `images:` entry sets (read with PyYAML);
+    a Component's entries rename an image (slim-image) and pin nothing."""
     found = {}
     for path, text in files.items():
-        for entry in (yaml.safe_load(text) or {}).get("images") or []:
+        data = yaml.safe_load(text) or {}
+        if data.get("kind") == "Component":
+            continue
+        for entry in data.get("images") or []:
             reference = entry.get("newName", entry["name"])
             reference += f":{entry['newTag']}" if "newTag" in entry else ""
             reference += f"@{entry['digest']}" if "digest" in entry else ""
@@ -305,7 +311,7 @@ def assert_pinned_exactly(
     for (path, image), reference in after.items():
         wanted = pin_of(image, sha, cluster) if image in images else before[(path, image)]
         assert reference == wanted, (path, image)
-    assert {image for _, image in after} >= images
+    assert {image for _, image in after} >= images - {SLIM}
 
 
 def image_commit_faults(checkout: Path, cluster: str) -> list[str]:
@@ -351,6 +357,29 @@ def merged_branch(forge: Forge) -> str:
     forge.commit("feature", change("service/app/extra.py", "A = 1\n"), "service: a change")
     forge.commit("main", change("docs/notes.md", "meanwhile\n"), "docs on main")
     return forge.merge_commit("feature")
+
+
+@pytest.mark.parametrize("cluster", ["kind", "eks"])
+def test_the_slim_image_is_pinned_only_where_a_tenant_runs_it(forge: Forge, cluster: str) -> None:
+    sha = forge.commit("main", change("service/app/extra.py", "A = 1\n"), "service: a change")
+    run = forge.run(sha, cluster)
+    assert f"{cluster} {SLIM}: unchanged (no overlay of {cluster} runs it)" in run.output
+    assert SLIM not in {image for _, image in forge.pins(cluster, f"image-bump/{cluster}")}
+
+    # tenant-b chooses it: the component renames the base's placeholder, and the next run
+    # pins the slim image there and the full one everywhere else.
+    tenant = f"overlays/{cluster}/tenants/tenant-b/kustomization.yaml"
+    text = (paths.REPO_ROOT / tenant).read_text(encoding="utf-8")
+    chosen = text.replace("images:\n", "components:\n  - ../../components/slim-image\nimages:\n")
+    newer = forge.commit("main", change(tenant, chosen), "tenant-b: the slim image")
+    run = forge.run(newer, cluster)
+
+    after = forge.pins(cluster, f"image-bump/{cluster}")
+    assert after[(tenant, SLIM)] == pin_of(SLIM, newer, cluster)
+    tenant_a = f"overlays/{cluster}/tenants/tenant-a/kustomization.yaml"
+    assert after[(tenant_a, "inference-service")] == pin_of("inference-service", newer, cluster)
+    assert (f"overlays/{cluster}/tenants/tenant-a/kustomization.yaml", SLIM) not in after
+    assert image_commit_faults(run.checkout, cluster) == []
 
 
 def test_a_push_whose_last_commit_does_not_touch_service(forge: Forge) -> None:
@@ -418,7 +447,9 @@ def test_the_old_step_pinned_a_squash_merge(forge: Forge) -> None:
     sha = scenario_commit(forge, "squash merge")
     before = forge.pins("kind")
 
-    forge.run(sha, "kind", script=OLD_PIN_STEP)
+    # Without the slim image, which the old step predates: it bumped every reference, and
+    # no overlay runs that one.
+    forge.run(sha, "kind", [i for i in ALL if i != SLIM], script=OLD_PIN_STEP)
 
     after = forge.pins("kind", "image-bump/kind")
     assert_pinned_exactly(before, after, "kind", sha, ["inference-service"])
@@ -478,10 +509,10 @@ def test_a_commit_whose_tree_cannot_build_the_images_pins_nothing(forge: Forge) 
     assert run.changed == []
     assert forge.pins("kind") == before
     for image, context in CONTEXTS.items():
-        assert (
-            f"kind {image}: unchanged (the tree of {first} has no {context}/Dockerfile)"
-            in run.output
-        )
+        why = f"the tree of {first} has no {context}/Dockerfile"
+        if image == SLIM:
+            why = "no overlay of kind runs it"
+        assert f"kind {image}: unchanged ({why})" in run.output
 
 
 def test_a_dispatch_on_a_branch_main_does_not_contain_pins_nothing(forge: Forge) -> None:

@@ -1078,12 +1078,15 @@ def docker(run: Run, call: Call) -> int:
     if argv[:1] == ["pull"] and len(argv) == 2:
         raise Failed(f"Error response from daemon: pull access denied for {argv[1]} (no registry)")
     if argv[:1] == ["build"]:
-        words, tags, i = [], [], 1
+        words, tags, build_args, i = [], [], [], 1
         while i < len(argv):
             if argv[i] in ("--tag", "-t") and i + 1 < len(argv):
                 tags.append(argv[i + 1])
                 i += 2
-            elif argv[i] in ("--build-arg", "--secret") and i + 1 < len(argv):
+            elif argv[i] == "--build-arg" and i + 1 < len(argv):
+                build_args.append(argv[i + 1])
+                i += 2
+            elif argv[i] == "--secret" and i + 1 < len(argv):
                 i += 2
             elif argv[i].startswith("-"):
                 raise Unmodelled(f"build flag {argv[i]}")
@@ -1097,7 +1100,7 @@ def docker(run: Run, call: Call) -> int:
         state["images"].extend(t for t in tags if t not in state["images"])
         root = os.path.realpath(run.root)
         context = os.path.relpath(os.path.realpath(call.path(words[0])), root)
-        call.effect["built"] = {"tags": tags, "context": context}
+        call.effect["built"] = {"tags": tags, "context": context, "build_args": build_args}
         call.err.append("".join(f"naming to {t} done\n" for t in tags))
         return 0
     raise Unmodelled(" ".join(argv) or "no command")
