@@ -46,7 +46,7 @@ def dedicated_objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str
     """tenant-a on Kind with a model in a Deployment of its own, as `make model ...
     DEDICATED=1` writes it: its objects are named inference-service-<model>."""
     repo = with_model(
-        copy_real_tree(tmp_path_factory.mktemp("repo")), "tenant-a", "churn", dedicated=True
+        copy_real_tree(tmp_path_factory.mktemp("repo")), "tenant-a", "fraud", dedicated=True
     )
     return render(repo / "overlays/kind/tenants/tenant-a")
 
@@ -120,7 +120,7 @@ def test_queries_select_a_model_s_own_deployment_too(
     dedicated_objects: list[dict[str, Any]],
 ) -> None:
     names = {o["metadata"]["name"] for o in _of_kind(dedicated_objects, "Deployment")}
-    assert names == {"inference-service", "inference-service-churn"}
+    assert names == {"inference-service", "inference-service-fraud"}
     assert missed_objects(_all_expressions(), dedicated_objects) == []
     # Its pods keep the container name the CPU throttling alert selects.
     for deployment in _of_kind(dedicated_objects, "Deployment"):
@@ -134,7 +134,7 @@ def test_an_exact_name_selector_is_reported_blind_to_a_model_s_deployment(
     planted = ['kube_deployment_spec_replicas{deployment="inference-service"} > 0']
 
     assert missed_objects(planted, dedicated_objects) == [
-        "deployment='inference-service' misses ['inference-service-churn']"
+        "deployment='inference-service' misses ['inference-service-fraud']"
     ]
 
 
