@@ -35,6 +35,7 @@ REAL_TREE_FILES = (
     "renovate.json5",
     "service/Dockerfile",
     "service/requirements.txt",
+    "service/requirements-slim.txt",  # the slim image's build input (the EKS tenants run it)
     "training/tenants.yaml",
     "training/examples/examples.yaml",  # the team models the bootstrap's seed-examples registers
     "training/rollout",  # the judge image's build context (the bootstrap builds it)

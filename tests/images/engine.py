@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCAL_BASE = "local/python-base:3.13-trixie"
+LOCAL_BASE = "local/python-base:3.13-slim-trixie"
 CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt",)
 
 

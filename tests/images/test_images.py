@@ -35,6 +35,7 @@ SLIM_TAG = "inference-service-slim:test"
 MLFLOW_TAG = "mlflow-server:test"
 JUDGE_TAG = "rollout-judge:test"
 FIGURES: dict[str, object] = {}
+SLIM_IMAGE_GOAL_BYTES = 250 * 10**6
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +53,12 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker.Engine]:
 @pytest.fixture(scope="module")
 def base(engine: docker.Engine) -> str:
     try:
-        return docker.python_base(engine, DEFAULT_BASE)
+        found = docker.python_base(engine, DEFAULT_BASE)
     except docker.Unavailable as why:
         pytest.skip(f"no Python base image: {why}")
+    FIGURES["base"] = found
+    FIGURES["base_image_mib"] = round(image_bytes(engine, found) / 2**20)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +136,17 @@ def wait_ready(url: str, container: str, engine: docker.Engine, timeout: float =
     raise AssertionError(f"{url}/ready not 200 within {timeout} s")
 
 
+def image_bytes(engine: docker.Engine, image: str) -> int:
+    """The image's size as `docker image inspect` reports it (its layers, uncompressed)."""
+    return int(engine.run("image", "inspect", "-f", "{{.Size}}", image))
+
+
+def venv_libraries(engine: docker.Engine, container: str) -> set[str]:
+    """The shared objects of the venv the container's main process has mapped."""
+    maps = engine.run("exec", container, "cat", "/proc/1/maps")
+    return {line.split()[-1] for line in maps.splitlines() if "/opt/venv/" in line}
+
+
 def memory_mib(engine: docker.Engine, container: str) -> float:
     usage = engine.run("stats", "--no-stream", "--format", "{{.MemUsage}}", container)
     amount = usage.split("/")[0].strip()
@@ -178,8 +193,7 @@ def test_service_image_runs_as_the_cluster_runs_it(
         assert stopped < grace
     finally:
         engine.run("rm", "--force", name, check=False)
-    size = int(engine.run("image", "inspect", "-f", "{{.Size}}", service_image))
-    FIGURES["service_image_mib"] = round(size / 2**20)
+    FIGURES["service_image_mib"] = round(image_bytes(engine, service_image) / 2**20)
 
 
 def deployment_env(folder: str) -> dict[str, str]:
@@ -194,7 +208,7 @@ def deployment_env(folder: str) -> dict[str, str]:
 
 
 def test_slim_image_serves_onnx_and_refuses_a_pickle(
-    engine: docker.Engine, slim_image: str, registry
+    engine: docker.Engine, slim_image: str, base: str, registry
 ) -> None:
     """The slim image, run as tenant-a's Deployment runs the service: it serves an ONNX
     version and refuses a pickled one by name (PICKLE_FREE=true is the image's own)."""
@@ -229,6 +243,11 @@ def test_slim_image_serves_onnx_and_refuses_a_pickle(
         answer = httpx.post(f"{url}/predict", json=info["input_example"][0], timeout=30).json()
         assert answer["model"] == {"name": model_name, "version": onnx, "alias": "staging"}
         FIGURES["slim_memory_mib"] = memory_mib(engine, name)
+        # Serving ONNX maps onnxruntime's Python binding and never its C API library, which
+        # the image leaves out (service/image-prune.txt).
+        mapped = venv_libraries(engine, name)
+        assert any("onnxruntime_pybind11_state" in path for path in mapped), mapped
+        assert not any("libonnxruntime.so" in path for path in mapped), mapped
 
         set_alias(registry.url, model_name, "staging", pickled)
         deadline = time.monotonic() + 60
@@ -243,8 +262,11 @@ def test_slim_image_serves_onnx_and_refuses_a_pickle(
         assert engine.run("inspect", "-f", "{{.State.ExitCode}}", name).strip() == "0"
     finally:
         engine.run("rm", "--force", name, check=False)
-    size = int(engine.run("image", "inspect", "-f", "{{.Size}}", slim_image))
+    size = image_bytes(engine, slim_image)
     FIGURES["slim_image_mib"] = round(size / 2**20)
+    FIGURES["slim_over_base_mib"] = round((size - image_bytes(engine, base)) / 2**20)
+    # The goal the slim image exists for (issue: <= 250 MB): what a new node pulls first.
+    assert size <= SLIM_IMAGE_GOAL_BYTES, f"{slim_image}: {size / 1e6:.0f} MB"
 
 
 def test_slim_image_holds_none_of_the_pickle_path(engine: docker.Engine, slim_image: str) -> None:

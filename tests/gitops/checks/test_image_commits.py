@@ -95,7 +95,7 @@ def test_the_first_commit_pinned_names_overlay_image_commit_and_dockerfile(
 
 def test_a_commit_the_repository_does_not_have(repo: Path) -> None:
     unknown = "0123456789abcdef" * 2 + "01234567"
-    tenant_b = "overlays/eks/tenants/tenant-b/kustomization.yaml"
+    tenant_b = "overlays/kind/tenants/tenant-b/kustomization.yaml"  # the full image
     repin(repo / tenant_b, unknown)
     found = faults(repo, paths.REPO_ROOT)
     assert found.count("\n") == 0, found

@@ -18,7 +18,10 @@ from tests.gitops.git_repos import commit, git, init
 from tests.gitops.tree_copies import copy_real_tree, problems
 
 CHECK = "service-settings"
-_INFERENCE_TAG = re.compile(r"(name: inference-service\n\s+newName: \S+\n\s+newTag: )[0-9a-f]{40}")
+# The full image's pin or the slim one's (the EKS tenants run the slim image).
+_INFERENCE_TAG = re.compile(
+    r"(name: inference-service(?:-slim)?\n\s+newName: \S+\n\s+newTag: )[0-9a-f]{40}"
+)
 
 ONE_MODEL = '''\
 """The service before models.yaml: one model, from MODEL_URI."""
@@ -77,7 +80,7 @@ def write_service(repo: Path, settings: str) -> None:
 
 
 def repin(repo: Path, commit_id: str) -> None:
-    """Every tenant overlay's inference-service image at `commit_id`."""
+    """Every tenant overlay's inference image (full or slim) at `commit_id`."""
     for path in repo.glob("overlays/*/tenants/*/kustomization.yaml"):
         text = path.read_text(encoding="utf-8")
         path.write_text(_INFERENCE_TAG.sub(rf"\g<1>{commit_id}", text), encoding="utf-8")

@@ -173,6 +173,11 @@ def test_malformed_image_reference_exits_2_and_says_what_is_expected(mini_repo, 
     assert tree(mini_repo, "kind") == before
 
 
+# The service image each cluster's shipped tenants run: the EKS tenants are pickle-free and
+# list the slim-image component (docs/serving.md, "Image").
+TENANT_IMAGES = {"kind": IMAGE, "eks": f"{IMAGE}-slim"}
+
+
 @pytest.mark.parametrize("cluster", ["kind", "eks"])
 def test_bump_on_a_copy_of_the_real_overlays(tmp_path, cluster):
     tenants = sorted((REPO_ROOT / "overlays" / cluster / "tenants").glob("*/kustomization.yaml"))
@@ -182,7 +187,7 @@ def test_bump_on_a_copy_of_the_real_overlays(tmp_path, cluster):
         shutil.copytree(REPO_ROOT / top, tmp_path / top)
     other = "eks" if cluster == "kind" else "kind"
     other_before = tree(tmp_path, other)
-    ref = f"{IMAGE}@{DIGEST}"
+    ref = f"{TENANT_IMAGES[cluster]}@{DIGEST}"
     mlflow_before = render(tmp_path / "overlays" / cluster / "mlflow")
 
     assert bump.main(["--cluster", cluster, "--image", ref, "--root", str(tmp_path)]) == 0
@@ -193,6 +198,17 @@ def test_bump_on_a_copy_of_the_real_overlays(tmp_path, cluster):
     assert tree(tmp_path, other) == other_before
     # The service's pin moved, nothing else: the registry still runs its own image.
     assert render(tmp_path / "overlays" / cluster / "mlflow") == mlflow_before
+
+
+def test_bump_of_the_full_image_where_no_tenant_runs_it_changes_nothing(tmp_path, capsys):
+    """On EKS every tenant runs the slim image: there is no overlay to pin the full one in."""
+    for top in ("base", "overlays", "clusters"):
+        shutil.copytree(REPO_ROOT / top, tmp_path / top)
+    before = tree(tmp_path, "eks")
+
+    assert bump.main(["--cluster", "eks", "--image", f"{IMAGE}@{DIGEST}", "--root", str(tmp_path)])
+    assert "no overlay of eks runs inference-service" in capsys.readouterr().err
+    assert tree(tmp_path, "eks") == before
 
 
 @pytest.mark.parametrize("cluster", ["kind", "eks"])

@@ -39,7 +39,9 @@ from tests.gitops.git_repos import GIT_ENV, commit, git, init
 OWN = "ghcr.io/example-org/ml-inference-platform"
 CONTEXTS = {image.name: image.context for image in built_images(paths.REPO_ROOT)}
 ALL = tuple(CONTEXTS)
-# Built on every run for the tenants that choose it; no tenant of the shipped tree does.
+# The two service images, built on every run: the shipped Kind tenants run the full one,
+# the EKS tenants (pickle-free) the slim one.
+FULL = "inference-service"
 SLIM = "inference-service-slim"
 PIN_STEP = "Pin each newly published image"
 # What the bump job's checkout needs: the manifests bump renders, the workflow (its matrix
@@ -311,7 +313,15 @@ def assert_pinned_exactly(
     for (path, image), reference in after.items():
         wanted = pin_of(image, sha, cluster) if image in images else before[(path, image)]
         assert reference == wanted, (path, image)
-    assert {image for _, image in after} >= images - {SLIM}
+    assert {image for _, image in after} >= images - run_nowhere(cluster)
+
+
+def run_nowhere(cluster: str) -> set[str]:
+    """The service images no tenant of the cluster runs in the shipped tree: the run builds
+    them and pins them nowhere."""
+    overlays = paths.REPO_ROOT / "overlays" / cluster
+    files = {str(p): p.read_text(encoding="utf-8") for p in overlays.rglob("kustomization.yaml")}
+    return {FULL, SLIM} - {image for _, image in pins_in(files)}
 
 
 def image_commit_faults(checkout: Path, cluster: str) -> list[str]:
@@ -359,26 +369,43 @@ def merged_branch(forge: Forge) -> str:
     return forge.merge_commit("feature")
 
 
+def switch_service_image(text: str) -> str:
+    """A tenant kustomization switched to the other service image: the slim-image component
+    listed (it renames the base's placeholder), or taken out with the slim pin renamed back."""
+    component = "components:\n  - ../../components/slim-image\n"
+    if component not in text:
+        return text.replace("images:\n", f"{component}images:\n")
+    return (
+        text.replace(component, "")
+        .replace(f"name: {SLIM}\n", f"name: {FULL}\n")
+        .replace(f"{OWN}/{SLIM}", f"{OWN}/{FULL}")
+    )
+
+
 @pytest.mark.parametrize("cluster", ["kind", "eks"])
-def test_the_slim_image_is_pinned_only_where_a_tenant_runs_it(forge: Forge, cluster: str) -> None:
+def test_each_service_image_is_pinned_only_where_a_tenant_runs_it(
+    forge: Forge, cluster: str
+) -> None:
+    """Kind's tenants run the full image, EKS's the slim one: the other is pinned nowhere
+    until tenant-b switches to it; then the next run pins it there and the first one in
+    tenant-a."""
+    (other,) = run_nowhere(cluster)
+    (running,) = {FULL, SLIM} - {other}
     sha = forge.commit("main", change("service/app/extra.py", "A = 1\n"), "service: a change")
     run = forge.run(sha, cluster)
-    assert f"{cluster} {SLIM}: unchanged (no overlay of {cluster} runs it)" in run.output
-    assert SLIM not in {image for _, image in forge.pins(cluster, f"image-bump/{cluster}")}
+    assert f"{cluster} {other}: unchanged (no overlay of {cluster} runs it)" in run.output
+    assert other not in {image for _, image in forge.pins(cluster, f"image-bump/{cluster}")}
 
-    # tenant-b chooses it: the component renames the base's placeholder, and the next run
-    # pins the slim image there and the full one everywhere else.
     tenant = f"overlays/{cluster}/tenants/tenant-b/kustomization.yaml"
     text = (paths.REPO_ROOT / tenant).read_text(encoding="utf-8")
-    chosen = text.replace("images:\n", "components:\n  - ../../components/slim-image\nimages:\n")
-    newer = forge.commit("main", change(tenant, chosen), "tenant-b: the slim image")
+    newer = forge.commit("main", change(tenant, switch_service_image(text)), f"tenant-b: {other}")
     run = forge.run(newer, cluster)
 
     after = forge.pins(cluster, f"image-bump/{cluster}")
-    assert after[(tenant, SLIM)] == pin_of(SLIM, newer, cluster)
+    assert after[(tenant, other)] == pin_of(other, newer, cluster)
     tenant_a = f"overlays/{cluster}/tenants/tenant-a/kustomization.yaml"
-    assert after[(tenant_a, "inference-service")] == pin_of("inference-service", newer, cluster)
-    assert (f"overlays/{cluster}/tenants/tenant-a/kustomization.yaml", SLIM) not in after
+    assert after[(tenant_a, running)] == pin_of(running, newer, cluster)
+    assert (tenant_a, other) not in after
     assert image_commit_faults(run.checkout, cluster) == []
 
 
