@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tests.benchmarks import one_core
 from tests.benchmarks.bench_models import invocations_body
 from tests.benchmarks.results import BenchRun, Point
 from tests.benchmarks.tables import ms, table
@@ -80,8 +81,22 @@ def floor_answers(url: str, name: str) -> dict[str, str]:
 
 def measure_pairs(core: BenchCore, ours: Running, floor: Running, model: str, name: str) -> None:
     """PAIRS rounds of every path: this service, then the floor, at the target point, in
-    POINT_SECONDS points. A shared machine's background load moves req/s more than the
-    difference between two points seconds apart, so the share is the median over pairs."""
+    POINT_SECONDS points, each server on one core and the load on the others (one_core.py).
+    A shared machine's background load moves req/s more than the difference between two
+    points seconds apart, so the share is the median over pairs."""
+    cores = one_core.layout()
+    if cores is None:
+        core.run.notes.append("floor pairs: fewer than 2 cores, so servers and load shared them")
+        _pairs(core, ours, floor, model, name)
+        return
+    note = f"floor pairs: {cores.describe()}"
+    if note not in core.run.notes:
+        core.run.notes.append(note)
+    with one_core.pinned([ours.child.process.pid, floor.child.process.pid], cores):
+        _pairs(core, ours, floor, model, name)
+
+
+def _pairs(core: BenchCore, ours: Running, floor: Running, model: str, name: str) -> None:
     for _ in range(PAIRS):
         for route in ROUTES:
             path, body = route.path(name), route.body(TARGET_ROWS)
