@@ -87,16 +87,16 @@ def measure_pairs(core: BenchCore, ours: Running, floor: Running, model: str, na
     cores = one_core.layout()
     if cores is None:
         core.run.notes.append("floor pairs: fewer than 2 cores, so servers and load shared them")
-        _pairs(core, ours, floor, model, name)
+        rounds(core, ours, floor, model, name)
         return
     note = f"floor pairs: {cores.describe()}"
     if note not in core.run.notes:
         core.run.notes.append(note)
     with one_core.pinned([ours.child.process.pid, floor.child.process.pid], cores):
-        _pairs(core, ours, floor, model, name)
+        rounds(core, ours, floor, model, name)
 
 
-def _pairs(core: BenchCore, ours: Running, floor: Running, model: str, name: str) -> None:
+def rounds(core: BenchCore, ours: Running, floor: Running, model: str, name: str) -> None:
     for _ in range(PAIRS):
         for route in ROUTES:
             path, body = route.path(name), route.body(TARGET_ROWS)

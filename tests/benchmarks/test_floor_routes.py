@@ -12,7 +12,7 @@ from tests.benchmarks.floor_routes import (
     ROUTES,
     floor_routes_table,
     floor_targets,
-    measure_pairs,
+    rounds,
 )
 from tests.benchmarks.http_floor import make_app
 from tests.benchmarks.load_result import LoadResult
@@ -89,14 +89,14 @@ def test_the_table_has_a_row_per_measured_path() -> None:
     assert floor_routes_table(run_with({}), [MODEL]) == "Not measured in this run."
 
 
-def test_each_path_is_measured_on_this_service_then_on_the_floor() -> None:
+def test_each_round_measures_every_path_on_this_service_then_on_the_floor() -> None:
     measured: list[tuple[str, str, str]] = []
 
     class Core:
         def measure(self, server: Any, model: str, rows: int, c: int, **kw: Any) -> None:
             measured.append((server, kw["label"], kw["path"]))
 
-    measure_pairs(Core(), "ours", "floor", MODEL, "iris")  # type: ignore[arg-type]
+    rounds(Core(), "ours", "floor", MODEL, "iris")  # type: ignore[arg-type]
     assert len(measured) == 2 * len(ROUTES) * PAIRS
     assert [(s, p) for s, _, p in measured[:2]] == [("ours", "/predict"), ("floor", "/predict")]
     assert [p for _, _, p in measured[: 2 * len(ROUTES) : 2]] == [
