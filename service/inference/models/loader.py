@@ -173,6 +173,10 @@ class _Budget:
         self.used += size
 
 
+# Loads abandoned after MODEL_CHECK_TIMEOUT_SECONDS, by (model, version): the thread still runs.
+_ABANDONED: dict[tuple[str, str], threading.Thread] = {}
+
+
 def _build_within(
     path: Path,
     name: str,
@@ -183,7 +187,17 @@ def _build_within(
     policy: LoadPolicy,
 ) -> ServedModel:
     """_build in a worker thread, refused when it takes longer than the policy allows. A
-    thread cannot be stopped: a hung load is abandoned, and the service keeps serving."""
+    thread cannot be stopped: a hung load is abandoned, and the service keeps serving. While
+    it is still running, the same version is refused at once instead of being tried again
+    (the reloader retries with backoff): one abandoned thread per version at most."""
+    key = (name, version)
+    hung = _ABANDONED.get(key)
+    if hung is not None and hung.is_alive():
+        raise LimitError(
+            f"cannot load {name} v{version}: an earlier load of it did not finish within "
+            f"MODEL_CHECK_TIMEOUT_SECONDS={policy.check_timeout_seconds:g} and still runs; "
+            "refused without another try until it ends"
+        )
     outcome: dict[str, object] = {}
 
     def build() -> None:
@@ -196,6 +210,7 @@ def _build_within(
     worker.start()
     worker.join(policy.check_timeout_seconds)
     if worker.is_alive():
+        _ABANDONED[key] = worker
         raise LimitError(
             f"cannot load {name} v{version}: loading it and its self-check did not finish "
             f"within MODEL_CHECK_TIMEOUT_SECONDS={policy.check_timeout_seconds:g}; refused"
