@@ -439,10 +439,12 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "## Every prediction path against the floor",
         "Each prediction path gets its own 1-row body at the target concurrency, this service "
         "first and the floor right after it, the floor answering that path with the service's "
-        "own answer to that body (tests/benchmarks/floor_routes.py). The target is the share "
-        f"of the floor's req/s, at least {MIN_SHARE_OF_FLOOR:g}x on every path for every "
-        f"model (stretch {STRETCH_SHARE_OF_FLOOR:g}x); the CPU columns give the same share "
-        "in server CPU time, which moves less with the machine's other load.\n\n"
+        "own answer to that body (tests/benchmarks/floor_routes.py), each server pinned to one "
+        "core and wrk to the others (tests/benchmarks/one_core.py), so req/s is what one core "
+        "answers, as in a one-core pod. The target is the share of the floor's req/s and of "
+        "its per-core throughput (the inverse of server CPU per request, which holds even "
+        f"when the load generator sets the pace), at least {MIN_SHARE_OF_FLOOR:g}x each on "
+        f"every path for every model (stretch {STRETCH_SHARE_OF_FLOOR:g}x).\n\n"
         + floor_routes_table(run, models),
         "## Many models in one service, beside MLServer",
         multi_model_report.section(run),

@@ -12,7 +12,7 @@ from tests.benchmarks.floor_routes import (
     ROUTES,
     floor_routes_table,
     floor_targets,
-    measure_pairs,
+    rounds,
 )
 from tests.benchmarks.http_floor import make_app
 from tests.benchmarks.load_result import LoadResult
@@ -25,17 +25,22 @@ def load(rps: float, p99: float, errors: int = 0) -> LoadResult:
     return LoadResult(int(rps * 10), 10.0, p99 / 4, p99, errors, 0)
 
 
-def run_with(shares: dict[str, float], errors: int = 0) -> BenchRun:
-    """A run where each named path answered `share` of a floor of 20,000 req/s."""
+def run_with(
+    shares: dict[str, float], errors: int = 0, cpu_shares: dict[str, float] | None = None
+) -> BenchRun:
+    """A run where each named path answered `share` of a floor of 20,000 req/s, at
+    `cpu_shares` of the floor's per-core throughput (default: the same share)."""
     run = BenchRun("make bench", "2026-01-01 00:00 UTC", {}, "1.00 / 1.00 / 1.00")
     run.runtimes = {MODEL: "onnx"}
     for route in ROUTES:
         if route.template not in shares:
             continue
         ours = shares[route.template] * 20_000
+        cpu_share = (cpu_shares or shares)[route.template]
         # CPU seconds over 10 s: the floor 0.040 ms a request, this service 0.040 / share.
+        cpu = ours * 10 * 0.04e-3 / cpu_share
         run.points += [
-            Point(route.ours, MODEL, 1, 16, load(ours, 4.0, errors), ours * 10 * 0.04e-3 / 0.4),
+            Point(route.ours, MODEL, 1, 16, load(ours, 4.0, errors), cpu),
             Point(route.floor, MODEL, 1, 16, load(20_000, 1.5), 20_000 * 10 * 0.04e-3),
         ]
     return run
@@ -46,16 +51,33 @@ def verdict(run: BenchRun, template: str) -> Any:
     return found
 
 
-def test_a_path_at_the_share_meets_its_target_and_one_below_misses_it() -> None:
-    run = run_with({"/predict": MIN_SHARE_OF_FLOOR, "/v2/models/{name}/infer": 0.30})
+def test_a_path_above_the_share_meets_its_target_and_one_below_misses_it() -> None:
+    run = run_with({"/predict": MIN_SHARE_OF_FLOOR + 0.01, "/v2/models/{name}/infer": 0.30})
     met = verdict(run, "/predict")
     assert met.met is True
-    assert met.measured.startswith("0.35x, median of 1 pairs (7,000 vs 20,000 req/s")
+    assert met.measured.startswith(
+        "0.36x req/s, 0.36x per core, medians of 1 pairs (7,200 vs 20,000 req/s; "
+        "0.111 vs 0.040 CPU-ms/request; 0.80 and 0.80 of a core busy"
+    )
     assert "p99 4.0 vs 1.5 ms" in met.measured
     missed = verdict(run, "/v2/models/{name}/infer")
     assert missed.met is False
     assert missed.verdict == "**missed**"
+    assert missed.limit.startswith("req/s 0.30x, per core 0.30x; this service, slowest pair")
     assert "CPU-ms per request in the server" in missed.limit
+
+
+def test_both_the_req_s_and_the_per_core_share_must_reach_the_goal() -> None:
+    """A floor the load generator could not keep busy flatters the req/s share; a service
+    starved of its core flatters nothing. Either below the goal misses it."""
+    paths = {"/predict": 0.5, "/invocations": 0.3}
+    run = run_with(paths, cpu_shares={"/predict": 0.3, "/invocations": 0.5})
+    per_core = verdict(run, "/predict")
+    assert per_core.met is False
+    assert per_core.limit.startswith("per core 0.30x;")
+    by_rps = verdict(run, "/invocations")
+    assert by_rps.met is False
+    assert by_rps.limit.startswith("req/s 0.30x;")
 
 
 def test_the_share_is_the_median_of_the_pairs() -> None:
@@ -65,7 +87,7 @@ def test_the_share_is_the_median_of_the_pairs() -> None:
         run.points += run_with({"/predict": share}).points
     found = verdict(run, "/predict")
     assert found.met is True
-    assert found.measured.startswith("0.40x, median of 3 pairs (8,000 vs 20,000 req/s")
+    assert found.measured.startswith("0.40x req/s, 0.40x per core, medians of 3 pairs (8,000 vs")
 
 
 def test_failed_requests_miss_the_target_whatever_the_share() -> None:
@@ -89,14 +111,14 @@ def test_the_table_has_a_row_per_measured_path() -> None:
     assert floor_routes_table(run_with({}), [MODEL]) == "Not measured in this run."
 
 
-def test_each_path_is_measured_on_this_service_then_on_the_floor() -> None:
+def test_each_round_measures_every_path_on_this_service_then_on_the_floor() -> None:
     measured: list[tuple[str, str, str]] = []
 
     class Core:
         def measure(self, server: Any, model: str, rows: int, c: int, **kw: Any) -> None:
             measured.append((server, kw["label"], kw["path"]))
 
-    measure_pairs(Core(), "ours", "floor", MODEL, "iris")  # type: ignore[arg-type]
+    rounds(Core(), "ours", "floor", MODEL, "iris")  # type: ignore[arg-type]
     assert len(measured) == 2 * len(ROUTES) * PAIRS
     assert [(s, p) for s, _, p in measured[:2]] == [("ours", "/predict"), ("floor", "/predict")]
     assert [p for _, _, p in measured[: 2 * len(ROUTES) : 2]] == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -64,8 +65,9 @@ def parse_wrk_output(output: str) -> LoadResult:
 
 
 def run_wrk(url: str, body: str, concurrency: int, seconds: float) -> LoadResult:
-    """`wrk -t2 -cN -dS` against url; at most as many threads as connections."""
-    threads = min(2, concurrency)
+    """`wrk -t2 -cN -dS` against url; at most as many threads as connections, and as cores
+    this process may run on (wrk inherits its affinity: one_core.py)."""
+    threads = min(2, concurrency, len(os.sched_getaffinity(0)))
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as folder:
         script = Path(folder) / "post.lua"
         script.write_text(lua_script(body))

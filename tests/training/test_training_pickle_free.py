@@ -1,6 +1,6 @@
 """A pickle-free tenant (`pickleFree: true` in its models.yaml): `promote` and `rollout start`
-refuse a version without a passed ONNX model for the alias it follows, --force or not, and
-let one with it through; a tenant without the switch takes either."""
+refuse a version without a passed ONNX model for the alias it follows, --force or not, and so
+does `rollback` to one; they let one with it through; a tenant without the switch takes either."""
 
 from __future__ import annotations
 
@@ -66,3 +66,20 @@ def test_a_pickled_version_is_refused_for_a_pickle_free_tenant(
     )
     again = cli("promote", "--model", model, "--version", pickled, "--alias", "staging")
     assert "pickle-free" not in again.err
+    # Then the alias went to the pickle and back, before the tenant turned pickle-free (moved
+    # here as promote records moves: the pickle has no training run promote would accept).
+    from training.lifecycle.aliases import Move, move_alias
+
+    client = MlflowClient(registry.url)
+    for version, previous in ((pickled, "1"), ("1", pickled)):
+        move = Move("promote", version, previous, "test", "2026-12-07T00:00:00Z", "test")
+        move_alias(client, model, "staging", move, 20)
+    (strict / "models.yaml").write_text(
+        (strict / "models.yaml").read_text().replace("models:", "pickleFree: true\nmodels:", 1)
+    )
+    refused = cli("rollback", "--model", model, "--alias", "staging")
+    assert refused.code == 1
+    assert f"{model} version {pickled} has no ONNX model that passed" in " ".join(
+        refused.err.split()
+    )
+    assert MlflowClient(registry.url).get_registered_model(model).aliases["staging"] == "1"

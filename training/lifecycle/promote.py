@@ -186,6 +186,9 @@ def rollback(
             f"{model}@{alias} has no earlier version in its history "
             f"(tag {aliases.history_tag(alias)}); nothing to roll back to"
         )
+    # The version rolled back to may be one a pickle-free tenant's pods would refuse (the
+    # switch came later than that version).
+    pickle_free.refuse_pickled(settings, model, target, alias)
     change = AliasChange(model, alias, current, target)
     if undone.version != current:
         change.notes.append(

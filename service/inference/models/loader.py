@@ -86,6 +86,15 @@ def load_version(
     tags = registry.version_tags(name, version) if registry is not None else {}
     digests = recorded_digests(tags, policy, what)
     final = cache_dir / name / version
+    hung = _ABANDONED.get(final)
+    if hung is not None and hung.is_alive():
+        # The reloader retries with backoff: without this, every attempt would leave one
+        # more thread hanging. Refused before any download while the first still runs.
+        raise LimitError(
+            f"cannot load {what}: an earlier load of it did not finish within "
+            f"MODEL_CHECK_TIMEOUT_SECONDS={policy.check_timeout_seconds:g} and still runs; "
+            "refused without another try until it ends"
+        )
     lock = build_lock if build_lock is not None else nullcontext()
     if not (final / "MLmodel").exists():
         assert registry is not None, f"{final} holds no model and there is no registry"
@@ -96,7 +105,7 @@ def load_version(
             check_size(staging, policy, what)
             verify_files(staging, digests, what, "downloaded")
             with lock:
-                model = _build_within(staging, name, version, alias, run_id, runtime, policy)
+                model = _build_within(final, staging, name, version, alias, run_id, runtime, policy)
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
             return model
@@ -106,7 +115,7 @@ def load_version(
         check_size(final, policy, what)
         verify_files(final, digests, what, "cached")
         with lock:
-            return _build_within(final, name, version, alias, run_id, runtime, policy)
+            return _build_within(final, final, name, version, alias, run_id, runtime, policy)
     except Exception:
         shutil.rmtree(final, ignore_errors=True)
         raise
@@ -173,7 +182,13 @@ class _Budget:
         self.used += size
 
 
+# Loads abandoned after MODEL_CHECK_TIMEOUT_SECONDS, by the version's cache folder: each
+# thread may still run.
+_ABANDONED: dict[Path, threading.Thread] = {}
+
+
 def _build_within(
+    final: Path,
     path: Path,
     name: str,
     version: str,
@@ -183,7 +198,8 @@ def _build_within(
     policy: LoadPolicy,
 ) -> ServedModel:
     """_build in a worker thread, refused when it takes longer than the policy allows. A
-    thread cannot be stopped: a hung load is abandoned, and the service keeps serving."""
+    thread cannot be stopped: a hung load is abandoned (recorded under `final`, the version's
+    cache folder), and the service keeps serving."""
     outcome: dict[str, object] = {}
 
     def build() -> None:
@@ -196,6 +212,7 @@ def _build_within(
     worker.start()
     worker.join(policy.check_timeout_seconds)
     if worker.is_alive():
+        _ABANDONED[final] = worker
         raise LimitError(
             f"cannot load {name} v{version}: loading it and its self-check did not finish "
             f"within MODEL_CHECK_TIMEOUT_SECONDS={policy.check_timeout_seconds:g}; refused"

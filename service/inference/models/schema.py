@@ -164,8 +164,10 @@ class InputSchema:
                 return False
         return True
 
-    @property
+    @functools.cached_property
     def names(self) -> list[str]:
+        """The column names in signature order (read on every v2 and dataframe_split request:
+        built once; never to be changed by a caller)."""
         return [c.name for c in self.columns]
 
     @functools.cached_property

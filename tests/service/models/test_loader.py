@@ -5,6 +5,7 @@ check, a broken cached copy is dropped, and pruning keeps what it is told to."""
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,3 +232,8 @@ def test_a_self_check_that_hangs_is_refused_within_the_limit(
     with pytest.raises(LimitError, match=r"did not finish within MODEL_CHECK_TIMEOUT_SECONDS=0\.5"):
         _load(registry, tmp_path / "cache", check_timeout_seconds=0.5)
     assert time.monotonic() - started < 4
+    # Tried again while the first load still hangs: refused at once, no second thread.
+    threads = threading.active_count()
+    with pytest.raises(LimitError, match=r"an earlier load of it .* still runs"):
+        _load(registry, tmp_path / "cache", check_timeout_seconds=0.5)
+    assert threading.active_count() == threads

@@ -105,14 +105,91 @@ def test_direct_predictor(predictor_cls: type) -> None:
     assert all(len(r.labels) == 1 for r in results)
 
 
-def test_a_model_cheaper_than_a_thread_handoff_is_called_inline() -> None:
+def inline_model() -> CountingModel:
+    """A model cheaper than a thread handoff: called on the event loop."""
     model = make_model()
     model.call_seconds = 0.00001
     assert model.inline
+    return model
+
+
+def test_a_model_cheaper_than_a_thread_handoff_is_called_inline() -> None:
+    model = inline_model()
     predictor = BatchingPredictor(
         Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.002, max_pending=1
     )
-    # max_pending=1 and six at once: queued, five would be refused; inline, none is.
+    # max_pending=1 and six at once: queued, five would be refused; inline, none is, and the
+    # six calls of one event-loop turn are one call.
     results = asyncio.run(run_concurrently(predictor, model, [[row] for row in ROWS * 2]))
     assert all(not isinstance(r, Exception) for r in results)
+    assert model.calls == [6]
+
+
+def test_inline_calls_of_one_turn_get_their_own_answers() -> None:
+    model = inline_model()
+    expected = [model.predict([row]) for row in ROWS * 3]
+    model.calls.clear()
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.002, max_pending=1
+    )
+    requests = [[row] for row in ROWS * 2] + [ROWS]  # six one-row requests and a three-row one
+    results = asyncio.run(run_concurrently(predictor, model, requests))
+    assert model.calls == [9]
+    assert [r.labels for r in results] == [e.labels for e in expected[:6]] + [
+        [e.labels[0] for e in expected[6:]]
+    ]
+    assert [r.probabilities for r in results[:6]] == [e.probabilities for e in expected[:6]]
+
+
+def test_a_lone_inline_call_is_made_alone() -> None:
+    model = inline_model()
+
+    async def one_then_another() -> None:
+        predictor = BatchingPredictor(
+            Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.002, max_pending=1
+        )
+        await predictor.predict(model, [ROWS[0]])
+        await predictor.predict(model, [ROWS[1]])
+
+    asyncio.run(one_then_another())
+    assert model.calls == [1, 1]
+
+
+def test_inline_calls_of_one_turn_are_bounded_by_max_rows_and_split_by_version() -> None:
+    model, other = inline_model(), inline_model()
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=4, max_wait_seconds=0.0, max_pending=1
+    )
+
+    async def both() -> None:
+        await asyncio.gather(
+            *(predictor.predict(model, [ROWS[0]]) for _ in range(6)),
+            predictor.predict(other, [ROWS[1]]),
+            predictor.predict(model, [ROWS[2]]),
+        )
+
+    asyncio.run(both())
+    # In arrival order: four rows, then two, then the other version's, then one more.
+    assert model.calls == [4, 2, 1]
+    assert other.calls == [1]
+
+
+def test_a_bad_request_among_inline_calls_fails_alone() -> None:
+    model = inline_model()
+    model.poison = 9.9
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=64, max_wait_seconds=0.0, max_pending=1
+    )
+    requests = [[ROWS[0]], [[9.9, 1.0, 1.0, 1.0]], [ROWS[1]]]
+    results = asyncio.run(run_concurrently(predictor, model, requests))
+    assert isinstance(results[1], ValueError)
+    assert [type(r).__name__ for i, r in enumerate(results) if i != 1] == ["Prediction"] * 2
+    # The combined call failed, then each was called alone.
+    assert model.calls == [3, 1, 1, 1]
+
+
+def test_without_batching_every_inline_request_is_its_own_call() -> None:
+    model = inline_model()
+    predictor = DirectPredictor(Metrics().for_model("m"), 1)
+    asyncio.run(run_concurrently(predictor, model, [[row] for row in ROWS * 2]))
     assert model.calls == [1] * 6
