@@ -1,7 +1,8 @@
-"""The service's container image on the run's registered version: `docker run` -> /ready, and
-its memory (`docker stats`) after a warm-up. The engine, and the image build, are
-tests/images/engine.py's; only a Python base image already on this machine is used, so the
-benchmark never waits for a pull or a debootstrap."""
+"""The service's container images on the run's registered version: `docker run` -> /ready,
+and memory (`docker stats`) after a warm-up, for the full image and the slim one (ONNX only,
+for pickle-free tenants), each built as the image workflow's build matrix builds it. The
+engine, and the image build, are tests/images/engine.py's; only a Python base image already
+on this machine is used, so the benchmark never waits for a pull or a debootstrap."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops.tree.inventory import built_images
 from tests.benchmarks.contenders import POLL
 from tests.benchmarks.results import ContainerFacts
 from tests.images import engine as docker
 from tests.support.servers import free_port
 from training.local_platform import processes
 
-IMAGE = "inference-service:bench"
+# The matrix entries measured, each tagged <name>:bench.
+IMAGE_NAMES = ("inference-service", "inference-service-slim")
 SERVICE = docker.REPO_ROOT / "service"
 READY_TIMEOUT_SECONDS = 120.0
 # Writable at run time, as the Dockerfile says: the model cache and /tmp (emptyDirs in the
@@ -40,11 +43,25 @@ _UNITS = {
 _AMOUNT = re.compile(r"^\s*([0-9.]+)\s*([A-Za-z]+)\s*$")
 
 
+@dataclass(frozen=True)
+class Image:
+    tag: str
+    size_bytes: int  # `docker image inspect` Size: what a node stores after the pull
+    build_seconds: float
+
+
 @dataclass
 class Docker:
     engine: docker.Engine
-    image: str
-    build_seconds: float
+    images: list[Image]
+
+    @property
+    def build_seconds(self) -> float:
+        return sum(image.build_seconds for image in self.images)
+
+    @property
+    def image(self) -> str:
+        return ", ".join(image.tag for image in self.images)
 
     def stop(self) -> None:
         self.engine.stop()  # stops dockerd only if it was started for this run
@@ -81,12 +98,19 @@ def prepare(log_dir: Path) -> Docker | str:
             f"no Python base image on this machine (tried {', '.join(c for c in candidates if c)}"
             "); `pytest tests/images` builds one"
         )
-    try:
-        seconds = engine.build(IMAGE, SERVICE, base)
-    except (RuntimeError, subprocess.SubprocessError) as why:
-        engine.stop()
-        return f"the image did not build: {str(why)[-300:]}"
-    return Docker(engine, IMAGE, seconds)
+    images = []
+    for entry in (b for b in built_images(docker.REPO_ROOT) if b.name in IMAGE_NAMES):
+        tag = f"{entry.name}:bench"
+        try:
+            seconds = engine.build(
+                tag, docker.REPO_ROOT / entry.context, base, tuple(entry.build_args)
+            )
+            size = int(engine.run("image", "inspect", "--format", "{{.Size}}", tag).strip())
+        except (RuntimeError, subprocess.SubprocessError, ValueError) as why:
+            engine.stop()
+            return f"{tag} did not build: {str(why)[-300:]}"
+        images.append(Image(tag, size, seconds))
+    return Docker(engine, images)
 
 
 def _wait_ready(prepared: Docker, url: str, name: str) -> None:
@@ -107,13 +131,14 @@ def _wait_ready(prepared: Docker, url: str, name: str) -> None:
 
 def measure(
     prepared: Docker,
+    image: Image,
     model: str,
     tracking_uri: str,
     model_uri: str,
     warm: Callable[[str], None],
 ) -> ContainerFacts:
-    """Start the image on `model_uri`, time it to /ready, warm it with `warm(url)`, read
-    its memory, remove it."""
+    """Start `image` on `model_uri`, time it to /ready, warm it with `warm(url)`, read its
+    memory, remove it."""
     name, port = f"bench-{uuid.uuid4().hex[:8]}", free_port()
     env = {
         "MLFLOW_TRACKING_URI": tracking_uri,
@@ -130,13 +155,13 @@ def measure(
     started = time.perf_counter()
     # Host networking: the run's MLflow listens on 127.0.0.1 only.
     prepared.engine.run(
-        "run", "--detach", "--name", name, "--network", "host", *options, *env_args, prepared.image
+        "run", "--detach", "--name", name, "--network", "host", *options, *env_args, image.tag
     )
     try:
         _wait_ready(prepared, url, name)
         seconds = time.perf_counter() - started
         warm(url)
         usage = prepared.engine.run("stats", "--no-stream", "--format", "{{.MemUsage}}", name)
-        return ContainerFacts(model, seconds, memory_bytes(usage), prepared.image)
+        return ContainerFacts(model, seconds, memory_bytes(usage), image.tag, image.size_bytes)
     finally:
         prepared.engine.run("rm", "--force", name, check=False)

@@ -174,11 +174,19 @@ def containers(run: BenchRun) -> str:
     if not run.containers:
         return f"Not measured ({run.container_skipped or 'not reached in this run'})."
     return table(
-        ["model", "image", "runtime", "docker run -> /ready s", "memory after warm-up MiB"],
+        [
+            "model",
+            "image",
+            "image MB",
+            "runtime",
+            "docker run -> /ready s",
+            "memory after warm-up MiB",
+        ],
         [
             [
                 c.model,
                 c.image,
+                f"{c.image_bytes / 1e6:.1f}" if c.image_bytes else "-",
                 run.runtime(c.model),
                 f"{c.start_to_ready_seconds:.1f}",
                 f"{c.memory_bytes / MIB:.0f}",

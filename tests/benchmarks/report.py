@@ -389,9 +389,12 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "## MLServer configurations",
         top.mlserver_configs(run),
         "## The service's container",
-        "The service's image (service/Dockerfile) on the same version, run with a read-only "
-        "root filesystem and tmpfs for its cache and /tmp, on the host network; memory is "
-        "`docker stats` after a warm-up (the container's cgroup, tmpfs included).\n\n"
+        "The service's images (service/Dockerfile, built as the image workflow's build matrix "
+        "builds them: the full image, and the slim one for pickle-free tenants) on the same "
+        "version, run with a read-only root filesystem and tmpfs for its cache and /tmp, on "
+        "the host network; image MB is `docker image inspect` Size (10^6 bytes, on this "
+        "machine's base image), memory is `docker stats` after a warm-up (the container's "
+        "cgroup, tmpfs included).\n\n"
         + top.containers(run),
         "## The v2 request: this service and MLServer (1 row per request)",
         v2_table(run),

@@ -72,6 +72,7 @@ class ContainerFacts:
     start_to_ready_seconds: float
     memory_bytes: int  # `docker stats` MemUsage after the warm-up
     image: str
+    image_bytes: int = 0  # `docker image inspect` Size
 
 
 @dataclass

@@ -406,34 +406,44 @@ class Bench(MultiModelPhase):
             self._stop(server)
 
     def containers(self, tracking_uri: str, versions: dict[str, bench_models.Registered]) -> None:
-        """The service's image on each version: start -> ready and memory after a warm-up."""
+        """Each image on each version: start -> ready and memory after a warm-up."""
         if not isinstance(self.docker, container.Docker):
             return
-        for model in sorted(versions, key=lambda m: m != "random_forest"):
-            if not self._fits(SERVER_START_ALLOWANCE_SECONDS + self.settings.warmup_seconds + 5):
-                self.run.notes.append(f"skipped the container ({model}): the budget ran out")
-                continue
-            registered = versions[model]
+        for image in self.docker.images:
+            for model in sorted(versions, key=lambda m: m != "random_forest"):
+                self._container(image, model, tracking_uri, versions[model])
 
-            def warm(url: str, name: str = registered.name) -> None:
-                request = our_request(url, name)
-                self.drive(
-                    f"{url}{request.path}",
-                    request.body(TARGET_ROWS),
-                    TARGET_CONCURRENCY,
-                    max(self.settings.warmup_seconds, 1.0),
-                )
+    def _container(
+        self,
+        image: container.Image,
+        model: str,
+        tracking_uri: str,
+        registered: bench_models.Registered,
+    ) -> None:
+        assert isinstance(self.docker, container.Docker)
+        if not self._fits(SERVER_START_ALLOWANCE_SECONDS + self.settings.warmup_seconds + 5):
+            self.run.notes.append(f"skipped {image.tag} ({model}): the budget ran out")
+            return
 
-            try:
-                facts = container.measure(self.docker, model, tracking_uri, registered.uri, warm)
-            except RuntimeError as why:
-                self.run.notes.append(f"the container ({model}) failed: {str(why)[-500:]}")
-                continue
-            self.run.containers.append(facts)
-            say(
-                f"[{self.elapsed():4.0f}s] container ({model}) ready in "
-                f"{facts.start_to_ready_seconds:.1f} s, {facts.memory_bytes / 2**20:.0f} MiB"
+        def warm(url: str, name: str = registered.name) -> None:
+            request = our_request(url, name)
+            self.drive(
+                f"{url}{request.path}",
+                request.body(TARGET_ROWS),
+                TARGET_CONCURRENCY,
+                max(self.settings.warmup_seconds, 1.0),
             )
+
+        try:
+            facts = container.measure(self.docker, image, model, tracking_uri, registered.uri, warm)
+        except RuntimeError as why:
+            self.run.notes.append(f"{image.tag} ({model}) failed: {str(why)[-500:]}")
+            return
+        self.run.containers.append(facts)
+        say(
+            f"[{self.elapsed():4.0f}s] {image.tag} ({model}) ready in "
+            f"{facts.start_to_ready_seconds:.1f} s, {facts.memory_bytes / 2**20:.0f} MiB"
+        )
 
 
 def registry_env() -> dict[str, str]:

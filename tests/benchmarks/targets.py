@@ -256,8 +256,10 @@ def evaluate(run: BenchRun, models: tuple[str, ...]) -> list[TargetResult]:
     # floor_routes builds its targets from this module's TargetResult: imported here, not at
     # the top, so neither module imports the other while it is being loaded.
     from tests.benchmarks.floor_routes import floor_targets
+    from tests.benchmarks.image_targets import slim_image_targets
 
     found += [target for model in models for target in floor_targets(run, model)]
+    found += slim_image_targets(run)
     return found
 
 

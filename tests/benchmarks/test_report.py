@@ -4,6 +4,9 @@ No timing assertions: the numbers below only exercise the arithmetic and the tab
 
 from __future__ import annotations
 
+import dataclasses
+
+from tests.benchmarks.image_targets import SLIM, slim_image_targets
 from tests.benchmarks.load_result import LoadResult
 from tests.benchmarks.report import floor_table, render
 from tests.benchmarks.results import (
@@ -175,9 +178,30 @@ def test_report_names_the_request_mlserver_setup_and_container() -> None:
     assert "Not measured (Docker is not available: no Docker daemon answers)." in render(
         run, MODELS, []
     )
-    run.containers = [ContainerFacts("logistic_regression", 1.8, 80 * MIB, "inference:bench")]
+    run.containers = [
+        ContainerFacts("logistic_regression", 1.8, 80 * MIB, "inference:bench", 604_100_000),
+        ContainerFacts("logistic_regression", 0.9, 50 * MIB, SLIM, 228_400_000),
+    ]
     container = render(run, MODELS, []).split("## The service's container")[1]
-    assert "| logistic_regression | inference:bench | onnx | 1.8 | 80 |" in container
+    assert "| logistic_regression | inference:bench | 604.1 | onnx | 1.8 | 80 |" in container
+    assert f"| logistic_regression | {SLIM} | 228.4 | onnx | 0.9 | 50 |" in container
+
+
+def test_the_slim_image_goals_are_its_size_and_its_slowest_start() -> None:
+    run = sample_run()
+    assert {t.verdict for t in slim_image_targets(run)} == {"not measured"}
+    run.containers = [
+        ContainerFacts("logistic_regression", 2.2, 129 * MIB, "inference:bench", 604_100_000),
+        ContainerFacts("logistic_regression", 0.9, 56 * MIB, SLIM, 250_000_000),
+        ContainerFacts("random_forest", 1.2, 56 * MIB, SLIM, 250_000_000),
+    ]
+    size, ready = slim_image_targets(run)
+    assert size.met is True
+    assert size.measured == "250.0 MB (full image 604.1 MB)"
+    assert ready.met is False
+    assert ready.limit.startswith("random_forest: 1.20 s")
+    run.containers = [dataclasses.replace(c, image_bytes=250_000_001) for c in run.containers]
+    assert slim_image_targets(run)[0].met is False
 
 
 def test_report_labels_the_predict_fallback() -> None:
