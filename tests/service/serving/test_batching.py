@@ -7,7 +7,12 @@ import pytest
 from inference.models.schema import Column, InputSchema
 from inference.models.sklearn_model import SklearnModel
 from inference.monitoring.metrics import Metrics
-from inference.serving.batching import BatchingPredictor, DirectPredictor, Overloaded
+from inference.serving.batching import (
+    SAME_TURN_MAX_ROWS,
+    BatchingPredictor,
+    DirectPredictor,
+    Overloaded,
+)
 from tests.support.models import IRIS_COLUMNS, iris_logistic
 
 
@@ -186,6 +191,25 @@ def test_a_bad_request_among_inline_calls_fails_alone() -> None:
     assert [type(r).__name__ for i, r in enumerate(results) if i != 1] == ["Prediction"] * 2
     # The combined call failed, then each was called alone.
     assert model.calls == [3, 1, 1, 1]
+
+
+def test_a_large_inline_request_is_called_alone_at_once() -> None:
+    """A request above SAME_TURN_MAX_ROWS has little fixed cost to share: its own call."""
+    model = inline_model()
+    predictor = BatchingPredictor(
+        Metrics().for_model("m"), max_rows=1024, max_wait_seconds=0.0, max_pending=1
+    )
+    large = [ROWS[0]] * (SAME_TURN_MAX_ROWS + 1)
+    requests = [[ROWS[1]], large, [ROWS[2]], large]
+    results = asyncio.run(run_concurrently(predictor, model, requests))
+    assert [len(r.labels) for r in results] == [
+        1,
+        SAME_TURN_MAX_ROWS + 1,
+        1,
+        SAME_TURN_MAX_ROWS + 1,
+    ]
+    # The two large ones as they came, the two small ones together at the end of the turn.
+    assert model.calls == [SAME_TURN_MAX_ROWS + 1, SAME_TURN_MAX_ROWS + 1, 2]
 
 
 def test_without_batching_every_inline_request_is_its_own_call() -> None:
