@@ -394,8 +394,7 @@ def render(run: BenchRun, models: Sequence[str], results: Sequence[TargetResult]
         "version, run with a read-only root filesystem and tmpfs for its cache and /tmp, on "
         "the host network; image MB is `docker image inspect` Size (10^6 bytes, on this "
         "machine's base image), memory is `docker stats` after a warm-up (the container's "
-        "cgroup, tmpfs included).\n\n"
-        + top.containers(run),
+        "cgroup, tmpfs included).\n\n" + top.containers(run),
         "## The v2 request: this service and MLServer (1 row per request)",
         v2_table(run),
         "## This service vs `mlflow models serve` (POST /invocations, dataframe_split)",
