@@ -94,6 +94,19 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
     return registered_model(client, name).aliases.get(alias)
 
 
+def alias_version_if_any(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version the alias points at; None when the alias or the whole model is missing
+    (a tenant's first seeding)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_registered_model(name).aliases.get(alias)
+    except MlflowException as error:
+        if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+
+
 def require_alias(client: MlflowClient, name: str, alias: str) -> str:
     aliases = registered_model(client, name).aliases
     if alias not in aliases:

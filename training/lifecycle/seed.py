@@ -67,7 +67,7 @@ def _seed_one(
         action = "pinned version exists" if exists else PINNED_MISSING
         return Seeded(tenant, entry.name, f"/{entry.version}", None, action)
     assert entry.alias is not None
-    current = _alias_version(client, entry.name, entry.alias)
+    current = registry.alias_version_if_any(client, entry.name, entry.alias)
     if current is not None:
         return Seeded(tenant, entry.name, f"@{entry.alias}", current, "already set")
     trainable = catalog.get(entry.name)
@@ -84,15 +84,3 @@ def _seed_one(
         by=by,
     )
     return Seeded(tenant, entry.name, f"@{entry.alias}", trained.version, "trained and promoted")
-
-
-def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version the alias points at; None when the alias or the whole model is missing."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_registered_model(name).aliases.get(alias)
-    except MlflowException as error:
-        if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise

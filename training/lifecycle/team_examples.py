@@ -210,7 +210,7 @@ def _seed_one(
     if entry.version is not None:
         return SeededExample(tenant, entry.name, f"/{entry.version}", None, "pinned: not seeded")
     assert entry.alias is not None  # an entry follows an alias or pins a version
-    current = _alias_version(client, entry.name, entry.alias)
+    current = registry.alias_version_if_any(client, entry.name, entry.alias)
     if current is not None:
         return SeededExample(tenant, entry.name, f"@{entry.alias}", current, "already set")
     version, reused = ensure_version(client, settings, example)
@@ -225,17 +225,6 @@ def _seed_one(
     )
     how = "reused (same code and data)" if reused else f"registered by {_shown(example.script)}"
     return SeededExample(tenant, entry.name, f"@{entry.alias}", version, f"{how}, promoted")
-
-
-def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_registered_model(name).aliases.get(alias)
-    except MlflowException as error:
-        if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise
 
 
 def _shown(path: Path) -> str:

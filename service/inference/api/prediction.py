@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from inference.api import v2
-from inference.api.asgi_io import BodyDeadlines, header, header_map, read_body, send_json
+from inference.api.asgi_io import BodyDeadlines, header, header_map, read_body
 from inference.api.json_body import encode_json, parse_json
 from inference.api.model_set import ModelSlot
 from inference.api.payloads import rows_for_invocations, rows_for_predict
@@ -132,21 +132,6 @@ class Predictions:
         self.max_rows = settings.max_rows_per_request
         self.deadlines = BodyDeadlines(settings.request_body_timeout_seconds)
         self.drift = drift
-
-    async def handle(
-        self,
-        protocol: Protocol,
-        slot: ModelSlot,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        model: ServedModel | None = None,
-        routable: bool = True,
-    ) -> int:
-        """Answer one request; the status it was answered with."""
-        reply = await self.reply(protocol, slot, scope, receive, model, routable)
-        await send_json(send, reply.status, reply.body, reply.headers)
-        return reply.status
 
     async def reply(
         self,
